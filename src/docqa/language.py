@@ -1,0 +1,62 @@
+"""Language of a text, from stopword counts — enough to pick a stemmer per file.
+
+Stopword lists are NLTK's, read from the copy llama-index-core ships as data files (found without
+importing llama_index, which is slow to import).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+# ISO code -> NLTK / Snowball name
+LANGUAGE_NAMES = {
+    "en": "english",
+    "fr": "french",
+    "de": "german",
+    "es": "spanish",
+    "it": "italian",
+    "pt": "portuguese",
+    "nl": "dutch",
+}
+
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _stopword_dir() -> Path | None:
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    base = Path(next(iter(spec.submodule_search_locations)))
+    folder = base / "_static" / "nltk_cache" / "corpora" / "stopwords"
+    return folder if folder.is_dir() else None
+
+
+@cache
+def stopwords(lang: str) -> frozenset[str]:
+    """NLTK stopwords for an ISO language code; empty when unknown or not installed."""
+    name = LANGUAGE_NAMES.get(lang)
+    folder = _stopword_dir()
+    if name is None or folder is None or not (folder / name).is_file():
+        return frozenset()
+    return frozenset((folder / name).read_text(encoding="utf-8").split())
+
+
+def words(text: str) -> list[str]:
+    """Lowercased ``\\w+`` runs."""
+    return WORD.findall(text.lower())
+
+
+def detect_language(
+    text: str, candidates: Iterable[str] = ("en", "fr"), sample: int = 20000
+) -> str:
+    """The candidate whose stopwords cover most of the text's words (first candidate on ties)."""
+    langs = list(candidates)
+    if not langs:
+        return "en"
+    tokens = words(text[:sample])
+    scores = [sum(1 for t in tokens if t in stopwords(lang)) for lang in langs]
+    return langs[max(range(len(langs)), key=lambda i: (scores[i], -i))]

@@ -1,0 +1,210 @@
+"""Find the files an ingest path holds, without reading them.
+
+:func:`scan` walks a file or a folder, following symlinks but never looping, and sorts what it
+finds into files to ingest, names skipped (unsupported types, duplicate folder links, non-regular
+files) and errors (unreadable folders, symlink loops, broken links). Hidden entries (``.git``,
+``.docqa``, ``.notes.md``) and ``__pycache__`` are left out silently.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from docqa.errors import IngestPathError
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = frozenset({".pdf", ".txt", ".md", ".markdown"})
+"""File extensions docqa ingests (compared lowercased)."""
+
+IGNORED_DIRS = frozenset({"__pycache__"})
+_BLOCK = 1 << 20  # 1 MiB: large enough to keep hashing I/O-bound, small enough for any memory
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file to ingest.
+
+    Attributes:
+        path: Absolute, resolved path of the file (a symlink's target).
+        rel: POSIX path relative to ``root``; for a single-file root, the file's name.
+        root: The resolved ingest path the file was found under.
+    """
+
+    path: Path
+    rel: str
+    root: Path
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What :func:`scan` found.
+
+    Attributes:
+        files: Supported files, sorted by ``rel``.
+        skipped: Relative paths left out on purpose (unsupported type, a folder link to a
+            folder already scanned, shown with a trailing ``/``, or a non-regular file).
+        errors: ``(path, reason)`` pairs for unreadable folders, symlink loops and broken links.
+    """
+
+    files: tuple[SourceFile, ...]
+    skipped: tuple[str, ...] = ()
+    errors: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class _Walk:
+    """Mutable state of one folder walk."""
+
+    root: Path
+    files: list[SourceFile] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    visited: dict[str, str] = field(default_factory=dict)  # real dir -> rel of first visit
+    # walked dir -> real dirs on the way to it from the root: a link back to one is a loop
+    chains: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def rel(self, path: str) -> str:
+        return Path(os.path.relpath(path, self.root)).as_posix()
+
+    def result(self) -> Scan:
+        return Scan(
+            files=tuple(sorted(self.files, key=lambda f: f.rel)),
+            skipped=tuple(sorted(self.skipped)),
+            errors=tuple(sorted(self.errors)),
+        )
+
+
+def os_error_reason(exc: OSError) -> str:
+    """A one-line reason, with what to do, for an ``OSError`` met while reading a file.
+
+    Args:
+        exc: The error raised by the operating system.
+
+    Returns:
+        Text suitable for ``SourceError.reason``.
+    """
+    if isinstance(exc, PermissionError):
+        return "permission denied: check the file's permissions"
+    if isinstance(exc, FileNotFoundError):
+        return "file disappeared while reading: run ingest again"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file: pass the folder itself to ingest"
+    detail = exc.strerror or errno.errorcode.get(exc.errno or 0, "") or str(exc)
+    return f"cannot read the file ({detail}): check the disk and the file"
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB blocks.
+
+    Args:
+        path: File to hash.
+
+    Returns:
+        The lowercase hex digest.
+
+    Raises:
+        OSError: The file cannot be read; :func:`os_error_reason` words it for users.
+    """
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def scan(root: Path) -> Scan:
+    """List the files under an ingest path.
+
+    Args:
+        root: A file or a folder. Folders are walked recursively, following symlinks; hidden
+            entries and ``__pycache__`` are ignored.
+
+    Returns:
+        The files found, sorted, with skipped names and per-path errors.
+
+    Raises:
+        IngestPathError: ``root`` does not exist (or is a broken link).
+    """
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise IngestPathError(f"{root}: no such file or folder")
+    name = root.name  # the name the user gave, even when it is a link to another file
+    root = root.resolve()
+    if root.is_dir():
+        return _scan_folder(root)
+    if root.suffix.lower() not in SUPPORTED:
+        return Scan(files=(), skipped=(name,))
+    return Scan(files=(SourceFile(path=root, rel=name, root=root),))
+
+
+def _scan_folder(root: Path) -> Scan:
+    walk = _Walk(root=root)
+    walk.visited[os.path.realpath(root)] = "."
+
+    def on_error(exc: OSError) -> None:
+        # os.walk calls this for folders it cannot list; the rest of the walk goes on.
+        where = walk.rel(exc.filename) if exc.filename else "."
+        walk.errors.append((where, _dir_error_reason(exc)))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=True):
+        # Real folders before links, so a link to a sibling is the one reported as duplicate.
+        order = sorted(dirnames, key=lambda n: (os.path.islink(os.path.join(dirpath, n)), n))
+        dirnames[:] = _descend_into(walk, dirpath, order)
+        for name in sorted(filenames):
+            if not _hidden(name):
+                _add_file(walk, os.path.join(dirpath, name))
+    return walk.result()
+
+
+def _dir_error_reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied, folder skipped: check its permissions"
+    return f"cannot list the folder ({exc.strerror or exc}), skipped"
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name in IGNORED_DIRS
+
+
+def _descend_into(walk: _Walk, dirpath: str, names: list[str]) -> list[str]:
+    """The subfolders of ``dirpath`` to walk; records loops and duplicate links."""
+    here = os.path.realpath(dirpath)
+    chain = walk.chains.pop(dirpath, (here,))
+    keep = []
+    for name in names:
+        if _hidden(name):
+            continue
+        full = os.path.join(dirpath, name)
+        real = os.path.realpath(full)
+        if real in chain or here.startswith(real.rstrip(os.sep) + os.sep):
+            walk.errors.append((walk.rel(full), "symlink loop, skipped"))
+        elif real in walk.visited:
+            # A second link to a folder already walked: same files, so walk it once.
+            log.debug("%s: same folder as %s, skipped", full, walk.visited[real])
+            walk.skipped.append(walk.rel(full) + "/")
+        else:
+            walk.visited[real] = walk.rel(full)
+            walk.chains[full] = (*chain, real)
+            keep.append(name)
+    return keep
+
+
+def _add_file(walk: _Walk, full: str) -> None:
+    rel = walk.rel(full)
+    supported = Path(full).suffix.lower() in SUPPORTED
+    if os.path.islink(full) and not os.path.exists(full):
+        if supported:
+            walk.errors.append((rel, "broken symlink, skipped: fix or remove the link"))
+        else:
+            walk.skipped.append(rel)
+    elif not supported or not os.path.isfile(full):
+        # Unsupported types, and FIFOs/sockets/devices, which reading could block on.
+        walk.skipped.append(rel)
+    else:
+        walk.files.append(SourceFile(path=Path(full).resolve(), rel=rel, root=walk.root))

@@ -1,0 +1,76 @@
+"""Rules both Qdrant adapters share, so Edge and server answer the same query the same way."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from docqa.errors import IndexMismatchError
+from docqa.stores.base import SearchMode, SparseVector
+
+# RRF constant: Qdrant's own default (score = 1 / (k + rank), rank from 0), so a plain
+# ``FusionQuery(Fusion.RRF)`` on any server version ranks like Edge's ``Fusion.Rrf(k=2)``.
+RRF_K = 2
+# Points per scroll page when reading everything back.
+SCROLL_PAGE = 256
+
+
+def prefetch_limit(k: int, prefetch_k: int | None) -> int:
+    """Candidates each hybrid branch hands to fusion: enough that fusion can reorder the top k."""
+    return prefetch_k if prefetch_k is not None else max(4 * k, 40)
+
+
+def resolve_mode(
+    mode: SearchMode, dense: Sequence[float] | None, sparse: SparseVector | None
+) -> SearchMode | None:
+    """The search that can actually run: hybrid falls back to one branch when the other is empty.
+
+    Returns:
+        The mode to run, or None when there is nothing to search with (empty BM25 query).
+
+    Raises:
+        ValueError: dense search without a dense vector.
+    """
+    has_sparse = sparse is not None and len(sparse.indices) > 0
+    if mode == "dense" or (mode == "hybrid" and not has_sparse):
+        if dense is None:
+            raise ValueError("dense search needs a dense query vector")
+        return "dense"
+    if mode == "bm25" or dense is None:
+        return "bm25" if has_sparse else None
+    return "hybrid"
+
+
+def cosine(query: Sequence[float], vector: Sequence[float] | None) -> float | None:
+    """Cosine of two vectors; None when the vector is missing or either is zero."""
+    if not vector:
+        return None
+    dot = math.fsum(a * b for a, b in zip(query, vector, strict=True))
+    norm = math.sqrt(math.fsum(a * a for a in query)) * math.sqrt(math.fsum(b * b for b in vector))
+    return dot / norm if norm else None
+
+
+def as_floats(values: Sequence[float]) -> list[float]:
+    """Plain Python floats (numpy arrays and scalars become lists of float)."""
+    tolist = getattr(values, "tolist", None)
+    return list(tolist()) if tolist is not None else [float(v) for v in values]
+
+
+def mismatch(where: object, old: int, new: int) -> IndexMismatchError:
+    """The error for a store built with vectors of another size."""
+    return IndexMismatchError(
+        f"store {where} was built with {old}-d vectors, the embedder makes {new}-d: "
+        "run `docqa reset` or set DOCQA_EMBED_MODEL back"
+    )
+
+
+def first_line(exc: BaseException) -> str:
+    """One line of an engine error, for a one-line DocqaError message."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def payload_dict(payload: Any) -> dict[str, Any]:
+    """The payload as a dict (engines give None when there is none)."""
+    return dict(payload) if payload else {}

@@ -1,0 +1,374 @@
+"""Embedded store: one Qdrant Edge shard inside the docqa store folder.
+
+Layout: ``<store>/qdrant/<collection>/`` is the shard (WAL + mmap segments, locked by the WAL
+while open), ``<store>/qdrant/<collection>.json`` records the dense dim so :meth:`EdgeStore.dim`
+answers without opening (and locking) the shard.
+
+The shard opens lazily on the first operation that needs it and stays open until
+:meth:`EdgeStore.close`; another process opening the same folder meanwhile gets
+:class:`~docqa.errors.StoreLockedError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import qdrant_edge as qe
+
+from docqa.errors import DocqaError, StoreError, StoreLockedError
+from docqa.stores._shared import (
+    RRF_K,
+    SCROLL_PAGE,
+    as_floats,
+    cosine,
+    first_line,
+    mismatch,
+    payload_dict,
+    prefetch_limit,
+    resolve_mode,
+)
+from docqa.stores.base import (
+    DENSE,
+    SPARSE,
+    ScoredPoint,
+    SearchMode,
+    SparseVector,
+    StoredPoint,
+    StorePoint,
+)
+
+INDEXED_FIELDS = ("files", "sha256")
+
+
+def _edge_config(dim: int) -> qe.EdgeConfig:
+    # Defaults otherwise: HNSW m=16 built by optimize(), payload memory-mapped on disk, WAL on
+    # (the WAL is also the lock that keeps a second process out; never disable it).
+    return qe.EdgeConfig(
+        vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+        sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+    )
+
+
+def _match(key: str, values: Sequence[str]) -> qe.Filter:
+    match = qe.MatchValue(values[0]) if len(values) == 1 else qe.MatchAny(list(values))
+    return qe.Filter(must=[qe.FieldCondition(key=key, match=match)])
+
+
+def _sparse(vector: SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(list(vector.indices), [float(v) for v in vector.values])
+
+
+def _edge_point(point: StorePoint) -> qe.Point:
+    vectors: dict[str, Any] = {DENSE: as_floats(point.dense)}
+    if point.sparse.indices:
+        vectors[SPARSE] = _sparse(point.sparse)
+    return qe.Point(id=point.id, vector=vectors, payload=dict(point.payload))
+
+
+def _floats(value: object) -> tuple[float, ...]:
+    # A named dense vector comes back as a list of floats (multivectors are not used).
+    if not isinstance(value, list):
+        return ()
+    return tuple(float(v) for v in value)
+
+
+def _stored(record: qe.Record) -> StoredPoint:
+    vectors = record.vector if isinstance(record.vector, dict) else {}
+    dense = vectors.get(DENSE)
+    sparse = vectors.get(SPARSE)
+    return StoredPoint(
+        id=str(record.id),
+        dense=_floats(dense),
+        sparse=SparseVector(tuple(sparse.indices), tuple(sparse.values))
+        if isinstance(sparse, qe.SparseVector)
+        else SparseVector((), ()),
+        payload=payload_dict(record.payload),
+    )
+
+
+def _dense_of(hit: qe.ScoredPoint) -> list[float] | None:
+    vectors = hit.vector
+    found = vectors.get(DENSE) if isinstance(vectors, dict) else None
+    return list(_floats(found)) or None
+
+
+def translate(exc: Exception, where: Path) -> StoreError:
+    """Turn a Qdrant Edge exception (always a bare ``Exception``) into a one-line StoreError."""
+    text = str(exc)
+    if "WouldBlock" in text:
+        return StoreLockedError(
+            f"store {where} is in use by another docqa process: "
+            "close it (or the notebook holding it) and retry"
+        )
+    return StoreError(f"Qdrant Edge failed on {where}: {first_line(exc)}")
+
+
+class EdgeStore:
+    """The embedded Qdrant Edge shard of a docqa store folder.
+
+    Args:
+        path: The docqa store folder (``.docqa``).
+        collection: Collection name; one shard folder per collection.
+    """
+
+    kind = "edge"
+
+    def __init__(self, path: Path, collection: str = "docqa") -> None:
+        self.root = Path(path)
+        self.collection = collection
+        self.shard_path = self.root / "qdrant" / collection
+        self._meta_path = self.root / "qdrant" / f"{collection}.json"
+        self._shard: qe.EdgeShard | None = None
+
+    def __enter__(self) -> EdgeStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _engine(self) -> Iterator[None]:
+        try:
+            yield
+        except DocqaError:
+            raise
+        except Exception as exc:
+            raise translate(exc, self.root) from exc
+
+    def _exists(self) -> bool:
+        return (self.shard_path / "edge_config.json").is_file() or (
+            self.shard_path / "segments"
+        ).is_dir()
+
+    def _open(self) -> qe.EdgeShard | None:
+        if self._shard is None and self._exists():
+            with self._engine():
+                self._shard = qe.EdgeShard.load(str(self.shard_path))
+        return self._shard
+
+    def _require(self) -> qe.EdgeShard:
+        shard = self._open()
+        if shard is None:
+            raise StoreError(f"store {self.root} has no index yet: run `docqa ingest PATH` first")
+        return shard
+
+    def ensure(self, dim: int) -> None:
+        """Create the shard with ``dim``-d dense vectors if missing, and open it.
+
+        Raises:
+            IndexMismatchError: the shard exists with another dense dim.
+            StoreLockedError: another process holds the shard.
+        """
+        old = self.dim()
+        if old is not None:
+            if old != dim:
+                raise mismatch(self.root, old, dim)
+            self._require()
+            return
+        self.shard_path.mkdir(parents=True, exist_ok=True)
+        with self._engine():
+            shard = qe.EdgeShard.create(str(self.shard_path), _edge_config(dim))
+            self._shard = shard
+            for name in INDEXED_FIELDS:
+                schema = qe.PayloadSchemaType.Keyword
+                shard.update(qe.UpdateOperation.create_field_index(name, schema))
+        self._meta_path.write_text(json.dumps({"dim": dim}), encoding="utf-8")
+
+    def dim(self) -> int | None:
+        """Dense dim of the existing shard (read from files, without locking it), or None."""
+        if not self._exists():
+            return None
+        try:
+            if self._meta_path.is_file():
+                return int(json.loads(self._meta_path.read_text(encoding="utf-8"))["dim"])
+            # Fallback: the config Qdrant Edge persists in the shard itself.
+            config = json.loads((self.shard_path / "edge_config.json").read_text("utf-8"))
+            return int(config["vectors"][DENSE]["size"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"store {self.root} has an unreadable index config: {exc}") from exc
+
+    def close(self) -> None:
+        """Flush and close the shard, releasing its lock (safe to call twice)."""
+        shard, self._shard = self._shard, None
+        if shard is not None:
+            with self._engine():
+                shard.flush()
+                shard.close()
+
+    def drop(self) -> None:
+        """Delete the shard and its dim record (``docqa reset``).
+
+        Raises:
+            StoreLockedError: another process holds the shard; nothing is deleted.
+        """
+        # Opening takes the WAL lock: deleting files under another process would corrupt it.
+        self._open()
+        self.close()
+        shutil.rmtree(self.shard_path, ignore_errors=True)
+        self._meta_path.unlink(missing_ok=True)
+
+    def flush(self) -> None:
+        """Make written points durable."""
+        if self._shard is not None:
+            with self._engine():
+                self._shard.flush()
+
+    def optimize(self) -> None:
+        """Merge segments and build the HNSW index (seconds for large stores; holds the GIL)."""
+        shard = self._open()
+        if shard is not None:
+            with self._engine():
+                shard.optimize()
+
+    def size_bytes(self) -> int:
+        """Bytes the shard takes on disk (allocated blocks: its mmap files are sparse)."""
+        total = 0
+        for folder, _dirs, files in os.walk(self.shard_path):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    stat = os.stat(os.path.join(folder, name))
+                    blocks = getattr(stat, "st_blocks", None)
+                    total += blocks * 512 if blocks is not None else stat.st_size
+        return total
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def upsert(self, points: Sequence[StorePoint]) -> None:
+        """Write points in one all-or-nothing operation (same id: replaced)."""
+        if not points:
+            return
+        shard = self._require()
+        edge_points = [_edge_point(p) for p in points]
+        with self._engine():
+            shard.update(qe.UpdateOperation.upsert_points(edge_points))
+
+    def delete_content(self, sha256: str) -> None:
+        """Delete every point of one content."""
+        shard = self._open()
+        if shard is not None:
+            with self._engine():
+                shard.update(qe.UpdateOperation.delete_points_by_filter(_match("sha256", [sha256])))
+
+    def set_files(self, sha256: str, files: Sequence[str]) -> None:
+        """Rewrite payload ``files`` of every point of one content."""
+        shard = self._require()
+        op = qe.UpdateOperation.set_payload_by_filter(
+            _match("sha256", [sha256]), {"files": list(files)}
+        )
+        with self._engine():
+            shard.update(op)
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def count(self, sha256: str | None = None) -> int:
+        """Number of points, all or of one content (0 when there is no shard)."""
+        shard = self._open()
+        if shard is None:
+            return 0
+        flt = _match("sha256", [sha256]) if sha256 is not None else None
+        with self._engine():
+            return shard.count(qe.CountRequest(exact=True, filter=flt))
+
+    def search(
+        self,
+        dense: Sequence[float] | None,
+        sparse: SparseVector | None,
+        k: int,
+        mode: SearchMode = "hybrid",
+        files: Sequence[str] | None = None,
+        prefetch_k: int | None = None,
+    ) -> list[ScoredPoint]:
+        """Top-k points; hybrid = RRF of dense and BM25 prefetches; ``files`` filters by path.
+
+        Hybrid falls back to dense when the BM25 query is empty (all stopwords), and to BM25
+        when no dense vector is given. ``dense_score`` is the cosine to ``dense`` when given.
+
+        Raises:
+            ValueError: dense mode without a dense vector.
+        """
+        run = resolve_mode(mode, dense, sparse)
+        shard = self._open()
+        if run is None or shard is None or k <= 0 or (files is not None and not files):
+            return []
+        flt = _match("files", files) if files else None
+        request = self._request(run, dense, sparse, k, flt, prefetch_limit(k, prefetch_k))
+        with self._engine():
+            hits = shard.query(request)
+        return [self._scored(hit, run, dense) for hit in hits]
+
+    @staticmethod
+    def _request(
+        run: SearchMode,
+        dense: Sequence[float] | None,
+        sparse: SparseVector | None,
+        k: int,
+        flt: qe.Filter | None,
+        prefetch_k: int,
+    ) -> qe.QueryRequest:
+        with_vector = [DENSE] if dense is not None and run != "dense" else False
+        dense_q = qe.Query.Nearest(as_floats(dense), using=DENSE) if dense is not None else None
+        sparse_q = (
+            qe.Query.Nearest(_sparse(sparse), using=SPARSE)
+            if sparse is not None and sparse.indices
+            else None
+        )
+        if run != "hybrid":
+            query = dense_q if run == "dense" else sparse_q
+            return qe.QueryRequest(
+                limit=k, query=query, filter=flt, with_payload=True, with_vector=with_vector
+            )
+        prefetches = [
+            qe.Prefetch(limit=prefetch_k, query=dense_q, filter=flt),
+            qe.Prefetch(limit=prefetch_k, query=sparse_q, filter=flt),
+        ]
+        # The stubs do not type the nested Fusion.Rrf as a Fusion; the engine accepts it.
+        fusion: Any = qe.Fusion.Rrf(k=RRF_K)
+        return qe.QueryRequest(
+            limit=k,
+            query=fusion,
+            prefetches=prefetches,
+            filter=flt,
+            with_payload=True,
+            with_vector=with_vector,
+        )
+
+    @staticmethod
+    def _scored(hit: qe.ScoredPoint, run: SearchMode, dense: Sequence[float] | None) -> ScoredPoint:
+        if run == "dense":
+            dense_score: float | None = hit.score
+        else:
+            dense_score = cosine(dense, _dense_of(hit)) if dense is not None else None
+        return ScoredPoint(
+            id=str(hit.id),
+            score=float(hit.score),
+            payload=payload_dict(hit.payload),
+            dense_score=dense_score,
+        )
+
+    def points(self, with_vectors: bool = False) -> Iterator[StoredPoint]:
+        """Every point, scrolled page by page."""
+        shard = self._open()
+        offset: Any = None
+        while shard is not None:
+            request = qe.ScrollRequest(
+                offset=offset, limit=SCROLL_PAGE, with_payload=True, with_vector=with_vectors
+            )
+            with self._engine():
+                records, offset = shard.scroll(request)
+            yield from (_stored(r) for r in records)
+            if offset is None:
+                return

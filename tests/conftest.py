@@ -1,0 +1,33 @@
+"""Shared fixtures: offline model env, paths to the shared real corpora."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CURATED = SHARED / "corpora" / "curated"
+EVAL = SHARED / "corpora" / "eval"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's DOCQA_* env or docqa.toml, or writes outside tmp_path."""
+    for key in list(os.environ):
+        if key.startswith("DOCQA_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("DOCQA_CONFIG", str(tmp_path / "no-docqa.toml"))
+
+
+@pytest.fixture
+def curated() -> Path:
+    """The curated real documents in ../shared; skipped with a reason when absent."""
+    if not CURATED.is_dir():
+        pytest.skip(f"shared corpora not found at {CURATED}")
+    return CURATED

@@ -1,0 +1,125 @@
+"""Fast tests of model resolution, the light-import rule and the hashing fake."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from docqa.config import Settings
+from docqa.embedding import (
+    DEFAULT_MODEL,
+    Embedder,
+    embedder_id,
+    load_tokenizer,
+    make_embedder,
+    resolve_model,
+)
+from docqa.errors import EmbedderError
+
+from .fakes import HashEmbedder
+
+
+def test_default_model_resolves_from_the_package() -> None:
+    info = resolve_model(Settings())
+    assert (info.name, info.dim, info.max_tokens) == (DEFAULT_MODEL, 384, 256)
+    assert info.tokenizer_file.is_file()
+    assert (info.query_prefix, info.document_prefix) == ("", "")
+
+
+def test_hub_alias_is_the_same_model() -> None:
+    plain = resolve_model(Settings())
+    alias = resolve_model(Settings(embed_model="sentence-transformers/all-MiniLM-L6-v2"))
+    assert alias == plain
+
+
+def test_packaged_folder_by_path_keeps_the_default_name() -> None:
+    folder = resolve_model(Settings()).path
+    assert resolve_model(Settings(embed_model=str(folder))).name == DEFAULT_MODEL
+
+
+def test_embedder_id_needs_no_model_load() -> None:
+    assert embedder_id(Settings()) == "all-MiniLM-L6-v2:onnx-int8:384"  # ONNX_DEFAULT holds
+    assert embedder_id(Settings(embed_backend="torch")) == "all-MiniLM-L6-v2:torch-fp32:384"
+
+
+def test_unknown_hub_name_without_downloads_names_the_setting() -> None:
+    with pytest.raises(EmbedderError, match="DOCQA_EMBED_ALLOW_DOWNLOAD") as caught:
+        resolve_model(Settings(embed_model="nobody/no-such-model"))
+    assert "nobody/no-such-model" in str(caught.value)
+
+
+def _fake_model(folder: Path, name: str = "model") -> Path:
+    target = folder / name
+    target.mkdir()
+    (target / "config.json").write_text(json.dumps({"hidden_size": 768}))
+    (target / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 512}))
+    return target
+
+
+def test_local_folder_reads_its_configs(tmp_path: Path) -> None:
+    folder = _fake_model(tmp_path)
+    info = resolve_model(Settings(embed_model=str(folder)))
+    assert (info.path, info.dim, info.max_tokens) == (folder, 768, 512)
+    assert info.name == str(folder)  # full path: two models may both be called "model"
+
+
+def test_e5_models_get_their_prefixes_unless_set(tmp_path: Path) -> None:
+    folder = _fake_model(tmp_path, "multilingual-e5-small")
+    info = resolve_model(Settings(embed_model=str(folder)))
+    assert (info.query_prefix, info.document_prefix) == ("query: ", "passage: ")
+    info = resolve_model(Settings(embed_model=str(folder), query_prefix=""))
+    assert (info.query_prefix, info.document_prefix) == ("", "passage: ")
+
+
+def test_onnx_backend_refuses_other_models(tmp_path: Path) -> None:
+    folder = _fake_model(tmp_path)
+    with pytest.raises(EmbedderError, match="DOCQA_EMBED_BACKEND=torch"):
+        make_embedder(Settings(embed_model=str(folder), embed_backend="onnx"))
+
+
+def test_broken_model_folder_is_an_embedder_error(tmp_path: Path) -> None:
+    folder = _fake_model(tmp_path)
+    with pytest.raises(EmbedderError, match=str(folder)):
+        make_embedder(Settings(embed_model=str(folder), embed_backend="torch"))
+
+
+def test_tokenizer_has_no_saved_truncation_or_padding() -> None:
+    tokenizer = load_tokenizer(resolve_model(Settings()))
+    ids = tokenizer.encode("word " * 300).ids
+    assert len(ids) == 302  # tokenizer.json alone would cut at 128 and pad short texts
+    assert len(tokenizer.encode("hi").ids) == 3
+
+
+def test_importing_embedding_stays_light() -> None:
+    heavy = ["torch", "onnxruntime", "sentence_transformers", "transformers", "llama_index"]
+    code = f"import sys, docqa, docqa.embedding\nprint([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_hash_embedder_ranks_shared_words_first() -> None:
+    embedder: Embedder = HashEmbedder()
+    docs = embedder.embed_documents(
+        ["Boats leave the harbour at dawn.", "The cold room is kept at four degrees."]
+    )
+    query = embedder.embed_query("When do boats leave the harbour?")
+    assert docs.shape == (2, 64) and docs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(docs, axis=1), 1.0)
+    scores = docs @ query
+    assert scores[0] > scores[1]
+
+
+def test_hash_embedder_counts_its_use() -> None:
+    embedder = HashEmbedder()
+    assert (embedder.calls, embedder.embedded) == (0, 0)
+    embedder.embed_documents(["a b", "c d", "e"])
+    embedder.embed_query("a")
+    assert (embedder.calls, embedder.embedded) == (2, 4)
+    assert embedder.id == "hash-bow:hash:64"

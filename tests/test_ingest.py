@@ -1,0 +1,176 @@
+"""Ingest: complete, idempotent, incremental, deduplicated, safe — on a real Qdrant Edge store."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from docqa.config import Settings
+from docqa.errors import ConfirmationRequired, IndexMismatchError, IngestPathError
+from docqa.ingestion import ingest
+from docqa.manifest import Manifest
+from docqa.stores import open_store
+
+from .fakes import HashEmbedder
+
+TEXT = "The cold room is kept at four degrees. Samples are labelled with the date.\n"
+MD = "# Guide\n\nIntro text here.\n\n## Boats\n\nThe launch has a 90 hp engine.\n"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.txt").write_text(TEXT)
+    (data / "guide.md").write_text(MD)
+    (data / "sub" / "c.txt").write_text(
+        "Boats leave the harbour when the wind is below 20 knots.\n"
+    )
+    (data / "notes.xyz").write_text("unknown format")
+    return data
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(store=tmp_path / "store")
+
+
+def points(settings: Settings) -> dict[str, dict[str, object]]:
+    store = open_store(settings, settings.store)  # type: ignore[arg-type]
+    try:
+        return {p.id: dict(p.payload) for p in store.points()}
+    finally:
+        store.close()
+
+
+def test_first_run_adds_everything_and_skips_unknown(folder: Path, settings: Settings) -> None:
+    emb = HashEmbedder()
+    report = ingest(folder, settings, embedder=emb)
+    assert (report.added, report.updated, report.unchanged, report.skipped) == (3, 0, 0, 1)
+    assert report.failed == () and report.exit_code == 0
+    stored = points(settings)
+    assert len(stored) == report.chunks == emb.embedded
+    files = {f for p in stored.values() for f in p["files"]}  # type: ignore[attr-defined]
+    assert files == {str(folder / "a.txt"), str(folder / "guide.md"), str(folder / "sub/c.txt")}
+
+
+def test_second_run_changes_nothing_and_never_embeds(folder: Path, settings: Settings) -> None:
+    ingest(folder, settings, embedder=HashEmbedder())
+    before = points(settings)
+    emb = HashEmbedder()
+    report = ingest(folder, settings, embedder=emb)
+    assert (report.added, report.updated, report.unchanged, report.removed) == (0, 0, 3, 0)
+    assert emb.calls == 0
+    assert points(settings) == before
+
+
+def test_changed_file_replaces_its_points(folder: Path, settings: Settings) -> None:
+    ingest(folder, settings, embedder=HashEmbedder())
+    (folder / "a.txt").write_text("Completely different words about harbour pilots.\n")
+    report = ingest(folder, settings, embedder=HashEmbedder())
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 2)
+    texts = [p["text"] for p in points(settings).values()]
+    assert not any("cold room" in str(t) for t in texts)
+    assert any("harbour pilots" in str(t) for t in texts)
+
+
+def test_deleted_file_is_removed_only_under_the_given_path(
+    folder: Path, settings: Settings
+) -> None:
+    ingest(folder, settings, embedder=HashEmbedder())
+    (folder / "sub" / "c.txt").unlink()
+    (folder / "sub" / "d.txt").write_text("A new note in the sub folder.\n")
+    (folder / "a.txt").unlink()
+    # ingesting only sub/ must not touch a.txt, which lies outside it
+    report = ingest(folder / "sub", settings, embedder=HashEmbedder(), yes=True)
+    assert (report.removed, report.added) == (1, 1)
+    files = {f for p in points(settings).values() for f in p["files"]}  # type: ignore[attr-defined]
+    assert str(folder / "a.txt") in files and str(folder / "sub/c.txt") not in files
+
+
+def test_empty_or_missing_path_removes_nothing(folder: Path, settings: Settings) -> None:
+    ingest(folder, settings, embedder=HashEmbedder())
+    n = len(points(settings))
+    with pytest.raises(IngestPathError, match="no such file or folder"):
+        ingest(folder / "nope", settings, embedder=HashEmbedder())
+    for f in folder.rglob("*"):
+        if f.is_file():
+            f.unlink()
+    report = ingest(folder, settings, embedder=HashEmbedder())
+    assert report.removed == 0 and report.warnings
+    assert len(points(settings)) == n
+
+
+def test_removing_more_than_half_asks_first(folder: Path, settings: Settings) -> None:
+    ingest(folder, settings, embedder=HashEmbedder())
+    (folder / "a.txt").unlink()
+    (folder / "guide.md").unlink()
+    with pytest.raises(ConfirmationRequired, match="--yes"):
+        ingest(folder, settings, embedder=HashEmbedder())
+    assert len({f for p in points(settings).values() for f in p["files"]}) == 3  # type: ignore[attr-defined]
+    report = ingest(folder, settings, embedder=HashEmbedder(), yes=True)
+    assert report.removed == 2
+
+
+def test_identical_bytes_are_embedded_once(folder: Path, settings: Settings) -> None:
+    shutil.copy(folder / "a.txt", folder / "copy.txt")
+    emb = HashEmbedder()
+    report = ingest(folder, settings, embedder=emb)
+    assert report.added == 4
+    stored = points(settings)
+    shared = [p for p in stored.values() if "cold room" in str(p["text"])]
+    assert len(shared) == 1
+    assert shared[0]["files"] == sorted([str(folder / "a.txt"), str(folder / "copy.txt")])
+    (folder / "copy.txt").unlink()
+    ingest(folder, settings, embedder=HashEmbedder())
+    shared = [p for p in points(settings).values() if "cold room" in str(p["text"])]
+    assert shared[0]["files"] == [str(folder / "a.txt")]
+
+
+def test_fingerprint_change_reingests(folder: Path, settings: Settings) -> None:
+    ingest(folder, settings, embedder=HashEmbedder())
+    ids = set(points(settings))
+    report = ingest(folder, settings.with_(chunk_tokens=64), embedder=HashEmbedder())
+    assert report.updated == 3
+    assert set(points(settings)).isdisjoint(ids)
+
+
+def test_other_model_dimension_is_refused(folder: Path, settings: Settings) -> None:
+    ingest(folder, settings, embedder=HashEmbedder())
+    with pytest.raises(IndexMismatchError, match="docqa reset"):
+        ingest(folder, settings, embedder=HashEmbedder(dim=32, name="other"))
+
+
+def test_failed_files_are_retried(folder: Path, settings: Settings) -> None:
+    (folder / "empty.txt").write_bytes(b"")
+    report = ingest(folder, settings, embedder=HashEmbedder())
+    assert [Path(p).name for p, _ in report.failed] == ["empty.txt"]
+    assert report.exit_code == 2
+    (folder / "empty.txt").write_text("Now it has words in it.\n")
+    report = ingest(folder, settings, embedder=HashEmbedder())
+    assert report.failed == () and report.updated == 1
+
+
+def test_nothing_ingested_exit_code(tmp_path: Path, settings: Settings) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\x00\x01\x02" * 100)
+    report = ingest(bad, settings, embedder=HashEmbedder())
+    assert report.exit_code == 1 and "binary" in report.failed[0][1]
+
+
+def test_two_clean_runs_give_the_same_points(folder: Path, tmp_path: Path) -> None:
+    one, two = Settings(store=tmp_path / "s1"), Settings(store=tmp_path / "s2")
+    ingest(folder, one, embedder=HashEmbedder())
+    ingest(folder, two, embedder=HashEmbedder())
+    assert points(one) == points(two)
+
+
+def test_manifest_records_every_path(folder: Path, settings: Settings) -> None:
+    ingest(folder, settings, embedder=HashEmbedder())
+    manifest = Manifest(settings.store)  # type: ignore[arg-type]
+    rows = manifest.files()
+    manifest.close()
+    assert sorted(r.rel for r in rows) == ["a.txt", "guide.md", "sub/c.txt"]
+    assert all(r.root == str(folder) and len(r.sha256) == 64 and r.status == "done" for r in rows)
