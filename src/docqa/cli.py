@@ -6,6 +6,7 @@ Every :class:`~docqa.errors.DocqaError` becomes one line on stderr; ``DOCQA_DEBU
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -153,4 +154,6 @@ def reset(ctx: click.Context, yes: bool) -> None:
 
 def main() -> None:
     """Entry point for ``docqa`` and ``python -m docqa``."""
+    # pypdf logs recoverable damage as warnings; docqa reports files in its own words
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     cli(prog_name="docqa")

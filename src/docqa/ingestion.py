@@ -197,12 +197,14 @@ def _ingest(run: _Run, root: Path) -> IngestReport:
     failed = [(str(base / rel), reason) for rel, reason in scan.errors]
     todo, unchanged = _plan(run, scan, failed)
     removed = _remove_missing(run, root, scan, todo, unchanged)
-    _parse_all(run, todo, failed)
+    notes: list[str] = []
+    _parse_all(run, todo, failed, notes)
     added, updated, chunks, pages = _store_all(run, todo, failed)
     if chunks:
         run.on_progress(IngestEvent("optimize", message="building index…"))
         run.store.optimize()
-    warnings = () if scan.files or not root.is_dir() else (f"no supported files under {root}",)
+    if not scan.files and root.is_dir():
+        notes.append(f"no supported files under {root}")
     run.on_progress(IngestEvent("done", files_done=len(todo), files_total=len(todo)))
     return IngestReport(
         added=added,
@@ -213,7 +215,7 @@ def _ingest(run: _Run, root: Path) -> IngestReport:
         failed=tuple(failed),
         chunks=chunks,
         pages=pages,
-        warnings=warnings,
+        warnings=tuple(notes),
     )
 
 
@@ -277,7 +279,9 @@ def _forget(run: _Run, row: FileRow) -> None:
             run.manifest.delete_content(row.sha256)
 
 
-def _parse_all(run: _Run, todo: list[_Work], failed: list[tuple[str, str]]) -> None:
+def _parse_all(
+    run: _Run, todo: list[_Work], failed: list[tuple[str, str]], notes: list[str]
+) -> None:
     """Parse and chunk every file to do; failures are recorded (as not done) and dropped."""
     keep: list[_Work] = []
     for i, work in enumerate(todo):
@@ -290,6 +294,7 @@ def _parse_all(run: _Run, todo: list[_Work], failed: list[tuple[str, str]]) -> N
             data = parsing.read_bytes(work.src.path)
             work.parsed = parsing.parse(work.src.path, data, run.settings)
             work.chunks = run.chunker.chunk(work.parsed.sections)
+            notes.extend(f"{work.src.path}: {w}" for w in work.parsed.warnings)
         except DocqaError as exc:
             _record_failure(run, work, str(exc), failed)
             continue
