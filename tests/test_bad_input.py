@@ -1,4 +1,4 @@
-"""The real curated corpus, bad files included: each bad file is one clear line, the rest ingests."""
+"""The real curated corpus, bad files included: one clear line per bad file, the rest ingests."""
 
 from __future__ import annotations
 
