@@ -93,6 +93,17 @@ class Settings(BaseSettings):
 
     # --- retrieval ---------------------------------------------------------------------------
     top_k: int = Field(8, ge=1, description="Chunks retrieved per question.")
+    search_mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="Retrieval: dense + BM25 fused with RRF, or one of them alone."
+    )
+    relevance_floor: float = Field(
+        0.25,
+        description="Minimum dense cosine for a chunk to count as relevant (applied before "
+        "fusion); below it for every chunk, docqa answers that the documents do not say.",
+    )
+    rerank_model: Path | None = Field(
+        None, description="Local cross-encoder folder to rerank retrieved chunks (off when unset)."
+    )
 
     # --- answering ---------------------------------------------------------------------------
     llm: Literal["auto", "ollama", "openai", "gguf"] = Field(
@@ -124,6 +135,13 @@ class Settings(BaseSettings):
     temperature: float = Field(0.1, ge=0, description="Sampling temperature.")
     seed: int = Field(0, description="Sampling seed, for repeatable answers.")
     threads: int = Field(0, ge=0, description="CPU threads for in-process models (0 = auto).")
+    preset: str | None = Field(
+        None, description="Name of a system-prompt preset from `presets` (e.g. 'programming')."
+    )
+    presets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra system-prompt presets by name, usually set in docqa.toml [presets].",
+    )
 
     # --- diagnostics -------------------------------------------------------------------------
     debug: bool = Field(False, description="Show tracebacks instead of one-line errors.")
@@ -181,8 +199,8 @@ def settings_table() -> str:
     """The configuration table (Markdown) for the README: env var, default, description."""
     rows = ["| env var | default | description |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        default = field.default
-        shown = "—" if default is None else f"`{default}`"
+        default = field.get_default(call_default_factory=True)
+        shown = "—" if default in (None, {}) else f"`{default}`"
         if isinstance(default, tuple):
             shown = f"`{','.join(str(d) for d in default)}`"
         rows.append(f"| `DOCQA_{name.upper()}` | {shown} | {field.description} |")
