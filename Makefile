@@ -33,6 +33,7 @@ check:
 	scripts/check
 
 bench: install
+	$(BIN)/python -m pip install -q -c constraints.txt --group bench
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
