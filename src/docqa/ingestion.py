@@ -299,6 +299,7 @@ def _parse_all(
             _record_failure(run, work, str(exc), failed)
             continue
         keep.append(work)
+    run.on_progress(IngestEvent("parse", len(todo), len(todo)))
     todo[:] = keep
 
 
@@ -331,7 +332,7 @@ def _store_all(
     added = updated = chunks = pages = 0
     total = sum(len(w.chunks) for w in todo)
     for i, work in enumerate(todo):
-        tick = _ticker(run, i, len(todo), chunks, total, work.src.rel)
+        tick = _ticker(run, i, len(todo), (chunks, pages), total, work.src.rel)
         tick(0)
         try:
             _store_file(run, work, tick)
@@ -345,14 +346,14 @@ def _store_all(
 
 
 def _ticker(
-    run: _Run, i: int, files: int, base: int, total: int, rel: str
+    run: _Run, i: int, files: int, base: tuple[int, int], total: int, rel: str
 ) -> Callable[[int], None]:
     """A progress callback for one file: ``n`` chunks of it are embedded."""
+    chunks, pages = base
 
     def tick(n: int) -> None:
-        run.on_progress(
-            IngestEvent("embed", i, files, chunks=base + n, chunks_total=total, path=rel)
-        )
+        event = IngestEvent("embed", i, files, pages, chunks + n, total, path=rel)
+        run.on_progress(event)
 
     return tick
 
