@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 from numpy.typing import NDArray
 
 from docqa.embedding import ModelInfo, default_model_dir
+from docqa.llm import Completion, Message, TokenCallback, Usage
 
 # --- HashEmbedder -----------------------------------------------------------------------------
 
@@ -76,3 +81,90 @@ class HashEmbedder:
         self.calls += 1
         self.embedded += 1
         return self._vector(text)
+
+
+# --- ScriptedLLM ------------------------------------------------------------------------------
+
+Reply = Union[str, Callable[[Sequence[Message]], str]]
+
+
+class ScriptedLLM:
+    """A fake :class:`docqa.llm.LLM`: answers with queued replies and records every prompt.
+
+    Replies stream word by word to ``on_token``. A reply may be a function of the messages,
+    for calls whose order is not fixed (``compare`` on a concurrent backend).
+
+    Attributes:
+        calls: Every message list received, in order.
+        closed: Whether :meth:`close` was called.
+    """
+
+    def __init__(
+        self,
+        *replies: Reply,
+        context_window: int = 4096,
+        exact_tokens: bool = True,
+        backend: str = "scripted",
+        model: str = "scripted-1",
+        prompt_tokens: Callable[[Sequence[Message]], int | None] | None = None,
+        default: Reply | None = None,
+    ) -> None:
+        self.backend = backend
+        self.model = model
+        self.context_window = context_window
+        self.exact_tokens = exact_tokens
+        self.calls: list[list[Message]] = []
+        self.closed = False
+        self._replies: deque[Reply] = deque(replies)
+        self._default = default
+        self._prompt_tokens = prompt_tokens
+        self._lock = threading.Lock()
+
+    def enqueue(self, *replies: Reply) -> None:
+        """Queue replies for the next calls."""
+        self._replies.extend(replies)
+
+    def count_tokens(self, text: str) -> int | None:
+        """Words, when ``exact_tokens``; else ``None`` (the backend cannot count)."""
+        return len(text.split()) if self.exact_tokens else None
+
+    def _next(self, messages: list[Message]) -> str:
+        with self._lock:
+            self.calls.append(messages)
+            if self._replies:
+                reply = self._replies.popleft()
+            elif self._default is not None:
+                reply = self._default
+            else:
+                raise AssertionError(f"ScriptedLLM has no reply queued for call {len(self.calls)}")
+        return reply(messages) if callable(reply) else reply
+
+    def chat(
+        self, messages: Sequence[Message], *, on_token: TokenCallback | None = None
+    ) -> Completion:
+        """Stream the next reply word by word; usage counts words (prompt: every content)."""
+        start = time.perf_counter()
+        text = self._next(list(messages))
+        first: float | None = None
+        for piece in re.findall(r"\s*\S+", text):
+            first = first if first is not None else time.perf_counter() - start
+            if on_token is not None:
+                on_token(piece)
+        prompt = (
+            self._prompt_tokens(messages)
+            if self._prompt_tokens is not None
+            else sum(len(m.content.split()) for m in messages)
+        )
+        return Completion(
+            text=text,
+            model=self.model,
+            backend=self.backend,
+            usage=Usage(prompt, len(text.split())),
+            seconds=time.perf_counter() - start,
+            first_token_s=first,
+            done_reason="stop",
+        )
+
+    def close(self) -> None:
+        """Remember that it was closed."""
+        self.closed = True

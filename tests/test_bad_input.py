@@ -43,9 +43,9 @@ def test_each_bad_file_is_one_line_and_the_rest_ingests(corpus: Path, tmp_path: 
     assert "symlink loop" in reasons.pop("loop")
     assert reasons == {}, f"unexpected failures: {reasons}"
     assert all("\n" not in r for _, r in report.failed)
-    # good PDFs, the recoverable broken-xref one, the OCR-layer scan, md, html (skipped), latin-1
-    assert report.added == 10 and report.exit_code == 2
-    assert report.skipped == 1  # the .html page (HTML support comes later)
+    # good PDFs, the recoverable broken-xref one, the OCR-layer scan, md, html, latin-1
+    assert report.added == 11 and report.exit_code == 2
+    assert report.skipped == 0
     assert any("latin1.txt" in w and "cp1252" in w for w in report.warnings)
 
 

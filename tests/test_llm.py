@@ -150,7 +150,13 @@ def test_ollama_streams_pieces_in_order_with_options_on_the_request(
     body = body_of(httpx_mock.get_requests()[0])
     assert body["model"] == "mistral"
     assert body["stream"] is True
-    assert body["options"] == {"num_ctx": 4096, "num_predict": 64, "temperature": 0.2, "seed": 7}
+    assert body["options"] == {
+        "num_ctx": 4096,
+        "num_predict": 64,
+        "temperature": 0.2,
+        "seed": 7,
+        "repeat_penalty": 1.15,
+    }
     assert body["keep_alive"] == "5m"
     assert body["messages"] == [
         {"role": "system", "content": "Answer from the context."},

@@ -186,14 +186,10 @@ def test_pypdf_on_aes_needs_cryptography_or_opens() -> None:
 
 
 @needs_curated
-def test_scan_without_text_mentions_missing_ocr_when_asked_for() -> None:
-    with pytest.raises(SourceError) as info:
-        parse_curated("scanned_linn.pdf", ocr="auto")
-    assert "no text layer" in info.value.reason
-    assert "OCR is not available in this version" in info.value.reason
-    with pytest.raises(SourceError) as never:
+def test_scan_without_text_names_the_ocr_flag() -> None:
+    with pytest.raises(SourceError) as never:  # OCR itself is tested in test_ocr.py
         parse_curated("scanned_linn.pdf")
-    assert "not available" not in never.value.reason
+    assert "--ocr auto (DOCQA_OCR=auto)" in never.value.reason
 
 
 @needs_curated
@@ -219,18 +215,21 @@ def test_garbage_pdf_is_not_readable(tmp_path: Path) -> None:
 
 def test_parser_ids() -> None:
     settings = Settings()
-    assert re.fullmatch(r"pypdfium2-\d+/\d+", parser_id(Path("a.pdf"), settings))
+    pdfium_id = parser_id(Path("a.pdf"), settings)
+    assert re.fullmatch(r"pypdfium2-\d+/\d+\+tables-\d+\+pdfplumber-\d+\.\d+", pdfium_id)
     assert re.fullmatch(r"pypdf-\d+/\d+", parser_id(Path("a.PDF"), Settings(pdf_parser="pypdf")))
     assert parser_id(Path("a.md"), settings) == "markdown/1"
     assert parser_id(Path("a.markdown"), settings) == "markdown/1"
     assert parser_id(Path("a.txt"), settings) == "text/1"
+    assert parser_id(Path("a.HTM"), settings) == parser_id(Path("a.html"), settings) == "html/1"
+    assert parser_id(Path("a.docx"), settings) == "docx/1"
     with pytest.raises(SourceError, match="unsupported file type"):
-        parser_id(Path("a.docx"), settings)
+        parser_id(Path("a.odt"), settings)
 
 
 def test_unsupported_extension_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match=r"unsupported file type \(\.html\)"):
-        parse_bytes(tmp_path, "page.html", b"<p>hi</p>")
+    with pytest.raises(SourceError, match=r"unsupported file type \(\.odt\)"):
+        parse_bytes(tmp_path, "page.odt", b"<p>hi</p>")
 
 
 # --- plain text ------------------------------------------------------------------------------

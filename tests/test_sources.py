@@ -52,8 +52,8 @@ def test_scan_curated_lists_every_supported_file_sorted() -> None:
         p.name for p in CURATED.iterdir() if p.suffix.lower() in SUPPORTED and p.is_file()
     )
     assert rels(result) == expected
-    assert len(expected) == 15  # 13 PDFs, one Markdown file, one ground-truth .txt
-    assert result.skipped == ("html_python_faq_programming.html",)
+    assert len(expected) == 16  # 13 PDFs, one Markdown, one HTML, one ground-truth .txt
+    assert result.skipped == ()
     assert result.errors == ()
     for f in result.files:
         assert f.path.is_absolute() and f.path.is_file()
@@ -70,11 +70,11 @@ def test_scan_single_file_root_uses_the_file_name() -> None:
     assert result.files[0].root == pdf.resolve()
 
 
-@needs_curated
-def test_scan_single_unsupported_file_is_skipped() -> None:
-    result = scan(CURATED / "html_python_faq_programming.html")
+def test_scan_single_unsupported_file_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "notes.odt").write_bytes(b"PK")
+    result = scan(tmp_path / "notes.odt")
     assert result.files == ()
-    assert result.skipped == ("html_python_faq_programming.html",)
+    assert result.skipped == ("notes.odt",)
 
 
 @needs_curated

@@ -68,10 +68,9 @@ def test_stopwords_and_single_letters_are_dropped_digits_kept(enc: Bm25Encoder) 
     assert enc.encode_document("les de la et du", "fr").indices == ()
     assert ids(enc.encode_document("l'homme", "fr")) == {token_id("homm")}
     assert ids(enc.encode_document("chapter 3", "en")) == {token_id("chapter"), token_id("3")}
-    # A query word is dropped for a language only when it is a stopword *of that language*:
-    # "on"/"me" are stopwords in both, "the" is an English stopword but kept for French.
+    # "on"/"me" are stopwords in both languages; "the" makes the query English, where it is one.
     assert enc.encode_query("on me").indices == ()
-    assert enc.encode_query("the").indices == (token_id("the"),)
+    assert enc.encode_query("the").indices == ()
 
 
 def test_stopwords_depend_on_the_document_language(enc: Bm25Encoder) -> None:
@@ -80,11 +79,21 @@ def test_stopwords_depend_on_the_document_language(enc: Bm25Encoder) -> None:
     assert token_id("le") in ids(enc.encode_document("le système", "en"))
 
 
-def test_query_is_the_union_of_every_language(enc: Bm25Encoder) -> None:
-    text = "Installing le système de sauvegarde"
+def test_query_is_stemmed_in_its_own_language(enc: Bm25Encoder) -> None:
+    french_q = "Comment installer le système de sauvegarde ?"
+    assert enc.query_languages(french_q) == ("fr",)
+    assert ids(enc.encode_query(french_q)) == ids(enc.encode_document(french_q, "fr"))
+    english_q = "How do I install the backup system?"
+    assert enc.query_languages(english_q) == ("en",)
+    assert ids(enc.encode_query(english_q)) == ids(enc.encode_document(english_q, "en"))
+
+
+def test_query_without_stopwords_is_the_union_of_every_language(enc: Bm25Encoder) -> None:
+    text = "Installing système sauvegarde"
     english = ids(enc.encode_document(text, "en"))
     french = ids(enc.encode_document(text, "fr"))
     query = enc.encode_query(text)
+    assert enc.query_languages(text) == ("en", "fr")
     assert set(query.indices) == english | french
     assert english != french
     assert query.values == (1.0,) * len(query.indices)

@@ -24,31 +24,66 @@ from docqa.errors import (
     LLMError,
     LLMTimeoutError,
     LLMUnavailableError,
+    NoMatchError,
     NoStoreError,
     SourceError,
     StoreError,
     StoreLockedError,
 )
-from docqa.types import Hit, IngestEvent, IngestReport, StoreStatus
+from docqa.types import (
+    Answer,
+    Citation,
+    Comparison,
+    Hit,
+    IngestEvent,
+    IngestReport,
+    SentenceSupport,
+    StoreStatus,
+)
 
 if TYPE_CHECKING:
+    from docqa.answering import AnswerStream, ask, baseline, compare
     from docqa.api import reset, status
+    from docqa.chat import Chat
+    from docqa.evaluation import EvalReport, evaluate
     from docqa.ingestion import ingest
+    from docqa.llamaindex import query_engine
+    from docqa.retrieval import relevant, search
 
 __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first access)
 _LAZY = {
+    "ask": "docqa.answering",
+    "baseline": "docqa.answering",
+    "compare": "docqa.answering",
+    "AnswerStream": "docqa.answering",
+    "Chat": "docqa.chat",
     "ingest": "docqa.ingestion",
     "status": "docqa.api",
     "reset": "docqa.api",
+    "search": "docqa.retrieval",
+    "relevant": "docqa.retrieval",
+    "query_engine": "docqa.llamaindex",
+    "evaluate": "docqa.evaluation",
+    "EvalReport": "docqa.evaluation",
 }
 
 __all__ = [
+    "Answer",
+    "AnswerStream",
+    "Chat",
+    "Citation",
+    "Comparison",
+    "SentenceSupport",
+    "ask",
+    "baseline",
+    "compare",
     "ConfigError",
     "ConfirmationRequired",
     "DocqaError",
     "EmbedderError",
+    "EvalReport",
     "Hit",
     "IndexMismatchError",
     "IngestEvent",
@@ -57,6 +92,7 @@ __all__ = [
     "LLMError",
     "LLMTimeoutError",
     "LLMUnavailableError",
+    "NoMatchError",
     "NoStoreError",
     "Settings",
     "SourceError",
@@ -64,7 +100,11 @@ __all__ = [
     "StoreLockedError",
     "StoreStatus",
     "ingest",
+    "query_engine",
+    "evaluate",
+    "relevant",
     "reset",
+    "search",
     "status",
 ]
 

@@ -80,7 +80,10 @@ class Settings(BaseSettings):
         None, description="Password tried on encrypted PDFs (the empty password is always tried)."
     )
     chunk_tokens: int = Field(
-        200, ge=16, description="Target chunk size in the embedder's tokens (never above its max)."
+        256,
+        ge=16,
+        description="Target chunk size in the embedder's tokens, special tokens and heading "
+        "included (never above its max; tuned on the Debian FAQ tune split).",
     )
     chunk_overlap: int = Field(32, ge=0, description="Tokens shared by neighbouring chunks.")
     languages: tuple[str, ...] = Field(
@@ -90,6 +93,12 @@ class Settings(BaseSettings):
     ocr: Literal["never", "auto", "always"] = Field(
         "never", description="OCR scanned pages: never, auto (pages without text), always."
     )
+    ocr_languages: str = Field(
+        "eng+fra",
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract languages for OCR, joined with '+' (each needs its "
+        "tesseract-ocr-LANG package).",
+    )
 
     # --- retrieval ---------------------------------------------------------------------------
     top_k: int = Field(8, ge=1, description="Chunks retrieved per question.")
@@ -97,9 +106,10 @@ class Settings(BaseSettings):
         "hybrid", description="Retrieval: dense + BM25 fused with RRF, or one of them alone."
     )
     relevance_floor: float = Field(
-        0.25,
-        description="Minimum dense cosine for a chunk to count as relevant (applied before "
-        "fusion); below it for every chunk, docqa answers that the documents do not say.",
+        0.45,
+        description="Minimum dense cosine for a retrieved chunk to count as relevant; below it "
+        "for every chunk, docqa answers that the documents do not say. Calibrated for "
+        "all-MiniLM-L6-v2 (benchmarks/calibrate_floor.py); recalibrate for another model.",
     )
     rerank_model: Path | None = Field(
         None, description="Local cross-encoder folder to rerank retrieved chunks (off when unset)."
@@ -134,6 +144,12 @@ class Settings(BaseSettings):
     keep_alive: str = Field("5m", description="How long Ollama keeps the model loaded.")
     temperature: float = Field(0.1, ge=0, description="Sampling temperature.")
     seed: int = Field(0, description="Sampling seed, for repeatable answers.")
+    repeat_penalty: float = Field(
+        1.15,
+        ge=1.0,
+        description="Penalty on repeated tokens (Ollama and GGUF backends); small models loop "
+        "without it.",
+    )
     threads: int = Field(0, ge=0, description="CPU threads for in-process models (0 = auto).")
     preset: str | None = Field(
         None, description="Name of a system-prompt preset from `presets` (e.g. 'programming')."

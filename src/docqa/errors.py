@@ -70,3 +70,7 @@ class LLMTimeoutError(LLMError):
 
 class ConfirmationRequired(DocqaError):
     """A destructive step needs the user's go-ahead (``--yes``)."""
+
+
+class NoMatchError(DocqaError):
+    """A file filter matches no ingested file."""

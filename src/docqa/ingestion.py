@@ -28,6 +28,7 @@ from docqa.chunking import Chunker, ChunkSpec, embed_text
 from docqa.config import Settings, store_path
 from docqa.errors import ConfirmationRequired, DocqaError, IndexMismatchError, IngestPathError
 from docqa.manifest import ContentRow, FileRow, Manifest
+from docqa.progress import IngestBar
 from docqa.sparse import Bm25Encoder
 from docqa.stores import StorePoint, open_store
 from docqa.types import Chunk, IngestEvent, IngestReport, ParsedDoc
@@ -107,6 +108,7 @@ def ingest(
     store: Store | None = None,
     on_progress: Progress | None = None,
     yes: bool = False,
+    progress: bool = False,
 ) -> IngestReport:
     """Ingest a file or folder into the store; see the module docstring for the guarantees.
 
@@ -117,6 +119,8 @@ def ingest(
         store: Store to use instead of the one the settings name.
         on_progress: Called with an :class:`IngestEvent` as work advances.
         yes: Go ahead even when the run would remove more than half of the store's files.
+        progress: Draw a progress bar (tqdm.auto: a widget in Jupyter) when no
+            ``on_progress`` is given.
 
     Returns:
         An :class:`IngestReport`; failed files are listed with their reason, not raised.
@@ -130,16 +134,19 @@ def ingest(
     root = Path(path).expanduser().resolve()
     if not root.exists():
         raise IngestPathError(f"{path}: no such file or folder")
+    bar = IngestBar() if progress and on_progress is None else None
     started = time.perf_counter()
     store_dir = store_path(settings, create=True)
     manifest = Manifest(store_dir)
     own_store = store is None
     store = store or open_store(settings, store_dir)
     try:
-        run = _make_run(settings, store, manifest, embedder, on_progress)
+        run = _make_run(settings, store, manifest, embedder, on_progress or bar)
         run.yes = yes
         report = _ingest(run, root)
     finally:
+        if bar is not None:
+            bar.close()
         if own_store:
             store.close()
         manifest.close()

@@ -308,6 +308,7 @@ class OllamaLLM(_Closeable):
             "num_predict": settings.max_tokens,
             "temperature": settings.temperature,
             "seed": settings.seed,
+            "repeat_penalty": settings.repeat_penalty,
         }
         self._client = ollama.Client(host=self.url, timeout=settings.request_timeout_s)
 
@@ -704,6 +705,8 @@ class GgufLLM(_Closeable):
             "max_tokens": settings.max_tokens,
             "temperature": settings.temperature,
             "seed": settings.seed,
+            # llama.cpp's own sampler field: small models loop without it
+            "repeat_penalty": settings.repeat_penalty,
         }
         api_key = secrets.token_urlsafe(24)
         self._server: Any = _start_engine(self.path, settings, api_key)

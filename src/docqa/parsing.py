@@ -1,12 +1,15 @@
-"""Turn a file's bytes into located text: PDF pages, Markdown sections, whole text files.
+"""Turn a file's bytes into located text: PDF pages, Markdown, HTML and DOCX sections, text files.
 
 Every failure is a :class:`~docqa.errors.SourceError` whose reason says what happened and what
-to do; pdf parser exceptions never leave this module.
+to do; parser exceptions never leave this module.
 
 PDFs are read page by page with pypdfium2 (fast, keeps words apart); ``pdf_parser="pypdf"``
-selects pypdf, which is also the fallback for files pdfium refuses. Text and Markdown keep every
-character of the file except that ``\\r\\n`` and ``\\r`` become ``\\n``, so chunk offsets map back
-to true line numbers.
+selects pypdf, which is also the fallback for files pdfium refuses. Pages that look like tables
+keep their rows whole as Markdown rows (:mod:`docqa.formats.tables`); with ``ocr`` on, pages
+without a text layer (or all pages) are rendered and read by Tesseract (:mod:`docqa.formats.ocr`).
+Text and Markdown keep every character of the file except that ``\\r\\n`` and ``\\r`` become
+``\\n``, so chunk offsets map back to true line numbers. HTML (:mod:`docqa.formats.html`) and DOCX
+(:mod:`docqa.formats.docx`) give sections located by heading path, without line numbers.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import threading
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pypdf
 import pypdfium2 as pdfium
@@ -26,16 +30,37 @@ import pypdfium2.raw as pdfium_c
 
 from docqa.config import Settings
 from docqa.errors import SourceError
+from docqa.formats import ocr, tables
+from docqa.formats.docx import DOCX_VERSION, docx_sections
+from docqa.formats.html import HTML_VERSION, decode_html, html_sections
 from docqa.language import detect_language
 from docqa.sources import os_error_reason
 from docqa.types import ParsedDoc, Section
 
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
 log = logging.getLogger(__name__)
 
-PARSER_VERSIONS: dict[str, int] = {"pypdfium2": 1, "pypdf": 1, "markdown": 1, "text": 1}
+PARSER_VERSIONS: dict[str, int] = {
+    "pypdfium2": 2,  # 2: table pages as Markdown rows
+    "pypdf": 1,
+    "markdown": 1,
+    "text": 1,
+    "html": HTML_VERSION,
+    "docx": DOCX_VERSION,
+}
 """Bump an entry when that parser's output changes, so ingest re-parses the files it read."""
 
-KINDS: dict[str, str] = {".pdf": "pdf", ".txt": "text", ".md": "markdown", ".markdown": "markdown"}
+KINDS: dict[str, str] = {
+    ".pdf": "pdf",
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".docx": "docx",
+}
 """Lowercased extension -> parser kind; the same set as :data:`docqa.sources.SUPPORTED`."""
 
 MIN_PAGE_WORD_CHARS = 8
@@ -67,18 +92,22 @@ def parser_id(path: Path, settings: Settings) -> str:
 
     Args:
         path: The file; only its extension matters.
-        settings: Chooses the PDF parser.
+        settings: Chooses the PDF parser; with ``ocr`` on, PDF ids name Tesseract and the OCR
+            languages too.
 
     Returns:
-        For example ``"pypdfium2-5/1"``, ``"pypdf-7/1"``, ``"markdown/1"`` or ``"text/1"``.
+        For example ``"pypdfium2-5/2+tables-1+pdfplumber-0.11"``, ``"pypdf-7/1"``,
+        ``"pypdfium2-5/2+tables-1+pdfplumber-0.11+tesseract-5/1[eng+fra]"``, ``"html/1"``,
+        ``"docx/1"``, ``"markdown/1"`` or ``"text/1"``.
 
     Raises:
         SourceError: The extension is not supported.
     """
     kind = _kind(path)
-    if kind == "pdf":
-        return _pdf_parser_id(settings.pdf_parser)
-    return f"{kind}/{PARSER_VERSIONS[kind]}"
+    if kind != "pdf":
+        return f"{kind}/{PARSER_VERSIONS[kind]}"
+    parser = _pdf_parser_id(settings.pdf_parser)
+    return parser if settings.ocr == "never" else f"{parser}+{ocr.ocr_id(settings.ocr_languages)}"
 
 
 def read_bytes(path: Path) -> bytes:
@@ -105,11 +134,13 @@ def parse(path: Path, data: bytes, settings: Settings) -> ParsedDoc:
     Args:
         path: The file's path; its extension picks the parser and it names the file in errors.
         data: The file's bytes (see :func:`read_bytes`).
-        settings: Uses ``pdf_parser``, ``pdf_password``, ``ocr`` and ``languages``.
+        settings: Uses ``pdf_parser``, ``pdf_password``, ``ocr``, ``ocr_languages`` and
+            ``languages``.
 
     Returns:
         Sections (PDF pages with their true page numbers, Markdown sections with heading paths
-        and line ranges, or one section for a text file), the parser id, language and warnings.
+        and line ranges, HTML and DOCX sections with heading paths, or one section for a text
+        file), the parser id, language and warnings.
 
     Raises:
         SourceError: Unsupported type, empty, binary, encrypted, unreadable or image-only file.
@@ -119,19 +150,39 @@ def parse(path: Path, data: bytes, settings: Settings) -> ParsedDoc:
         raise SourceError(path, "empty file: add content to it or remove it")
     if kind == "pdf":
         return _parse_pdf(path, data, settings)
-    text, warnings = _decode_text(path, data)
-    if not text.strip():
-        raise SourceError(path, "empty file: add content to it or remove it")
-    if kind == "markdown":
-        sections = markdown_sections(text)
+    if kind in ("html", "docx"):
+        sections, warnings = _parse_markup(kind, path, data)
     else:
-        sections = (Section(text=text, first_line=1, last_line=len(_split_lines(text))),)
+        text, warnings = _decode_text(path, data)
+        if not text.strip():
+            raise SourceError(path, "empty file: add content to it or remove it")
+        if kind == "markdown":
+            sections = markdown_sections(text)
+        else:
+            sections = (Section(text=text, first_line=1, last_line=len(_split_lines(text))),)
     return ParsedDoc(
         sections=sections,
         parser=parser_id(path, settings),
-        language=detect_language(text, settings.languages),
+        language=detect_language("\n".join(s.text for s in sections), settings.languages),
         warnings=warnings,
     )
+
+
+def _parse_markup(
+    kind: str, path: Path, data: bytes
+) -> tuple[tuple[Section, ...], tuple[str, ...]]:
+    """Sections and warnings of an HTML page or a DOCX file; no text at all is an error."""
+    warnings: tuple[str, ...] = ()
+    if kind == "docx":
+        sections = docx_sections(path, data)
+        empty = "no text in the document body: add content to it or remove it"
+    else:
+        text, warnings = decode_html(path, data)
+        sections = html_sections(path, text)
+        empty = "no text in the page's main content (only navigation or scripts?): check it"
+    if not sections:
+        raise SourceError(path, empty)
+    return sections, warnings
 
 
 def _kind(path: Path) -> str:
@@ -273,38 +324,53 @@ def _front_matter_end(lines: list[str]) -> int:
 @cache
 def _pdf_parser_id(name: str) -> str:
     major = version(name).split(".")[0]
-    return f"{name}-{major}/{PARSER_VERSIONS[name]}"
+    parser = f"{name}-{major}/{PARSER_VERSIONS[name]}"
+    return f"{parser}+{tables.tables_id()}" if name == "pypdfium2" else parser
 
 
 def _parse_pdf(path: Path, data: bytes, settings: Settings) -> ParsedDoc:
     warnings: list[str] = []
     try:
         if settings.pdf_parser == "pypdf":
-            pages, parser = _pypdf_pages(path, data, settings), _pdf_parser_id("pypdf")
+            pages, parser = _pypdf_pages(path, data, settings), "pypdf"
         else:
             pages, parser = _pdfium_or_pypdf(path, data, settings, warnings)
     except _Unreadable as exc:
         raise SourceError(path, f"not a readable PDF ({exc}): re-export or repair it") from exc
     if not pages:
         raise SourceError(path, "PDF has no pages: re-export it or remove it")
-    texts = [_clean_pdf_text(text) for text in pages]
-    if all(len(_WORD_CHAR.findall(text)) < MIN_PAGE_WORD_CHARS for text in texts):
+    texts = [_clean_pdf_text(text) for text, _ in pages]
+    read = _with_ocr(path, data, texts, settings, warnings)
+    captions: dict[int, str] = {}
+    if parser == "pypdfium2":  # the ruled-lines check needs pdfium's page objects
+        ruled = [r for _, r in pages]
+        captions = _with_tables(path, data, texts, ruled, read, settings)
+    if not any(_has_text(text) for text in texts):
         raise SourceError(path, _no_text_reason(settings))
-    sections = tuple(Section(text=t, page=n) for n, t in enumerate(texts, 1) if t.strip())
+    sections = tuple(
+        Section(text=t, page=i + 1, heading=(captions[i],) if captions.get(i) else ())
+        for i, t in enumerate(texts)
+        if t.strip()
+    )
+    parser_name = _pdf_parser_id(parser)
     return ParsedDoc(
         sections=sections,
-        parser=parser,
+        parser=f"{parser_name}+{ocr.ocr_id(settings.ocr_languages)}" if read else parser_name,
         language=detect_language("\n".join(texts), settings.languages),
         warnings=tuple(warnings),
     )
 
 
+def _has_text(text: str) -> bool:
+    return len(_WORD_CHAR.findall(text)) >= MIN_PAGE_WORD_CHARS
+
+
 def _pdfium_or_pypdf(
     path: Path, data: bytes, settings: Settings, warnings: list[str]
-) -> tuple[list[str], str]:
+) -> tuple[list[tuple[str, bool]], str]:
     """Pages read by pdfium, or by pypdf (with a warning) when pdfium refuses the file."""
     try:
-        return _pdfium_pages(path, data, settings), _pdf_parser_id("pypdfium2")
+        return _pdfium_pages(path, data, settings), "pypdfium2"
     except _Unreadable as exc:
         first = str(exc)
     log.info("%s: pypdfium2 failed (%s), trying pypdf", path, first)
@@ -315,7 +381,96 @@ def _pdfium_or_pypdf(
     warnings.append(
         f"pypdfium2 could not read it ({first}); read with pypdf, words may run together"
     )
-    return pages, _pdf_parser_id("pypdf")
+    return pages, "pypdf"
+
+
+def _with_tables(
+    path: Path,
+    data: bytes,
+    texts: list[str],
+    ruled: list[bool],
+    skip: set[int],
+    settings: Settings,
+) -> dict[int, str]:
+    """Rewrite table pages in ``texts`` as Markdown rows (pages in ``skip`` were OCRed).
+
+    Numeric-row pages need only their pdfium text; ruled pages go to pdfplumber, which keeps
+    the pdfium text when it finds no grid (see :mod:`docqa.formats.tables`).
+
+    Returns:
+        The table captions of each rewritten page (by 0-based index), used as its heading.
+    """
+    to_plumb, rewritten = [], []
+    for i, text in enumerate(texts):
+        if i in skip or not _has_text(text):
+            continue
+        if tables.numeric_page(text):
+            texts[i] = tables.numeric_rows(text)
+            rewritten.append(i)
+        elif ruled[i]:
+            to_plumb.append(i)
+    if to_plumb:
+        given = settings.pdf_password.get_secret_value() if settings.pdf_password else None
+        for i, text in tables.pdfplumber_texts(path, data, to_plumb, given).items():
+            texts[i] = _clean_pdf_text(text)
+            rewritten.append(i)
+    return {i: tables.captions(texts[i]) for i in rewritten}
+
+
+def _with_ocr(
+    path: Path, data: bytes, texts: list[str], settings: Settings, warnings: list[str]
+) -> set[int]:
+    """OCR the pages ``settings.ocr`` asks for, in place in ``texts``; the pages read.
+
+    ``auto`` reads pages without a text layer, ``always`` every page. A PDF that pdfium cannot
+    open (read by pypdf) cannot be rendered: its pages keep their text, with a warning.
+    """
+    if settings.ocr == "never":
+        return set()
+    todo = [i for i, t in enumerate(texts) if settings.ocr == "always" or not _has_text(t)]
+    if not todo:
+        return set()
+    ocr.check(path, settings.ocr_languages)
+    try:
+        found = _ocr_texts(path, data, todo, settings)
+    except _Unreadable as exc:
+        warnings.append(f"pages not OCRed: pdfium cannot render this PDF ({exc})")
+        return set()
+    for i, text in found.items():
+        texts[i] = text
+    return set(found)
+
+
+def _ocr_texts(path: Path, data: bytes, indices: list[int], settings: Settings) -> dict[int, str]:
+    """Render each page with pdfium (under the lock), then OCR it (outside the lock)."""
+    with _PDFIUM_LOCK:
+        document = _pdfium_open(path, data, settings)
+    found = {}
+    try:
+        for index in indices:
+            with _PDFIUM_LOCK:
+                image = _render(document, index)
+            text = ocr.image_text(path, image, settings.ocr_languages)
+            found[index] = _clean_pdf_text(text)
+            log.debug("%s: page %d OCRed, %d characters", path, index + 1, len(text))
+    finally:
+        with _PDFIUM_LOCK:
+            document.close()
+    return found
+
+
+def _render(document: pdfium.PdfDocument, index: int) -> Image:
+    page = document[index]
+    try:
+        width, height = page.get_size()
+        bitmap = page.render(scale=ocr.render_scale(width, height), grayscale=True)
+        # to_pil() shares the bitmap's buffer, which pdfium frees with the bitmap: copy it.
+        image: Image = bitmap.to_pil().copy()
+        return image
+    except pdfium.PdfiumError as exc:
+        raise _Unreadable(_pdfium_detail(exc)) from exc
+    finally:
+        page.close()
 
 
 def _passwords(settings: Settings) -> list[str | None]:
@@ -331,8 +486,9 @@ def _locked_reason(settings: Settings) -> str:
 
 
 def _no_text_reason(settings: Settings) -> str:
-    reason = "no text layer (scanned images?): run with --ocr auto (DOCQA_OCR=auto) to OCR it"
-    return reason if settings.ocr == "never" else f"{reason} (OCR is not available in this version)"
+    if settings.ocr == "never":
+        return "no text layer (scanned images?): run with --ocr auto (DOCQA_OCR=auto) to OCR it"
+    return "no text layer and OCR found no text: check the scan (blank, or very poor quality?)"
 
 
 def _clean_pdf_text(text: str) -> str:
@@ -341,7 +497,8 @@ def _clean_pdf_text(text: str) -> str:
     return _PDF_CONTROL.sub(" ", text).strip()
 
 
-def _pdfium_pages(path: Path, data: bytes, settings: Settings) -> list[str]:
+def _pdfium_pages(path: Path, data: bytes, settings: Settings) -> list[tuple[str, bool]]:
+    """``(text, ruled)`` per page; ``ruled`` is :func:`docqa.formats.tables.ruled_page`."""
     with _PDFIUM_LOCK:
         document = _pdfium_open(path, data, settings)
         try:
@@ -362,14 +519,15 @@ def _pdfium_open(path: Path, data: bytes, settings: Settings) -> pdfium.PdfDocum
     raise SourceError(path, _locked_reason(settings))
 
 
-def _pdfium_page_text(document: pdfium.PdfDocument, index: int) -> str:
+def _pdfium_page_text(document: pdfium.PdfDocument, index: int) -> tuple[str, bool]:
     page = document[index]
     try:
         textpage = page.get_textpage()
         try:
-            return str(textpage.get_text_range())
+            text = str(textpage.get_text_range())
         finally:
             textpage.close()
+        return text, tables.ruled_page(page)
     finally:
         page.close()
 
@@ -380,12 +538,12 @@ def _pdfium_detail(exc: Exception) -> str:
     return match.group(1) if match else str(exc)
 
 
-def _pypdf_pages(path: Path, data: bytes, settings: Settings) -> list[str]:
+def _pypdf_pages(path: Path, data: bytes, settings: Settings) -> list[tuple[str, bool]]:
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             _pypdf_unlock(path, reader, settings)
-        return [page.extract_text() or "" for page in reader.pages]
+        return [(page.extract_text() or "", False) for page in reader.pages]
     except SourceError:
         raise
     except pypdf.errors.DependencyError as exc:

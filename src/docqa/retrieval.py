@@ -3,14 +3,23 @@
 Dense (the embedder's cosine) and BM25 (the shared sparse encoder) are fused with RRF inside
 Qdrant (prefetch + fusion query), in both store adapters. Each hit keeps its dense cosine
 (``Hit.dense_score``), which the relevance floor is applied to: fused RRF scores only encode rank.
+
+File filters are globs resolved against the manifest (every ingested path), then passed to the
+store as a keyword filter on the payload's ``files``. With ``rerank_model`` set, a larger pool of
+candidates is reordered by a local cross-encoder (:mod:`docqa.rerank`) and cut back to ``k``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docqa.config import Settings, store_path
+from docqa.errors import NoMatchError
+from docqa.manifest import FileRow, Manifest
 from docqa.sparse import Bm25Encoder
 from docqa.stores import SearchMode, open_store
 from docqa.types import Hit
@@ -37,6 +46,98 @@ def _hit(point: ScoredPoint) -> Hit:
     )
 
 
+# --- file filters ------------------------------------------------------------------------------
+
+
+def _variants(pattern: str) -> set[str]:
+    """The pattern, plus forms where ``**/`` also matches no folder at all (as in gitignore)."""
+    out = {pattern}
+    while True:
+        more = {p.replace("/**/", "/", 1) for p in out if "/**/" in p}
+        more |= {p[3:] for p in out if p.startswith("**/")}
+        if more <= out:
+            return out
+        out |= more
+
+
+def _names(row: FileRow, cwd: Path) -> set[str]:
+    """The names a user may write for a stored file: absolute, under its root, under the cwd."""
+    names = {row.abspath, row.rel}
+    if row.abspath.startswith(str(cwd).rstrip("/") + "/"):
+        names.add(os.path.relpath(row.abspath, cwd))
+    return names
+
+
+def _matches(pattern: str, row: FileRow, cwd: Path) -> bool:
+    if pattern in (row.abspath, row.rel):
+        return True  # literal paths, even with [ ] or * in the name
+    names = _names(row, cwd)
+    if "/" not in pattern:
+        names.add(Path(row.abspath).name)  # a bare name or glob matches in any folder
+    return any(fnmatchcase(n, v) for v in _variants(pattern) for n in names)
+
+
+def match_files(patterns: Iterable[str], rows: Sequence[FileRow], cwd: Path) -> list[str]:
+    """Absolute paths of the ingested ``rows`` that the glob ``patterns`` name.
+
+    A pattern matches a file's absolute path, its path relative to the ingested folder, its
+    path relative to ``cwd``, or (without ``/``) its name; ``*`` crosses folders and ``**/``
+    may match no folder.
+
+    Raises:
+        NoMatchError: a pattern matches no ingested file.
+    """
+    done = [r for r in rows if r.status == "done"]
+    found: set[str] = set()
+    for raw in patterns:
+        pattern = os.path.expanduser(raw)
+        hits = {r.abspath for r in done if _matches(pattern, r, cwd)}
+        if not hits:
+            raise NoMatchError(f"no ingested file matches {raw!r} (see `docqa status`)")
+        found |= hits
+    return sorted(found)
+
+
+def resolve_files(patterns: Iterable[str], settings: Settings) -> list[str]:
+    """Stored absolute paths named by glob ``patterns``, read from the store's manifest.
+
+    Raises:
+        NoStoreError: there is no store.
+        NoMatchError: a pattern matches no ingested file.
+    """
+    manifest = Manifest(store_path(settings, create=False))
+    try:
+        rows = manifest.files()
+    finally:
+        manifest.close()
+    return match_files(patterns, rows, Path.cwd())
+
+
+# --- search ------------------------------------------------------------------------------------
+
+
+def _query_points(
+    question: str,
+    settings: Settings,
+    store: Store,
+    plan: tuple[int, SearchMode, Sequence[str] | None],
+    embedder: Embedder | None,
+) -> list[Hit]:
+    k, mode, files = plan
+    dense = None
+    if mode != "bm25":
+        if embedder is None:
+            from docqa import embedding  # looked up at call time, so tests can swap the factory
+
+            embedder = embedding.make_embedder(settings)
+        dense = [float(x) for x in embedder.embed_query(question)]
+    sparse = Bm25Encoder(settings.languages).encode_query(question) if mode != "dense" else None
+    hits = [_hit(p) for p in store.search(dense, sparse, k, mode=mode, files=files)]
+    # RRF gives equal scores to many hits and Edge orders ties arbitrarily: break them by the
+    # dense cosine, then the id, so the same question always gets the same ranking.
+    return sorted(hits, key=lambda h: (-h.score, -(h.dense_score or -1.0), h.chunk_id))
+
+
 def search(
     question: str,
     settings: Settings | None = None,
@@ -53,31 +154,53 @@ def search(
         question: The question or keywords.
         settings: Settings; defaults to ``Settings()``.
         k: How many hits; defaults to ``settings.top_k``.
-        mode: ``hybrid`` (default from settings), ``dense`` or ``bm25``.
-        files: Only search these stored paths (absolute, as ingest recorded them).
+        mode: ``hybrid`` (default from settings), ``dense`` or ``bm25`` (needs no embedder).
+        files: Only search these files: globs such as ``"*.md"`` or ``"docs/**/guide*.pdf"``,
+            matched against every ingested path (see :func:`match_files`).
         embedder: Embedder to use instead of the one the settings name.
         store: Store to use instead of the one the settings name (left open).
 
+    Returns:
+        Hits best first; ``dense_score`` is each chunk's cosine (``None`` in ``bm25`` mode).
+
     Raises:
         NoStoreError: there is no store (run ``docqa ingest PATH`` first).
+        NoMatchError: a ``files`` pattern matches no ingested file.
+        EmbedderError: ``settings.rerank_model`` is set but cannot be loaded.
     """
     settings = settings or Settings()
     k = k or settings.top_k
-    mode = mode or settings.search_mode
+    paths = resolve_files(files, settings) if files else None
+    pool = k
+    if settings.rerank_model is not None:
+        from docqa.rerank import pool_size
+
+        pool = pool_size(k)
     own = store is None
     if store is None:
         store = open_store(settings, store_path(settings, create=False))
     try:
-        dense = None
-        if mode != "bm25":
-            if embedder is None:
-                from docqa.embedding import make_embedder
-
-                embedder = make_embedder(settings)
-            dense = [float(x) for x in embedder.embed_query(question)]
-        sparse = Bm25Encoder(settings.languages).encode_query(question) if mode != "dense" else None
-        points = store.search(dense, sparse, k, mode=mode, files=files)
+        plan = (pool, mode or settings.search_mode, paths)
+        hits = _query_points(question, settings, store, plan, embedder)
     finally:
         if own:
             store.close()
-    return [_hit(p) for p in points]
+    if settings.rerank_model is not None:
+        from docqa.rerank import rerank
+
+        hits = rerank(question, hits, settings)
+    return hits[:k]
+
+
+def relevant(hits: Sequence[Hit], settings: Settings | None = None) -> list[Hit]:
+    """The hits whose dense cosine reaches ``settings.relevance_floor``, in their order.
+
+    Answering abstains ("the documents do not say") when this is empty. Hits without a dense
+    score (``bm25`` mode ran no embedder) are kept: the floor cannot judge them.
+
+    Args:
+        hits: Hits from :func:`search`.
+        settings: Settings; defaults to ``Settings()``.
+    """
+    floor = (settings or Settings()).relevance_floor
+    return [h for h in hits if h.dense_score is None or h.dense_score >= floor]

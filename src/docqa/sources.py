@@ -19,7 +19,7 @@ from docqa.errors import IngestPathError
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = frozenset({".pdf", ".txt", ".md", ".markdown"})
+SUPPORTED = frozenset({".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"})
 """File extensions docqa ingests (compared lowercased)."""
 
 IGNORED_DIRS = frozenset({"__pycache__"})

@@ -18,13 +18,16 @@ from typing import Any, Literal
 
 @dataclass(frozen=True)
 class Section:
-    """A unit of extracted text with its location: one PDF page, or one Markdown section.
+    """A unit of extracted text with its location: one PDF page, or one Markdown, HTML or DOCX
+    section.
 
     Attributes:
         text: The extracted text.
-        page: 1-based PDF page number; ``None`` for text and Markdown.
-        heading: Markdown heading path, outermost first; empty elsewhere.
-        first_line: 1-based first source line (text and Markdown); ``None`` for PDFs.
+        page: 1-based PDF page number; ``None`` for other formats.
+        heading: Markdown, HTML or DOCX heading path, outermost first; for a PDF table page,
+            its table captions (embedded with every chunk; the locator stays the page).
+        first_line: 1-based first source line (text and Markdown); ``None`` for PDFs, HTML and
+            DOCX, whose locator is the page or the heading path.
         last_line: 1-based last source line, inclusive.
     """
 
@@ -219,3 +222,286 @@ class StoreStatus:
 
     def _repr_markdown_(self) -> str:
         return "```\n" + self.summary() + "\n```"
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+def shown_path(path: str) -> str:
+    """``path`` relative to the current folder when it lies inside it, else unchanged."""
+    import os
+
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def _where(file: str, page: int | None, heading: tuple[str, ...], first: int | None) -> str:
+    """``file p. N`` for PDFs, ``file § a > b (line N)`` for text and Markdown."""
+    shown = shown_path(file)
+    if page is not None:
+        return f"{shown} p. {page}"
+    parts = [shown]
+    if heading:
+        parts.append("§ " + " > ".join(heading))
+    if first is not None:
+        parts.append(f"(line {first})")
+    return " ".join(parts)
+
+
+class _Record:
+    """JSON helpers shared by the answer records (all frozen dataclasses)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of every field (nested records included)."""
+        fields: dict[str, Any] = asdict(self)  # type: ignore[call-overload]  # subclasses are dataclasses
+        return fields
+
+    def to_json(self) -> str:
+        """JSON text of every field."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+
+@dataclass(frozen=True)
+class Citation(_Record):
+    """A source the answer cites as ``[n]``.
+
+    Attributes:
+        n: The number the source had in the prompt (1-based, in rank order).
+        file: Absolute path of the cited file.
+        page: 1-based PDF page; ``None`` for text and Markdown.
+        quote: The sentence of the chunk that best matches what the answer says with ``[n]``,
+            or the chunk's first ~200 characters.
+        heading: Markdown heading path of the chunk.
+        first_line: First source line of the chunk (text and Markdown).
+        last_line: Last source line of the chunk.
+        chunk_id: The point id of the chunk in the store.
+    """
+
+    n: int
+    file: str
+    page: int | None
+    quote: str
+    heading: tuple[str, ...] = ()
+    first_line: int | None = None
+    last_line: int | None = None
+    chunk_id: str = ""
+
+    @property
+    def locator(self) -> str:
+        """``[n] file p. N`` or ``[n] file § heading (line N)``, path relative when possible."""
+        return f"[{self.n}] {_where(self.file, self.page, self.heading, self.first_line)}"
+
+    def _repr_markdown_(self) -> str:
+        return f"**{self.locator}**: > {self.quote}"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return (
+            f"<p><b>{html.escape(self.locator)}</b></p>"
+            f"<blockquote>{html.escape(self.quote)}</blockquote>"
+        )
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Token counts the LLM backend reported; ``None`` where it reported none."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Where an answer's time went, in seconds.
+
+    Attributes:
+        retrieval_s: Searching the store (embedding the question included).
+        llm_s: The LLM call, request to last token.
+        first_token_s: Request to the first token; ``None`` when no LLM was called.
+        total_s: The whole call, backend setup included.
+    """
+
+    retrieval_s: float = 0.0
+    llm_s: float = 0.0
+    first_token_s: float | None = None
+    total_s: float = 0.0
+
+
+def source_lines(hits: tuple[Hit, ...], skip: tuple[int, ...] = ()) -> list[str]:
+    """``[n] file p. N`` for each hit numbered from 1, leaving out the numbers in ``skip``."""
+    return [
+        f"[{n}] {_where(h.file, h.page, h.heading, h.first_line)}"
+        for n, h in enumerate(hits, 1)
+        if n not in skip
+    ]
+
+
+@dataclass(frozen=True)
+class Answer(_Record):
+    """An answer from the LLM, with what it was built from.
+
+    Attributes:
+        question: The question as asked.
+        text: The answer text (citations appear in it as ``[n]``).
+        citations: The sources the text cites, by number, in order of first citation.
+        hits: The relevant retrieved chunks, numbered ``[1]..[n]`` in rank order; empty for a
+            baseline answer.
+        model: The model that answered (empty when no LLM was called).
+        backend: ``ollama``, ``openai`` or ``gguf`` (empty when no LLM was called).
+        usage: Token counts reported by the backend.
+        timings: Where the time went.
+        abstained: True when docqa or the model said the documents hold no answer.
+        warnings: One line each: backend fallback, dropped sources, bad citations, estimates.
+        dropped_sources: Numbers of hits left out of the prompt to fit the context window.
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+    hits: tuple[Hit, ...] = ()
+    model: str = ""
+    backend: str = ""
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    timings: Timings = field(default_factory=Timings)
+    abstained: bool = False
+    warnings: tuple[str, ...] = ()
+    dropped_sources: tuple[int, ...] = ()
+
+    def sources(self) -> list[str]:
+        """``[n] file p. N`` for every source given to the model, numbered as in the text."""
+        return source_lines(self.hits, self.dropped_sources)
+
+    def _repr_markdown_(self) -> str:
+        sources = "\n".join(f"- {s}" for s in self.sources())
+        notes = "\n".join(f"> ⚠ {w}" for w in self.warnings)
+        return "\n\n".join(p for p in (self.text, sources, notes) if p)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        items = "".join(f"<li>{html.escape(s)}</li>" for s in self.sources())
+        notes = "".join(f"<p><i>⚠ {html.escape(w)}</i></p>" for w in self.warnings)
+        body = html.escape(self.text).replace("\n", "<br>")
+        sources = f"<ol style='list-style:none'>{items}</ol>" if items else ""
+        return f"<p>{body}</p>{sources}{notes}"
+
+
+SupportStatus = Literal["supported", "similar", "unsupported"]
+
+
+@dataclass(frozen=True)
+class SentenceSupport(_Record):
+    """How well one sentence of an answer is backed by the retrieved sources.
+
+    Attributes:
+        sentence: The sentence, as it appears in the answer.
+        status: ``supported`` (a source says it, numbers and names included), ``similar`` (a
+            source is on the same subject but does not back every detail) or ``unsupported``.
+        source: Number of the closest source (1-based, as in the hits); ``None`` without sources.
+        score: Cosine similarity of the sentence and that source.
+        reason: Why, in a few words.
+    """
+
+    sentence: str
+    status: SupportStatus
+    source: int | None
+    score: float
+    reason: str
+
+    @property
+    def mark(self) -> str:
+        """``✓`` supported, ``~`` similar, a space otherwise."""
+        return {"supported": "✓", "similar": "~"}.get(self.status, " ")
+
+    def _repr_markdown_(self) -> str:
+        return f"{self.mark} {self.sentence} ({self.reason})"
+
+
+_BACKGROUND = {"supported": "#c8f0c8", "similar": "#fff1a8"}
+
+
+def _support_html(marks: tuple[SentenceSupport, ...], fallback: str) -> str:
+    import html
+
+    if not marks:
+        return html.escape(fallback).replace("\n", "<br>")
+    spans = []
+    for m in marks:
+        color = _BACKGROUND.get(m.status)
+        style = f" style='background:{color}'" if color else ""
+        spans.append(
+            f"<span{style} title='{html.escape(m.reason, quote=True)}'>"
+            f"{html.escape(m.sentence)}</span>"
+        )
+    return " ".join(spans)
+
+
+@dataclass(frozen=True)
+class Comparison(_Record):
+    """The model alone versus the model with the documents, sentence support marked.
+
+    Attributes:
+        question: The question.
+        baseline: The answer without documents.
+        rag: The answer with the retrieved sources.
+        hits: The sources (numbered from 1) both answers were checked against.
+        baseline_support: Support of each baseline sentence.
+        rag_support: Support of each RAG sentence.
+    """
+
+    question: str
+    baseline: Answer
+    rag: Answer
+    hits: tuple[Hit, ...] = ()
+    baseline_support: tuple[SentenceSupport, ...] = ()
+    rag_support: tuple[SentenceSupport, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Both answers' warnings, each once."""
+        return tuple(dict.fromkeys(self.baseline.warnings + self.rag.warnings))
+
+    def supported_share(self) -> tuple[float, float]:
+        """Share of supported sentences: ``(baseline, rag)``."""
+
+        def share(marks: tuple[SentenceSupport, ...]) -> float:
+            return sum(m.status == "supported" for m in marks) / len(marks) if marks else 0.0
+
+        return share(self.baseline_support), share(self.rag_support)
+
+    def _repr_markdown_(self) -> str:
+        def column(title: str, marks: tuple[SentenceSupport, ...], text: str) -> str:
+            body = "\n".join(f"- {m.mark} {m.sentence}".replace("-   ", "- ") for m in marks)
+            body = body or text
+            return f"**{title}**\n\n{body}"
+
+        sources = "\n".join(f"- {s}" for s in source_lines(self.hits))
+        return "\n\n".join(
+            [
+                f"### {self.question}",
+                column("Model only", self.baseline_support, self.baseline.text),
+                column("With documents", self.rag_support, self.rag.text),
+                f"**Sources** (✓ supported, ~ similar)\n\n{sources}" if sources else "",
+            ]
+        ).strip()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        sources = "".join(f"<li>{html.escape(s)}</li>" for s in source_lines(self.hits))
+        cell = "style='vertical-align:top;text-align:left;width:50%'"
+        legend = (
+            f"<span style='background:{_BACKGROUND['supported']}'>supported</span> "
+            f"<span style='background:{_BACKGROUND['similar']}'>similar</span> (hover for why)"
+        )
+        return (
+            f"<p><b>{html.escape(self.question)}</b></p><table>"
+            f"<tr><th {cell}>baseline (model only)</th><th {cell}>with documents</th></tr>"
+            f"<tr><td {cell}>{_support_html(self.baseline_support, self.baseline.text)}</td>"
+            f"<td {cell}>{_support_html(self.rag_support, self.rag.text)}</td></tr></table>"
+            f"<p>{legend}</p><ol style='list-style:none'>{sources}</ol>"
+        )

@@ -1,0 +1,57 @@
+"""Progress bars for long work, drawn with ``tqdm.auto`` (a widget in Jupyter, text in a terminal).
+
+The library reports :class:`~docqa.types.IngestEvent` values; :class:`IngestBar` is the one
+renderer, used by the CLI and by ``docqa.ingest(..., progress=True)`` in notebooks.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from docqa.types import IngestEvent
+
+
+class IngestBar:
+    """Files while reading, chunks (with rate and ETA) while embedding, a line while indexing.
+
+    Use it as the ``on_progress`` callback; call :meth:`close` when the work ends.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+        self.stage = ""
+
+    def __call__(self, event: IngestEvent) -> None:
+        if not self.enabled:
+            return
+        if event.stage != self.stage:
+            self._start(event)
+        if self.bar is not None:
+            done = event.files_done if event.stage == "parse" else event.chunks
+            self.bar.update(done - self.bar.n)
+            if event.stage == "embed":
+                where = f"file {event.files_done + 1}/{event.files_total} {Path(event.path).name}"
+                self.bar.set_postfix_str(where, refresh=False)
+
+    def _start(self, event: IngestEvent) -> None:
+        from tqdm.auto import tqdm
+
+        self.close()
+        self.stage = event.stage
+        if event.stage == "parse" and event.files_total:
+            self.bar = tqdm(total=event.files_total, unit="file", desc="reading", file=sys.stderr)
+        elif event.stage == "embed" and event.chunks_total:
+            self.bar = tqdm(
+                total=event.chunks_total, unit="chunk", desc="embedding", file=sys.stderr
+            )
+        elif event.stage == "optimize":
+            tqdm.write(event.message, file=sys.stderr)  # static: optimize() holds the GIL
+
+    def close(self) -> None:
+        """Close the current bar, if any."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

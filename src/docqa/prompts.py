@@ -1,0 +1,118 @@
+"""The prompts docqa sends, as constants, and the presets that adjust their style.
+
+A preset is extra instructions appended to the system prompt (RAG and baseline alike), so the
+rules that make answers checkable (numbered sources, ``[n]`` citations, abstention) always stay.
+Users add or override presets in ``docqa.toml``::
+
+    [presets]
+    legal = "Quote the exact wording of the clause you rely on."
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from docqa.config import Settings
+from docqa.errors import ConfigError
+from docqa.types import Hit
+
+NOT_IN_DOCUMENTS = "The documents do not say."
+"""What the model is told to answer when the sources do not hold the answer."""
+
+ABSTENTION = {
+    "en": "The documents do not contain an answer to this question.",
+    "fr": "Les documents ne contiennent pas de réponse à cette question.",
+}
+"""docqa's own answer, without calling the model, when no source passes the relevance floor."""
+
+RAG_SYSTEM = f"""You answer questions using only the numbered sources the user gives you.
+Rules:
+- Use only facts stated in the sources. Do not add facts from your own knowledge.
+- After each sentence that uses a source, cite it by its number in square brackets, like [1] \
+or [1][3].
+- If the sources do not contain the answer, reply exactly: "{NOT_IN_DOCUMENTS}"
+- Answer in the language of the question, even when the sources are in another language.
+- Be concise and precise; keep numbers, names and units exactly as the sources write them."""
+
+BASELINE_SYSTEM = """You answer questions from your own knowledge.
+- Be concise and precise.
+- If you do not know, say so rather than guess.
+- Answer in the language of the question."""
+
+CONDENSE_SYSTEM = """You rewrite the user's last message as one standalone question.
+Use the conversation only to resolve what the message refers to (pronouns, "it", "that one").
+Reply with the question alone, in the language of the message, without answering it."""
+
+CONDENSE_USER = """Conversation:
+{history}
+
+Last message: {question}
+
+Standalone question:"""
+
+PRESETS: dict[str, str] = {
+    "default": "",
+    "concise": "Answer in at most three sentences. No preamble.",
+    "detailed": "Give a complete answer: explain the steps or the reasons, in short paragraphs.",
+    "programming": (
+        "The reader is a programmer. Keep commands, code, file names and identifiers exactly "
+        "as written, in Markdown code blocks; prefer a short example to a long explanation."
+    ),
+}
+"""Built-in presets; ``settings.presets`` adds to and overrides them."""
+
+
+def presets(settings: Settings) -> dict[str, str]:
+    """The built-in presets merged with ``settings.presets`` (the settings win)."""
+    return PRESETS | dict(settings.presets)
+
+
+def system_prompt(base: str, settings: Settings) -> str:
+    """``base`` followed by the instructions of ``settings.preset``.
+
+    Args:
+        base: :data:`RAG_SYSTEM` or :data:`BASELINE_SYSTEM`.
+        settings: Uses ``preset`` and ``presets``.
+
+    Raises:
+        ConfigError: ``settings.preset`` names no preset.
+    """
+    if settings.preset is None:
+        return base
+    known = presets(settings)
+    if settings.preset not in known:
+        raise ConfigError(
+            f"unknown preset {settings.preset!r}: use one of {', '.join(sorted(known))} "
+            "or add it under [presets] in docqa.toml"
+        )
+    extra = known[settings.preset].strip()
+    return f"{base}\n\n{extra}" if extra else base
+
+
+def source_label(hit: Hit) -> str:
+    """How a source is named to the model: file name, then page or heading path.
+
+    Only the file name is sent, not the folder: the model needs no more to cite, and a remote
+    LLM server learns nothing about the user's folders.
+    """
+    name = hit.file.replace("\\", "/").rsplit("/", 1)[-1]
+    if hit.page is not None:
+        return f"{name}, page {hit.page}"
+    return f"{name}, {' > '.join(hit.heading)}" if hit.heading else name
+
+
+def format_source(n: int, hit: Hit) -> str:
+    """One numbered source block: ``[n] label`` then the chunk text."""
+    return f"[{n}] {source_label(hit)}\n{hit.text.strip()}"
+
+
+def rag_user(sources: Sequence[str], question: str) -> str:
+    """The user message of a RAG prompt: the source blocks, then the question."""
+    blocks = "\n\n".join(sources)
+    return f"Sources:\n\n{blocks}\n\nQuestion: {question}"
+
+
+def condense_user(turns: Sequence[tuple[str, str]], question: str) -> str:
+    """The user message asking for a standalone question (``turns``: (question, answer))."""
+    history = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in turns)
+    return CONDENSE_USER.format(history=history, question=question)

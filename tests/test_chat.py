@@ -1,0 +1,158 @@
+"""Chat: follow-ups are condensed for retrieval, and the history is bounded by the budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docqa import prompts, retrieval
+from docqa.chat import Chat
+from docqa.config import Settings
+from docqa.ingestion import ingest
+from docqa.llm import Message
+from docqa.types import Hit
+
+from .fakes import HashEmbedder, ScriptedLLM
+
+BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
+COLD = "The cold room is kept at 4 degrees. Unlabelled samples are discarded every Friday."
+
+
+@pytest.fixture
+def emb() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, emb: HashEmbedder) -> Settings:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "boats.md").write_text(f"# Boats\n\n{BOATS}\n")
+    (docs / "cold.md").write_text(f"# Cold room\n\n{COLD}\n")
+    s = Settings(store=tmp_path / "store", relevance_floor=0.0, top_k=2, max_tokens=16)
+    ingest(docs, s, embedder=emb)
+    return s
+
+
+@pytest.fixture
+def queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What retrieval was asked, in order."""
+    seen: list[str] = []
+    real = retrieval.search
+
+    def spy(question: str, *args: Any, **kwargs: Any) -> list[Hit]:
+        seen.append(question)
+        return real(question, *args, **kwargs)
+
+    monkeypatch.setattr(retrieval, "search", spy)
+    return seen
+
+
+def test_follow_up_is_condensed_for_retrieval_and_answered_with_history(
+    settings: Settings, emb: HashEmbedder, queries: list[str]
+) -> None:
+    llm = ScriptedLLM(
+        "The station owns two boats [1].",
+        "What engine does the Goéland launch have?",  # the condense call
+        "A 90 hp engine [1].",
+    )
+    with Chat(settings, llm=llm, embedder=emb) as chat:
+        first = chat.ask("How many boats does the station own?")
+        second = chat.ask("What engine does it have?")
+    assert len(llm.calls) == 3  # no condense call on the first turn
+    assert queries == [
+        "How many boats does the station own?",
+        "What engine does the Goéland launch have?",
+    ]
+    assert chat.last_query == "What engine does the Goéland launch have?"
+    condense = llm.calls[1]
+    assert condense[0].content == prompts.CONDENSE_SYSTEM
+    assert "User: How many boats does the station own?" in condense[1].content
+    assert "Assistant: The station owns two boats." in condense[1].content  # [1] stripped
+    assert "Last message: What engine does it have?" in condense[1].content
+    answer_prompt = llm.calls[2]
+    assert answer_prompt[1:3] == [
+        Message("user", "How many boats does the station own?"),
+        Message("assistant", "The station owns two boats."),
+    ]
+    assert answer_prompt[-1].content.endswith("Question: What engine does it have?")
+    assert first.citations and second.question == "What engine does it have?"
+    assert len(chat.history) == 4 and not llm.closed
+
+
+def test_condensed_question_is_cleaned_and_an_empty_one_falls_back(
+    settings: Settings, emb: HashEmbedder, queries: list[str]
+) -> None:
+    llm = ScriptedLLM("Two [1].", 'Standalone question: "How cold is the cold room?"\n', "4 [2].")
+    llm.enqueue("\n\n", "Sure [1].")
+    chat = Chat(settings, llm=llm, embedder=emb)
+    chat.ask("How many boats?")
+    chat.ask("And the room?")
+    chat.ask("Really?")
+    assert queries[1:] == ["How cold is the cold room?", "Really?"]
+
+
+def test_history_is_bounded_by_the_budget_oldest_turns_first(
+    settings: Settings, emb: HashEmbedder
+) -> None:
+    long_answer = "word " * 150  # 150 tokens for the word-counting fake
+
+    def reply(messages: Sequence[Message]) -> str:
+        return "Same question." if messages[0].content == prompts.CONDENSE_SYSTEM else long_answer
+
+    llm = ScriptedLLM(default=reply, context_window=900)
+    chat = Chat(settings, llm=llm, embedder=emb)
+    answers = [chat.ask(f"Question number {i} about boats?") for i in range(6)]
+    last_prompt = llm.calls[-1]
+    history = [m for m in last_prompt[1:-1]]
+    assert 0 < len(history) < 10 and history[0].role == "user"
+    assert history[-2].content == "Question number 4 about boats?"  # the newest turn is kept
+    assert all("Question number 0" not in m.content for m in last_prompt)
+    assert any("oldest messages of the conversation" in w for a in answers for w in a.warnings)
+    assert len(chat.history) <= len(history) + 2  # forgotten turns are not re-sent
+    chat.reset()
+    assert chat.history == [] and chat.last_query is None
+
+
+def test_streamed_turn_is_remembered_once_complete(settings: Settings, emb: HashEmbedder) -> None:
+    llm = ScriptedLLM("Two boats [1].")
+    chat = Chat(settings, llm=llm, embedder=emb)
+    stream = chat.ask("How many boats?", stream=True)
+    assert chat.history == []
+    assert "".join(stream) == "Two boats [1]."
+    assert chat.history == [Message("user", "How many boats?"), Message("assistant", "Two boats.")]
+
+
+def test_chat_builds_and_closes_its_own_model(
+    settings: Settings, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docqa import llm as backends
+
+    llm = ScriptedLLM("Two [1].", "How many boats?", "Two [1].")
+    built: list[str] = []
+
+    def make(s: Settings, backend: str | None = None) -> ScriptedLLM:
+        built.append(str(backend))
+        return llm
+
+    monkeypatch.setattr(backends, "resolve_backend", lambda s: ("gguf", "fell back"))
+    monkeypatch.setattr(backends, "make_llm", make)
+    with Chat(settings, embedder=emb) as chat:
+        assert chat.ask("How many boats?").warnings[0] == "fell back"
+        assert chat.ask("Sure?").warnings[0] == "fell back"
+    assert built == ["gguf"] and llm.closed
+
+
+def test_a_rewrite_that_finds_nothing_falls_back_on_the_previous_question(
+    settings: Settings, emb: HashEmbedder, queries: list[str]
+) -> None:
+    llm = ScriptedLLM("Two [1].", "Really?", "Yes [1].")  # a weak model echoes the follow-up
+    chat = Chat(settings.with_(relevance_floor=0.1), llm=llm, embedder=emb)
+    chat.ask("How many boats does the station own?")
+    answer = chat.ask("Really?")
+    both = "How many boats does the station own? Really?"
+    assert queries[1:] == ["Really?", both] and chat.last_query == both
+    assert not answer.abstained and BOATS in llm.calls[-1][-1].content

