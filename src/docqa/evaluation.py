@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from docqa.config import Settings, store_path
-from docqa.errors import ConfigError, DocqaError, LLMTimeoutError
+from docqa.errors import ConfigError, LLMTimeoutError, QuestionFileError
 from docqa.language import detect_language, words
 from docqa.metrics import (
     answer_terms,
@@ -55,10 +55,6 @@ SEARCH_MODES = ("dense", "bm25", "hybrid", "rerank")
 """Retrieval modes ``evaluate`` compares; ``rerank`` is the configured mode plus the reranker."""
 DEFAULT_K = 10
 Progress = Callable[[int, int], None]
-
-
-class QuestionFileError(DocqaError):
-    """The question file is missing, or one of its lines cannot be used."""
 
 
 # --- question files ----------------------------------------------------------------------------
