@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from docqa.errors import IndexMismatchError
-from docqa.stores.base import SearchMode, SparseVector
+from docqa.stores.base import DENSE, SPARSE, SearchMode, SparseVector, StoredPoint
 
 # RRF constant: Qdrant's own default (score = 1 / (k + rank), rank from 0), so a plain
 # ``FusionQuery(Fusion.RRF)`` on any server version ranks like Edge's ``Fusion.Rrf(k=2)``.
@@ -74,3 +74,35 @@ def first_line(exc: BaseException) -> str:
 def payload_dict(payload: Any) -> dict[str, Any]:
     """The payload as a dict (engines give None when there is none)."""
     return dict(payload) if payload else {}
+
+
+def floats(value: object) -> tuple[float, ...]:
+    """A named dense vector as read back: a list of floats (multivectors are not used)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(float(v) for v in value)
+
+
+def dense_of(vectors: object) -> list[float] | None:
+    """The dense vector of a hit's named vectors, or None."""
+    found = vectors.get(DENSE) if isinstance(vectors, dict) else None
+    return list(floats(found)) or None
+
+
+def stored_point(point_id: object, vectors: object, payload: Any) -> StoredPoint:
+    """A record read back from either engine as a :class:`StoredPoint`.
+
+    Both engines return the sparse vector as an object with ``indices`` and ``values``.
+    """
+    named = vectors if isinstance(vectors, dict) else {}
+    sparse = named.get(SPARSE)
+    indices = getattr(sparse, "indices", None)
+    values = getattr(sparse, "values", None)
+    return StoredPoint(
+        id=str(point_id),
+        dense=floats(named.get(DENSE)),
+        sparse=SparseVector(tuple(indices), tuple(values))
+        if indices is not None and values is not None
+        else SparseVector((), ()),
+        payload=payload_dict(payload),
+    )

@@ -28,11 +28,13 @@ from docqa.stores._shared import (
     SCROLL_PAGE,
     as_floats,
     cosine,
+    dense_of,
     first_line,
     mismatch,
     payload_dict,
     prefetch_limit,
     resolve_mode,
+    stored_point,
 )
 from docqa.stores.base import (
     DENSE,
@@ -72,31 +74,12 @@ def _edge_point(point: StorePoint) -> qe.Point:
     return qe.Point(id=point.id, vector=vectors, payload=dict(point.payload))
 
 
-def _floats(value: object) -> tuple[float, ...]:
-    # A named dense vector comes back as a list of floats (multivectors are not used).
-    if not isinstance(value, list):
-        return ()
-    return tuple(float(v) for v in value)
-
-
 def _stored(record: qe.Record) -> StoredPoint:
-    vectors = record.vector if isinstance(record.vector, dict) else {}
-    dense = vectors.get(DENSE)
-    sparse = vectors.get(SPARSE)
-    return StoredPoint(
-        id=str(record.id),
-        dense=_floats(dense),
-        sparse=SparseVector(tuple(sparse.indices), tuple(sparse.values))
-        if isinstance(sparse, qe.SparseVector)
-        else SparseVector((), ()),
-        payload=payload_dict(record.payload),
-    )
+    return stored_point(record.id, record.vector, record.payload)
 
 
 def _dense_of(hit: qe.ScoredPoint) -> list[float] | None:
-    vectors = hit.vector
-    found = vectors.get(DENSE) if isinstance(vectors, dict) else None
-    return list(_floats(found)) or None
+    return dense_of(hit.vector)
 
 
 def translate(exc: Exception, where: Path) -> StoreError:
