@@ -294,3 +294,42 @@ def test_cli_search_errors_are_one_line(cli_embedder: HashEmbedder, tmp_path: Pa
     assert err.strip() == f"Error: no docqa store at {tmp_path / 'none'} or its parents, " + (
         "run `docqa ingest PATH` first"
     )
+
+
+def test_where_filters_by_language_on_both_adapters(tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "en.txt").write_text("The boat leaves the harbour when the wind is calm.\n")
+    (folder / "fr.txt").write_text("Le bateau quitte le port quand le vent est calme.\n")
+    settings = Settings(store=tmp_path / "store")
+    emb = HashEmbedder()
+    ingest(folder, settings, embedder=emb)
+    server = ServerStore(QdrantClient(":memory:"), "docqa")
+    ingest(folder, Settings(store=tmp_path / "s2"), embedder=emb, store=server)
+    for store in (None, server):
+        both = search("boat bateau", settings, k=5, embedder=emb, store=store)
+        assert {Path(h.file).name for h in both} == {"en.txt", "fr.txt"}
+        french = search(
+            "boat bateau", settings, k=5, where={"lang": "fr"}, embedder=emb, store=store
+        )
+        assert [Path(h.file).name for h in french] == ["fr.txt"]
+        either = search(
+            "boat", settings, k=5, where={"lang": ["fr", "en"]}, embedder=emb, store=store
+        )
+        assert len(either) == 2
+
+
+def test_cli_where_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    emb = HashEmbedder()
+    monkeypatch.setattr(embedding, "make_embedder", lambda settings: emb)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "en.txt").write_text("The boat leaves the harbour.\n")
+    (folder / "fr.txt").write_text("Le bateau quitte le port.\n")
+    ingest(folder, Settings(store=tmp_path / "store"), embedder=emb)
+    runner = CliRunner()
+    base = ["--store", str(tmp_path / "store"), "search", "boat bateau"]
+    result = runner.invoke(cli, [*base, "--where", "lang=fr"])
+    assert result.exit_code == 0 and "fr.txt" in result.stdout and "en.txt" not in result.stdout
+    bad = runner.invoke(cli, [*base, "--where", "lang"])
+    assert bad.exit_code == 2 and "KEY=VALUE" in bad.stderr

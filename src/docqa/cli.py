@@ -35,6 +35,17 @@ def _debug() -> bool:
     return os.environ.get("DOCQA_DEBUG", "").lower() in {"1", "true", "yes", "on"}
 
 
+def _pairs(values: tuple[str, ...]) -> dict[str, list[str]]:
+    """``("lang=fr", "lang=en")`` -> ``{"lang": ["fr", "en"]}``."""
+    out: dict[str, list[str]] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE (e.g. lang=fr)")
+        out.setdefault(key, []).append(value)
+    return out
+
+
 class _Group(click.Group):
     """Turns DocqaError into a one-line message (exit 1) unless debugging."""
 
@@ -128,6 +139,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.option("-k", "--top-k", "k", type=click.IntRange(min=1), help="Hits (DOCQA_TOP_K).")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), help="Retrieval mode.")
 @click.option("--file", "files", multiple=True, help="Only files matching this glob (repeatable).")
+@click.option(
+    "--where",
+    multiple=True,
+    callback=lambda _c, _p, v: _pairs(v),
+    help="Payload filter KEY=VALUE, e.g. lang=fr (repeatable; same key: any value).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
 @click.pass_context
 def search(
@@ -136,17 +153,19 @@ def search(
     k: int | None,
     mode: Any,
     files: tuple[str, ...],
+    where: dict[str, list[str]],
     as_json: bool,
 ) -> None:
     """Show the chunks that best match QUESTION, best first (no LLM involved)."""
-    hits = docqa.search(question, _settings(ctx), k=k, mode=mode, files=files or None)
+    settings = _settings(ctx)
+    hits = docqa.search(question, settings, k=k, mode=mode, files=files or None, where=where)
     if as_json:
         click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         return
     for rank, hit in enumerate(hits, 1):
         cos = f" (cos {hit.dense_score:.2f})" if hit.dense_score is not None else ""
-        where = replace(hit, file=shown_path(hit.file)).locator
-        click.echo(f"{rank}. {hit.score:.4f}{cos} {where}  {' '.join(hit.text.split())[:100]}")
+        place = replace(hit, file=shown_path(hit.file)).locator
+        click.echo(f"{rank}. {hit.score:.4f}{cos} {place}  {' '.join(hit.text.split())[:100]}")
     if not hits:
         click.echo("no matching chunks", err=True)
 

@@ -120,10 +120,10 @@ def _query_points(
     question: str,
     settings: Settings,
     store: Store,
-    plan: tuple[int, SearchMode, Sequence[str] | None],
+    plan: tuple[int, SearchMode, Sequence[str] | None, Mapping[str, Sequence[str]] | None],
     embedder: Embedder | None,
 ) -> list[Hit]:
-    k, mode, files = plan
+    k, mode, files, where = plan
     dense = None
     if mode != "bm25":
         if embedder is None:
@@ -132,7 +132,8 @@ def _query_points(
             embedder = embedding.make_embedder(settings)
         dense = [float(x) for x in embedder.embed_query(question)]
     sparse = Bm25Encoder(settings.languages).encode_query(question) if mode != "dense" else None
-    hits = [_hit(p) for p in store.search(dense, sparse, k, mode=mode, files=files)]
+    points = store.search(dense, sparse, k, mode=mode, files=files, where=where)
+    hits = [_hit(p) for p in points]
     # RRF gives equal scores to many hits and Edge orders ties arbitrarily: break them by the
     # dense cosine, then the id, so the same question always gets the same ranking.
     return sorted(hits, key=lambda h: (-h.score, -(h.dense_score or -1.0), h.chunk_id))
@@ -145,6 +146,7 @@ def search(
     k: int | None = None,
     mode: SearchMode | None = None,
     files: Sequence[str] | None = None,
+    where: Mapping[str, str | Sequence[str]] | None = None,
     embedder: Embedder | None = None,
     store: Store | None = None,
 ) -> list[Hit]:
@@ -157,6 +159,8 @@ def search(
         mode: ``hybrid`` (default from settings), ``dense`` or ``bm25`` (needs no embedder).
         files: Only search these files: globs such as ``"*.md"`` or ``"docs/**/guide*.pdf"``,
             matched against every ingested path (see :func:`match_files`).
+        where: Payload filters, e.g. ``{"lang": "fr"}`` (a value or a list of accepted values;
+            every key must match). ``lang`` is indexed.
         embedder: Embedder to use instead of the one the settings name.
         store: Store to use instead of the one the settings name (left open).
 
@@ -180,7 +184,10 @@ def search(
     if store is None:
         store = open_store(settings, store_path(settings, create=False))
     try:
-        plan = (pool, mode or settings.search_mode, paths)
+        conditions = {
+            key: [v] if isinstance(v, str) else list(v) for key, v in (where or {}).items()
+        }
+        plan = (pool, mode or settings.search_mode, paths, conditions or None)
         hits = _query_points(question, settings, store, plan, embedder)
     finally:
         if own:

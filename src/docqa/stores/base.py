@@ -7,7 +7,7 @@ Collection layout (decided once, shared by both adapters):
 - payload per point: ``sha256`` (content key), ``files`` (every absolute path holding those bytes),
   ``position`` (chunk index in the file), ``text``, ``page``, ``heading`` (list), ``first_line``,
   ``last_line``, ``fingerprint``, ``lang``;
-- keyword payload indexes on ``files`` and ``sha256``.
+- keyword payload indexes on ``files``, ``sha256`` and ``lang``.
 """
 
 from __future__ import annotations
@@ -91,8 +91,10 @@ class Store(Protocol):
         mode: SearchMode = "hybrid",
         files: Sequence[str] | None = None,
         prefetch_k: int | None = None,
+        where: Mapping[str, Sequence[str]] | None = None,
     ) -> list[ScoredPoint]:
-        """Top-k points; hybrid = RRF of dense and BM25 prefetches; ``files`` filters by path."""
+        """Top-k points; hybrid = RRF of dense and BM25 prefetches; ``files`` filters by path,
+        ``where`` by payload values (each key: any of its values; all keys must hold)."""
 
     def points(self, with_vectors: bool = False) -> Iterator[StoredPoint]:
         """Every point (scroll), for status checks and tests."""

@@ -15,7 +15,7 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -46,7 +46,7 @@ from docqa.stores.base import (
     StorePoint,
 )
 
-INDEXED_FIELDS = ("files", "sha256")
+INDEXED_FIELDS = ("files", "sha256", "lang")
 
 
 def _edge_config(dim: int) -> qe.EdgeConfig:
@@ -58,9 +58,24 @@ def _edge_config(dim: int) -> qe.EdgeConfig:
     )
 
 
-def _match(key: str, values: Sequence[str]) -> qe.Filter:
-    match = qe.MatchValue(values[0]) if len(values) == 1 else qe.MatchAny(list(values))
-    return qe.Filter(must=[qe.FieldCondition(key=key, match=match)])
+def _match(key: str, values: Sequence[str], **more: Sequence[str]) -> qe.Filter:
+    """All conditions must hold; each matches any of its values."""
+    conditions: list[Any] = []
+    for name, vals in {key: values, **more}.items():
+        match = qe.MatchValue(vals[0]) if len(vals) == 1 else qe.MatchAny(list(vals))
+        conditions.append(qe.FieldCondition(key=name, match=match))
+    return qe.Filter(must=conditions)
+
+
+def _filter(
+    files: Sequence[str] | None, where: Mapping[str, Sequence[str]] | None
+) -> qe.Filter | None:
+    conditions = {**({"files": files} if files else {}), **(where or {})}
+    if not conditions:
+        return None
+    key, *_ = conditions
+    values = conditions.pop(key)
+    return _match(key, values, **conditions)
 
 
 def _sparse(vector: SparseVector) -> qe.SparseVector:
@@ -274,8 +289,10 @@ class EdgeStore:
         mode: SearchMode = "hybrid",
         files: Sequence[str] | None = None,
         prefetch_k: int | None = None,
+        where: Mapping[str, Sequence[str]] | None = None,
     ) -> list[ScoredPoint]:
-        """Top-k points; hybrid = RRF of dense and BM25 prefetches; ``files`` filters by path.
+        """Top-k points; hybrid = RRF of dense and BM25 prefetches; ``files`` filters by path,
+        ``where`` by payload values (e.g. ``{"lang": ["fr"]}``).
 
         Hybrid falls back to dense when the BM25 query is empty (all stopwords), and to BM25
         when no dense vector is given. ``dense_score`` is the cosine to ``dense`` when given.
@@ -287,7 +304,7 @@ class EdgeStore:
         shard = self._open()
         if run is None or shard is None or k <= 0 or (files is not None and not files):
             return []
-        flt = _match("files", files) if files else None
+        flt = _filter(files, where)
         request = self._request(run, dense, sparse, k, flt, prefetch_limit(k, prefetch_k))
         with self._engine():
             hits = shard.query(request)

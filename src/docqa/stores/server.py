@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -41,18 +41,31 @@ from docqa.stores.base import (
     StorePoint,
 )
 
-INDEXED_FIELDS = ("files", "sha256")
+INDEXED_FIELDS = ("files", "sha256", "lang")
 # Seconds to wait for the server; ingest upserts are small batches, queries are fast.
 TIMEOUT_S = 30
 
 
-def _match(key: str, values: Sequence[str]) -> models.Filter:
-    match: models.MatchValue | models.MatchAny = (
-        models.MatchValue(value=values[0])
-        if len(values) == 1
-        else models.MatchAny(any=list(values))
-    )
-    return models.Filter(must=[models.FieldCondition(key=key, match=match)])
+def _match(key: str, values: Sequence[str], **more: Sequence[str]) -> models.Filter:
+    """All conditions must hold; each matches any of its values."""
+    conditions: list[models.Condition] = []
+    for name, vals in {key: values, **more}.items():
+        match: models.MatchValue | models.MatchAny = (
+            models.MatchValue(value=vals[0]) if len(vals) == 1 else models.MatchAny(any=list(vals))
+        )
+        conditions.append(models.FieldCondition(key=name, match=match))
+    return models.Filter(must=conditions)
+
+
+def _filter(
+    files: Sequence[str] | None, where: Mapping[str, Sequence[str]] | None
+) -> models.Filter | None:
+    conditions = {**({"files": files} if files else {}), **(where or {})}
+    if not conditions:
+        return None
+    key, *_ = conditions
+    values = conditions.pop(key)
+    return _match(key, values, **conditions)
 
 
 def _sparse(vector: SparseVector) -> models.SparseVector:
@@ -291,8 +304,10 @@ class ServerStore:
         mode: SearchMode = "hybrid",
         files: Sequence[str] | None = None,
         prefetch_k: int | None = None,
+        where: Mapping[str, Sequence[str]] | None = None,
     ) -> list[ScoredPoint]:
-        """Top-k points; hybrid = RRF of dense and BM25 prefetches; ``files`` filters by path.
+        """Top-k points; hybrid = RRF of dense and BM25 prefetches; ``files`` filters by path,
+        ``where`` by payload values (e.g. ``{"lang": ["fr"]}``).
 
         Same fallbacks and ``dense_score`` as :meth:`docqa.stores.edge.EdgeStore.search`.
 
@@ -304,7 +319,7 @@ class ServerStore:
             return []
         if not self._has_collection():
             return []
-        flt = _match("files", files) if files else None
+        flt = _filter(files, where)
         args = self._query_args(run, dense, sparse, flt, prefetch_limit(k, prefetch_k))
         with self._engine():
             hits = self.client.query_points(
