@@ -148,6 +148,8 @@ def main() -> None:
         f"{pages / embed_s:.2f} pages/s; ratio embed/ingest = {embed_s / ingest_s:.3f} "
         f"(gate >= 0.9)"
     )
+    share = inside.seconds / ingest_s
+    print(f"embedding inside that run: {inside.seconds:.1f} s = {share:.3f} of the span (same run)")
     print(
         f"unchanged re-ingest: {again.seconds:.2f} s = {again.seconds / ingest_s:.2%} of the "
         f"first (gate <= 3%)"

@@ -62,7 +62,12 @@ class Settings(BaseSettings):
         description="'onnx' runs the int8 ONNX model (default model only), 'torch' runs "
         "sentence-transformers; 'auto' picks onnx where it is available.",
     )
-    embed_batch_size: int = Field(32, ge=1, description="Chunks embedded per batch.")
+    embed_batch_size: int = Field(
+        8,
+        ge=1,
+        description="Chunks embedded per batch (8 was fastest for the int8 ONNX model on 2 "
+        "cores: 21.0 chunks/s vs 19.1 at 32).",
+    )
     embed_allow_download: bool = Field(
         False, description="Allow resolving embed_model from a model hub (off: local files only)."
     )
