@@ -403,7 +403,7 @@ def _write_points(
         points = [
             StorePoint(
                 id=point_id(work.sha256, c.position, work.fingerprint),
-                dense=[float(x) for x in vec],
+                dense=vec.tolist(),
                 sparse=run.encoder.encode_document(text, lang),
                 payload=_payload(work, c, paths, lang),
             )

@@ -53,6 +53,8 @@ def cosine(query: Sequence[float], vector: Sequence[float] | None) -> float | No
 
 def as_floats(values: Sequence[float]) -> list[float]:
     """Plain Python floats (numpy arrays and scalars become lists of float)."""
+    if type(values) is list:  # already plain (the hot path of bulk upserts): no copy
+        return values
     tolist = getattr(values, "tolist", None)
     return list(tolist()) if tolist is not None else [float(v) for v in values]
 
