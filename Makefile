@@ -23,7 +23,7 @@ install: $(BIN)/python
 demo: install
 	$(BIN)/docqa ingest data
 	$(BIN)/docqa status
-	$(BIN)/docqa ask --compare "How many boats does the Kerlouan field station own, and what are they called?"
+	$(BIN)/docqa ask --compare "How many boats does the field station own?"
 
 test: install
 	scripts/check

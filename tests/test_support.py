@@ -103,3 +103,12 @@ def test_thresholds_can_be_overridden() -> None:
     sentence = "The cold room is kept at 4 degrees."
     marks = mark_support(sentence, [sentence], emb, supported=1.01, similar=0.99)
     assert {m.status for m in marks} == {"similar"}
+
+
+def test_number_words_must_appear_in_the_source() -> None:
+    from docqa.support import missing_terms
+
+    source = "The station owns two boats: the Goéland and the Pétrel."
+    assert missing_terms("It owns two boats.", source) == []
+    assert missing_terms("It owns three boats.", source) == ["three"]
+    assert missing_terms("One of them is the Goéland.", source) == []

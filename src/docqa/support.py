@@ -89,6 +89,20 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in out if _WORD.search(s)]
 
 
+# Numbers written as words count as numbers: "three boats" is not supported by "two boats".
+# "one"/"un"/"une" are left out: they are pronouns and articles far more often than counts.
+_NUMBER_WORDS_EN = (
+    "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
+    "thousand million billion twice thrice half"
+)
+_NUMBER_WORDS_FR = (
+    "deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize vingt "
+    "trente quarante cinquante soixante cent mille milliard moitié"
+)
+NUMBER_WORDS = frozenset(f"{_NUMBER_WORDS_EN} {_NUMBER_WORDS_FR}".split())
+
+
 def _number(text: str) -> str:
     # "6,2" (French) and "6.2" are the same number.
     return text.replace(",", ".")
@@ -97,8 +111,9 @@ def _number(text: str) -> str:
 def key_terms(sentence: str) -> frozenset[str]:
     """The facts a source must contain for the sentence to count as supported.
 
-    Numbers (digits, decimals, years), measures (``"90 hp"``: a number and a unit from
-    :data:`UNITS`) and names (capitalised words that do not start the sentence), lowercased.
+    Numbers (digits, decimals, years, number words such as "three"), measures (``"90 hp"``: a
+    number and a unit from :data:`UNITS`) and names (capitalised words that do not start the
+    sentence), lowercased.
     """
     text = strip_citations(_LIST_MARK.sub("", sentence))
     terms: set[str] = set()
@@ -111,6 +126,7 @@ def key_terms(sentence: str) -> frozenset[str]:
         if unit in UNITS:
             terms.add(f"{number} {unit}")
     words = _WORD.findall(text)
+    terms.update(w.lower() for w in words if w.lower() in NUMBER_WORDS)
     # The first word is capitalised by grammar, not because it is a name; "I" is a pronoun.
     terms.update(w.lower() for w in words[1:] if w[0].isupper() and w != "I")
     return frozenset(terms)
