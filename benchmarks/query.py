@@ -150,7 +150,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", action="store_true", help="also 100k and 300k chunks")
     parser.add_argument("--sizes", type=int, nargs="*", help="explicit sizes (overrides)")
+    parser.add_argument(
+        "--answer", action="store_true", help="docqa's overhead around the LLM and SmolLM2 TTFT"
+    )
     args = parser.parse_args()
+    if args.answer:
+        import answer_overhead
+
+        answer_overhead.run()
+        return
     sizes = args.sizes or ([1_000, 10_000, 100_000, 300_000] if args.scale else [1_000, 10_000])
     source = source_points()
     started = time.perf_counter()
