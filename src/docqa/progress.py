@@ -33,7 +33,10 @@ class IngestBar:
             done = event.files_done if event.stage == "parse" else event.chunks
             self.bar.update(done - self.bar.n)
             if event.stage == "embed":
-                where = f"file {event.files_done + 1}/{event.files_total} {Path(event.path).name}"
+                where = (
+                    f"file {event.files_done + 1}/{event.files_total} {Path(event.path).name}, "
+                    f"{event.pages} pages done"
+                )
                 self.bar.set_postfix_str(where, refresh=False)
 
     def _start(self, event: IngestEvent) -> None:
