@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -168,3 +168,14 @@ class ScriptedLLM:
     def close(self) -> None:
         """Remember that it was closed."""
         self.closed = True
+
+
+def install_hash_embedder(monkeypatch: Any) -> HashEmbedder:
+    """Make docqa build a :class:`HashEmbedder` wherever it builds one from settings (the CLI)."""
+    from docqa import embedding
+
+    emb = HashEmbedder()
+    monkeypatch.setattr(embedding, "resolve_model", lambda settings: emb.info)
+    monkeypatch.setattr(embedding, "embedder_id", lambda settings, info=None: emb.id)
+    monkeypatch.setattr(embedding, "make_embedder", lambda settings: emb)
+    return emb

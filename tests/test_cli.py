@@ -14,17 +14,13 @@ from click.testing import CliRunner
 from docqa import embedding
 from docqa.cli import cli
 
-from .fakes import HashEmbedder
+from .fakes import HashEmbedder, install_hash_embedder
 
 
 @pytest.fixture(autouse=True)
 def fake_embedder(monkeypatch: pytest.MonkeyPatch) -> HashEmbedder:
     """The CLI builds its embedder from settings: hand it the hashed bag-of-words fake."""
-    emb = HashEmbedder()
-    monkeypatch.setattr(embedding, "resolve_model", lambda settings: emb.info)
-    monkeypatch.setattr(embedding, "embedder_id", lambda settings, info=None: emb.id)
-    monkeypatch.setattr(embedding, "make_embedder", lambda settings: emb)
-    return emb
+    return install_hash_embedder(monkeypatch)
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from docqa import embedding, prompts
 from docqa import llm as backends
+from docqa import prompts
 from docqa.cli import cli
 from docqa.config import Settings
 from docqa.ingestion import ingest
 from docqa.llm import Message
 
-from .fakes import HashEmbedder, ScriptedLLM
+from .fakes import HashEmbedder, ScriptedLLM, install_hash_embedder
 
 BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
 FALLBACK = "Ollama not reachable at http://localhost:11434: answering with x.gguf in-process"
@@ -24,11 +24,7 @@ FALLBACK = "Ollama not reachable at http://localhost:11434: answering with x.ggu
 
 @pytest.fixture
 def emb(monkeypatch: pytest.MonkeyPatch) -> HashEmbedder:
-    fake = HashEmbedder()
-    monkeypatch.setattr(embedding, "resolve_model", lambda settings: fake.info)
-    monkeypatch.setattr(embedding, "embedder_id", lambda settings, info=None: fake.id)
-    monkeypatch.setattr(embedding, "make_embedder", lambda settings: fake)
-    return fake
+    return install_hash_embedder(monkeypatch)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 import docqa
-from docqa import embedding
 from docqa import llm as backends
 from docqa.cli import cli
 from docqa.config import Settings
@@ -29,7 +28,7 @@ from docqa.ingestion import ingest
 from docqa.llm import Message
 from docqa.types import Hit
 
-from .fakes import HashEmbedder, ScriptedLLM
+from .fakes import HashEmbedder, ScriptedLLM, install_hash_embedder
 
 BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
 COLD = "The cold room is kept at 4 degrees. Samples stay there for a week."
@@ -147,11 +146,7 @@ def test_answer_containment_judges_chunks() -> None:
 
 @pytest.fixture
 def emb(monkeypatch: pytest.MonkeyPatch) -> HashEmbedder:
-    fake = HashEmbedder()
-    monkeypatch.setattr(embedding, "resolve_model", lambda settings: fake.info)
-    monkeypatch.setattr(embedding, "embedder_id", lambda settings, info=None: fake.id)
-    monkeypatch.setattr(embedding, "make_embedder", lambda settings: fake)
-    return fake
+    return install_hash_embedder(monkeypatch)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from docqa.stores import Store
 from docqa.stores.server import ServerStore
 from docqa.types import Hit
 
-from .fakes import HashEmbedder
+from .fakes import HashEmbedder, install_hash_embedder
 
 FILES = {
     "guide/boats.md": "# Boats\n\n## Launch\n\nThe launch has a 90 hp outboard engine, seats six.",
@@ -249,11 +249,7 @@ def test_missing_rerank_folder_names_the_setting(tmp_path: Path) -> None:
 @pytest.fixture
 def cli_embedder(monkeypatch: pytest.MonkeyPatch) -> HashEmbedder:
     """The CLI builds its embedder from settings: hand it the hashed bag-of-words fake."""
-    emb = HashEmbedder()
-    monkeypatch.setattr(embedding, "resolve_model", lambda settings: emb.info)
-    monkeypatch.setattr(embedding, "embedder_id", lambda settings, info=None: emb.id)
-    monkeypatch.setattr(embedding, "make_embedder", lambda settings: emb)
-    return emb
+    return install_hash_embedder(monkeypatch)
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
