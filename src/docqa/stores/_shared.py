@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from docqa.errors import IndexMismatchError
@@ -108,3 +108,10 @@ def stored_point(point_id: object, vectors: object, payload: Any) -> StoredPoint
         else SparseVector((), ()),
         payload=payload_dict(payload),
     )
+
+
+def filter_conditions(
+    files: Sequence[str] | None, where: Mapping[str, Sequence[str]] | None
+) -> dict[str, Sequence[str]]:
+    """Payload conditions of a search: the ``files`` paths, then the ``where`` filters."""
+    return {**({"files": files} if files else {}), **(where or {})}

@@ -29,6 +29,7 @@ from docqa.stores._shared import (
     as_floats,
     cosine,
     dense_of,
+    filter_conditions,
     first_line,
     mismatch,
     payload_dict,
@@ -58,24 +59,20 @@ def _edge_config(dim: int) -> qe.EdgeConfig:
     )
 
 
-def _match(key: str, values: Sequence[str], **more: Sequence[str]) -> qe.Filter:
+def _match(conditions: Mapping[str, Sequence[str]]) -> qe.Filter:
     """All conditions must hold; each matches any of its values."""
-    conditions: list[Any] = []
-    for name, vals in {key: values, **more}.items():
+    must: list[Any] = []
+    for name, vals in conditions.items():
         match = qe.MatchValue(vals[0]) if len(vals) == 1 else qe.MatchAny(list(vals))
-        conditions.append(qe.FieldCondition(key=name, match=match))
-    return qe.Filter(must=conditions)
+        must.append(qe.FieldCondition(key=name, match=match))
+    return qe.Filter(must=must)
 
 
 def _filter(
     files: Sequence[str] | None, where: Mapping[str, Sequence[str]] | None
 ) -> qe.Filter | None:
-    conditions = {**({"files": files} if files else {}), **(where or {})}
-    if not conditions:
-        return None
-    key, *_ = conditions
-    values = conditions.pop(key)
-    return _match(key, values, **conditions)
+    conditions = filter_conditions(files, where)
+    return _match(conditions) if conditions else None
 
 
 def _sparse(vector: SparseVector) -> qe.SparseVector:
@@ -259,13 +256,15 @@ class EdgeStore:
         shard = self._open()
         if shard is not None:
             with self._engine():
-                shard.update(qe.UpdateOperation.delete_points_by_filter(_match("sha256", [sha256])))
+                shard.update(
+                    qe.UpdateOperation.delete_points_by_filter(_match({"sha256": [sha256]}))
+                )
 
     def set_files(self, sha256: str, files: Sequence[str]) -> None:
         """Rewrite payload ``files`` of every point of one content."""
         shard = self._require()
         op = qe.UpdateOperation.set_payload_by_filter(
-            _match("sha256", [sha256]), {"files": list(files)}
+            _match({"sha256": [sha256]}), {"files": list(files)}
         )
         with self._engine():
             shard.update(op)
@@ -277,7 +276,7 @@ class EdgeStore:
         shard = self._open()
         if shard is None:
             return 0
-        flt = _match("sha256", [sha256]) if sha256 is not None else None
+        flt = _match({"sha256": [sha256]}) if sha256 is not None else None
         with self._engine():
             return shard.count(qe.CountRequest(exact=True, filter=flt))
 

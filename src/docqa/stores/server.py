@@ -24,6 +24,7 @@ from docqa.stores._shared import (
     as_floats,
     cosine,
     dense_of,
+    filter_conditions,
     first_line,
     mismatch,
     payload_dict,
@@ -46,26 +47,22 @@ INDEXED_FIELDS = ("files", "sha256", "lang")
 TIMEOUT_S = 30
 
 
-def _match(key: str, values: Sequence[str], **more: Sequence[str]) -> models.Filter:
+def _match(conditions: Mapping[str, Sequence[str]]) -> models.Filter:
     """All conditions must hold; each matches any of its values."""
-    conditions: list[models.Condition] = []
-    for name, vals in {key: values, **more}.items():
+    must: list[models.Condition] = []
+    for name, vals in conditions.items():
         match: models.MatchValue | models.MatchAny = (
             models.MatchValue(value=vals[0]) if len(vals) == 1 else models.MatchAny(any=list(vals))
         )
-        conditions.append(models.FieldCondition(key=name, match=match))
-    return models.Filter(must=conditions)
+        must.append(models.FieldCondition(key=name, match=match))
+    return models.Filter(must=must)
 
 
 def _filter(
     files: Sequence[str] | None, where: Mapping[str, Sequence[str]] | None
 ) -> models.Filter | None:
-    conditions = {**({"files": files} if files else {}), **(where or {})}
-    if not conditions:
-        return None
-    key, *_ = conditions
-    values = conditions.pop(key)
-    return _match(key, values, **conditions)
+    conditions = filter_conditions(files, where)
+    return _match(conditions) if conditions else None
 
 
 def _sparse(vector: SparseVector) -> models.SparseVector:
@@ -272,7 +269,7 @@ class ServerStore:
         """Delete every point of one content."""
         if not self._has_collection():
             return
-        selector = models.FilterSelector(filter=_match("sha256", [sha256]))
+        selector = models.FilterSelector(filter=_match({"sha256": [sha256]}))
         with self._engine():
             self.client.delete(self.collection, points_selector=selector, wait=True)
 
@@ -282,7 +279,7 @@ class ServerStore:
             self.client.set_payload(
                 self.collection,
                 payload={"files": list(files)},
-                points=_match("sha256", [sha256]),
+                points=_match({"sha256": [sha256]}),
                 wait=True,
             )
 
@@ -292,7 +289,7 @@ class ServerStore:
         """Number of points, all or of one content (0 when there is no collection)."""
         if not self._has_collection():
             return 0
-        flt = _match("sha256", [sha256]) if sha256 is not None else None
+        flt = _match({"sha256": [sha256]}) if sha256 is not None else None
         with self._engine():
             return self.client.count(self.collection, count_filter=flt, exact=True).count
 
