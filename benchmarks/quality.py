@@ -118,11 +118,20 @@ def opened(settings: Settings) -> Iterator[Store]:
 Figures = dict[tuple[str, str], tuple[float, float, int]]  # (lang, mode) -> hit, MRR, n
 
 
-def measure(settings: Settings, split: str, embedder: Embedder, modes: Sequence[str]) -> Figures:
-    """hit@10 and MRR@10 per language and mode, through ``docqa.evaluate``."""
+def measure(
+    settings: Settings,
+    split: str,
+    embedder: Embedder,
+    modes: Sequence[str],
+    files: dict[str, Path] | None = None,
+) -> Figures:
+    """hit@10 and MRR@10 per language and mode, through ``docqa.evaluate``.
+
+    ``files`` maps each language to its question file (default: judged by answer containment).
+    """
     figures: Figures = {}
     with opened(settings) as store:
-        for lang, path in question_files().items():
+        for lang, path in (files or question_files()).items():
             report = evaluate(
                 path,
                 settings,
@@ -217,22 +226,7 @@ def page_question_files() -> dict[str, Path]:
 
 def measure_pages(settings: Settings, split: str, embedder: Embedder) -> Figures:
     """hit@10 and MRR@10 judged by answer page, per language and mode."""
-    figures: Figures = {}
-    with opened(settings) as store:
-        for lang, path in page_question_files().items():
-            report = evaluate(
-                path,
-                settings,
-                k=K,
-                modes=MODES,
-                retrieval_only=True,
-                split=split,
-                embedder=embedder,
-                store=store,
-            )
-            for s in report.retrieval():
-                figures[(lang, s.mode)] = (s.hit_rate or 0.0, s.mrr or 0.0, s.questions)
-    return figures
+    return measure(settings, split, embedder, MODES, page_question_files())
 
 
 # --- fusion experiments (tune split) -------------------------------------------------------------
