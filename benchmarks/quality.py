@@ -64,21 +64,27 @@ K = 10
 
 
 def store_settings(
-    chunk_tokens: int | None = None, overlap: int | None = None, langs: str = "en,fr"
+    chunk_tokens: int | None = None,
+    overlap: int | None = None,
+    langs: str = "en,fr",
+    model: str | None = None,
 ) -> Settings:
-    """Settings of the cached store for one chunking / BM25 language setting (built if missing).
+    """Settings of the cached store for one chunking / BM25 language / embedder (built if missing).
 
-    Unset sizes are docqa's current defaults.
+    Unset sizes and model are docqa's current defaults.
     """
     defaults = Settings()
     chunk_tokens = chunk_tokens or defaults.chunk_tokens
     overlap = defaults.chunk_overlap if overlap is None else overlap
+    model = model or defaults.embed_model
     name = f"c{chunk_tokens}-o{overlap}" + ("" if langs == "en,fr" else f"-{langs}")
+    name += "" if model == defaults.embed_model else f"-{model}"
     settings = Settings(
         store=CACHE / name,
         chunk_tokens=chunk_tokens,
         chunk_overlap=overlap,
         languages=tuple(langs.split(",")),
+        embed_model=model,
     )
     if not (CACHE / name / "manifest.sqlite").is_file():
         docs = CACHE / "docs"

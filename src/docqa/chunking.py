@@ -17,17 +17,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from docqa.types import Chunk, Section
-
-if TYPE_CHECKING:
-    from tokenizers import Tokenizer
 
 CHUNKER_VERSION = "sent/1"
 
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by space, or at a newline.
 _BOUNDARY = re.compile(r"(?<=[.!?…])[\"'»)\]]*\s+|\n+")
+
+
+class TokenOffsets(Protocol):
+    """What the chunker needs of a tokenizer: ``tokenizers.Tokenizer.encode_batch`` whose
+    results have ``offsets`` (character spans of the tokens)."""
+
+    def encode_batch(
+        self, input: Sequence[Any], is_pretokenized: bool = False, add_special_tokens: bool = True
+    ) -> Sequence[Any]:
+        """One encoding with ``.offsets`` per text."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -47,9 +55,13 @@ class ChunkSpec:
 
 
 def embed_text(chunk: Chunk, prefix: str = "") -> str:
-    """The text the embedder reads for a chunk: prefix, heading path line, then the chunk."""
+    """The text the embedder reads for a chunk: prefix, heading path line, then the chunk.
+
+    Trailing whitespace is dropped: SentencePiece tokenizers (E5's) spend a token on it.
+    """
     head = " > ".join(chunk.heading)
-    return f"{prefix}{head}\n{chunk.text}" if head else f"{prefix}{chunk.text}"
+    body = chunk.text.rstrip()
+    return f"{prefix}{head}\n{body}" if head else f"{prefix}{body}"
 
 
 def _segments(text: str) -> list[tuple[int, int]]:
@@ -124,7 +136,7 @@ def _pack(
 class Chunker:
     """Cuts sections into chunks with a tokenizer; see the module docstring for the rules."""
 
-    def __init__(self, tokenizer: Tokenizer, spec: ChunkSpec) -> None:
+    def __init__(self, tokenizer: TokenOffsets, spec: ChunkSpec) -> None:
         self.tokenizer = tokenizer
         self.spec = spec
 

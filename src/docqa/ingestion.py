@@ -88,9 +88,10 @@ class _Run:
                 max_tokens=info.max_tokens,
                 target=self.settings.chunk_tokens,
                 overlap=self.settings.chunk_overlap,
+                special_tokens=info.special_tokens,
                 prefix=info.document_prefix,
             )
-            self._chunker = Chunker(embedding.load_tokenizer(info), spec)
+            self._chunker = Chunker(embedding.chunk_tokenizer(info), spec)
         return self._chunker
 
     def fingerprint(self, path: Path) -> str:
