@@ -35,6 +35,7 @@ from pathlib import Path
 
 import convert_questions  # this folder
 
+from docqa import parsing
 from docqa.config import Settings
 from docqa.embedding import Embedder, make_embedder
 from docqa.evaluation import Judge, Question, evaluate, load_questions, rank_hits
@@ -68,10 +69,13 @@ def store_settings(
     overlap: int | None = None,
     langs: str = "en,fr",
     model: str | None = None,
+    headings: bool = True,
 ) -> Settings:
-    """Settings of the cached store for one chunking / BM25 language / embedder (built if missing).
+    """Settings of the cached store for one chunking / BM25 language / embedder / PDF heading
+    setting (built if missing).
 
-    Unset sizes and model are docqa's current defaults.
+    Unset sizes and model are docqa's current defaults; ``headings=False`` builds the store
+    with the PDF outline ignored (docqa before headings: one section per page).
     """
     defaults = Settings()
     chunk_tokens = chunk_tokens or defaults.chunk_tokens
@@ -79,6 +83,7 @@ def store_settings(
     model = model or defaults.embed_model
     name = f"c{chunk_tokens}-o{overlap}" + ("" if langs == "en,fr" else f"-{langs}")
     name += "" if model == defaults.embed_model else f"-{model}"
+    name += "" if headings else "-nohead"
     settings = Settings(
         store=CACHE / name,
         chunk_tokens=chunk_tokens,
@@ -93,9 +98,22 @@ def store_settings(
             if not (docs / pdf.name).is_file():
                 shutil.copy2(pdf, docs / pdf.name)
         started = time.perf_counter()
-        report = ingest(docs, settings)
+        with outline_off(not headings):
+            report = ingest(docs, settings)
         print(f"built {name}: {report.summary()} in {time.perf_counter() - started:.0f} s")
     return settings
+
+
+@contextmanager
+def outline_off(off: bool) -> Iterator[None]:
+    """Parse PDFs as if they had no outline (no heading paths), when ``off``."""
+    real = parsing._pdfium_outline
+    if off:
+        parsing._pdfium_outline = lambda *_: []
+    try:
+        yield
+    finally:
+        parsing._pdfium_outline = real
 
 
 def question_files() -> dict[str, Path]:
@@ -211,7 +229,10 @@ def page_question_files() -> dict[str, Path]:
         if target.is_file():
             continue
         doc = parse(pdf, pdf.read_bytes(), settings)
-        pages = {s.page or 0: frozenset(words(s.text)) for s in doc.sections}
+        found: dict[int, set[str]] = {}
+        for section in doc.sections:  # a page may hold several sections (PDF headings)
+            found.setdefault(section.page or 0, set()).update(words(section.text))
+        pages = {n: frozenset(w) for n, w in found.items()}
         rows = []
         for q in load_questions(path):
             found = answer_pages(Judge.of(q), pages)
@@ -430,11 +451,54 @@ def explore_combined(embedder: Embedder) -> str:
     return "Combined (chunking x BM25 query x fusion):\n\n" + figures_table(rows, COMBINED)
 
 
+MULTILINGUAL = "multilingual-e5-small"
+MODELS = (Settings().embed_model, MULTILINGUAL)
+
+
+def model_rows(
+    split: str, embedder: Embedder, judge_by_page: bool = False
+) -> list[tuple[str, Figures]]:
+    """docqa's modes for each embedder, with and without PDF headings."""
+    rows = []
+    for model in MODELS:
+        for headings in (False, True):
+            settings = store_settings(model=model, headings=headings)
+            emb = embedder if model == MODELS[0] else make_embedder(settings)
+            name = f"{model}, {'headings' if headings else 'no headings'}"
+            if judge_by_page:
+                rows.append((name, measure_pages(settings, split, emb)))
+            else:
+                rows.append((name, measure(settings, split, emb, MODES)))
+    return rows
+
+
+def explore_headings(embedder: Embedder) -> str:
+    """PDF heading paths (from the outline) on or off, for both embedders."""
+    return (
+        "PDF headings (outline) and embedder, judged by answer containment:\n\n"
+        + figures_table(model_rows("tune", embedder), MODES)
+        + "\n\nThe same, judged by answer page:\n\n"
+        + figures_table(model_rows("tune", embedder, judge_by_page=True), MODES)
+    )
+
+
+def explore_fusion_e5(embedder: Embedder) -> str:
+    """Every fusion on the multilingual-e5-small store with headings."""
+    settings = store_settings(model=MULTILINGUAL)
+    rows = pooled_figures(settings, "tune", make_embedder(settings), list(FUSIONS))
+    return (
+        f"Fusion with {MULTILINGUAL} (headings on; BM25 query in its own language):\n\n"
+        + figures_table(rows[1:], list(FUSIONS))
+    )
+
+
 SECTIONS: dict[str, Callable[[Embedder], str]] = {
     "chunking": explore_chunking,
     "stemming": explore_stemming,
     "fusion": explore_fusion,
     "combined": explore_combined,
+    "headings": explore_headings,
+    "fusion-e5": explore_fusion_e5,
 }
 
 

@@ -83,13 +83,13 @@ def test_pypdf_is_selectable_and_glues_more_words() -> None:
 def test_english_faq_keeps_true_page_numbers() -> None:
     doc = parse_curated("en_faq_debian-faq.en.pdf")
     pages = [s.page for s in doc.sections]
-    assert pages == sorted(set(pages))
+    assert pages == sorted(pages)  # in page order; a page may hold several headed sections
     assert pages[0] == 1 and pages[-1] == 73
     assert 8 not in pages  # a blank page is dropped without renumbering the rest
-    assert len(pages) == 66
+    assert len(set(pages)) == 66
     found = [s.page for s in doc.sections if "Install the libpaper1 package" in s.text]
     assert found == [55]
-    assert all(s.first_line is None and s.heading == () for s in doc.sections)
+    assert all(s.first_line is None for s in doc.sections)
 
 
 @needs_curated
@@ -101,7 +101,7 @@ def test_pdf_language_is_detected(name: str, language: str) -> None:
 @needs_curated
 def test_pdf_text_is_normalised() -> None:
     doc = parse_curated("en_manual_R-intro.pdf")  # pdfium emits \r\n, U+FFFE and \x14 here
-    assert len(doc.sections) == 113
+    assert len({s.page for s in doc.sections}) == 113
     text = "".join(s.text for s in doc.sections)
     assert not re.search(r"[\r\x00\x01-\x08\x0b-\x1f\ufffe]", text)
     faq = "".join(s.text for s in parse_curated(FAQS[0]).sections)

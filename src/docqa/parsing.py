@@ -30,7 +30,7 @@ import pypdfium2.raw as pdfium_c
 
 from docqa.config import Settings
 from docqa.errors import SourceError
-from docqa.formats import ocr, tables
+from docqa.formats import ocr, pdf_outline, tables
 from docqa.formats.docx import DOCX_VERSION, docx_sections
 from docqa.formats.html import HTML_VERSION, decode_html, html_sections
 from docqa.language import detect_language
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PARSER_VERSIONS: dict[str, int] = {
-    "pypdfium2": 2,  # 2: table pages as Markdown rows
+    "pypdfium2": 3,  # 2: table pages as Markdown rows; 3: headings from the PDF outline
     "pypdf": 1,
     "markdown": 1,
     "text": 1,
@@ -347,11 +347,8 @@ def _parse_pdf(path: Path, data: bytes, settings: Settings) -> ParsedDoc:
         captions = _with_tables(path, data, texts, ruled, read, settings)
     if not any(_has_text(text) for text in texts):
         raise SourceError(path, _no_text_reason(settings))
-    sections = tuple(
-        Section(text=t, page=i + 1, heading=(captions[i],) if captions.get(i) else ())
-        for i, t in enumerate(texts)
-        if t.strip()
-    )
+    marks = _pdfium_outline(path, data, settings) if parser == "pypdfium2" else []
+    sections = pdf_outline.sections(texts, marks, captions)
     parser_name = _pdf_parser_id(parser)
     return ParsedDoc(
         sections=sections,
@@ -505,6 +502,16 @@ def _pdfium_pages(path: Path, data: bytes, settings: Settings) -> list[tuple[str
             return [_pdfium_page_text(document, i) for i in range(len(document))]
         except pdfium.PdfiumError as exc:
             raise _Unreadable(_pdfium_detail(exc)) from exc
+        finally:
+            document.close()
+
+
+def _pdfium_outline(path: Path, data: bytes, settings: Settings) -> list[pdf_outline.Mark]:
+    """The PDF's bookmarks (headings with their pages); none when it has no outline."""
+    with _PDFIUM_LOCK:
+        document = _pdfium_open(path, data, settings)
+        try:
+            return pdf_outline.read_outline(document)
         finally:
             document.close()
 
