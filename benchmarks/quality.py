@@ -229,10 +229,10 @@ def page_question_files() -> dict[str, Path]:
         if target.is_file():
             continue
         doc = parse(pdf, pdf.read_bytes(), settings)
-        found: dict[int, set[str]] = {}
+        page_words: dict[int, set[str]] = {}
         for section in doc.sections:  # a page may hold several sections (PDF headings)
-            found.setdefault(section.page or 0, set()).update(words(section.text))
-        pages = {n: frozenset(w) for n, w in found.items()}
+            page_words.setdefault(section.page or 0, set()).update(words(section.text))
+        pages = {n: frozenset(w) for n, w in page_words.items()}
         rows = []
         for q in load_questions(path):
             found = answer_pages(Judge.of(q), pages)
@@ -512,26 +512,38 @@ def explore(embedder: Embedder, names: Sequence[str]) -> str:
     return "\n\n".join(path.read_text(encoding="utf-8").strip() for path in done)
 
 
+TEST_FUSIONS = [
+    "dense",
+    "bm25",
+    "RRF k=2 (docqa now)",
+    "RRF k=2, bm25 x1.5",
+    "RRF k=11, dense x1.5",
+    "DBSF",
+    "DBSF, dense x0.5",
+]
+
+
 def report_test_split(embedder: Embedder) -> str:
-    """The test split: docqa's modes at the defaults, then the recommended pipeline emulated."""
-    now = store_settings()
-    figures = measure(now, "test", embedder, MODES)
-    n = {lang: figures[(lang, "hybrid")][2] for lang in SETS}
+    """The test split: docqa's modes for both embedders with and without PDF headings, then
+    the fusions tried on the tune split, emulated on the stores with headings."""
+    rows = model_rows("test", embedder)
+    n = {lang: rows[0][1][(lang, "hybrid")][2] for lang in SETS}
+    defaults = Settings()
     head = (
-        f"Test split (EN n={n['EN']}, FR n={n['FR']}), {embedder.id}, docqa as it is "
-        f"({now.chunk_tokens} tokens, {now.chunk_overlap} overlap; hybrid = Qdrant RRF, "
-        "BM25 query stemmed in its own language):\n\n"
-        + figures_table([("docqa now", figures)], MODES)
+        f"Test split (EN n={n['EN']}, FR n={n['FR']}), docqa as it is ({defaults.chunk_tokens} "
+        f"tokens, {defaults.chunk_overlap} overlap; hybrid = Qdrant RRF k=2, BM25 query stemmed "
+        "in its own language), each embedder with and without PDF headings:\n\n"
+        + figures_table(rows, MODES)
     )
-    rows = [
-        row
-        for tokens in (200, 256)
-        for row in pooled_figures(store_settings(tokens, 32), "test", embedder, COMBINED)
-    ]
+    fused = []
+    for model in MODELS:
+        settings = store_settings(model=model)
+        emb = embedder if model == MODELS[0] else make_embedder(settings)
+        name, figures = pooled_figures(settings, "test", emb, TEST_FUSIONS)[1]
+        fused.append((f"{model}, headings", figures))
     return (
-        f"{head}\n\nThe changes tried on the tune split, emulated in this script (chunk size; "
-        "BM25 query in its own language; fusions computed here):\n\n"
-        + figures_table(rows, COMBINED)
+        f"{head}\n\nFusions tried on the tune split, emulated here on the stores with "
+        "headings:\n\n" + figures_table(fused, TEST_FUSIONS)
     )
 
 

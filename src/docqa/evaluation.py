@@ -785,9 +785,7 @@ def _config(settings: Settings, session: _Session) -> dict[str, str]:
         config["reranker"] = str(settings.rerank_model)
     if session.llm is not None:
         config["model"] = f"{session.llm.model} via {session.llm.backend}"
-        config["answers"] = (
-            f"top {settings.top_k} {settings.search_mode}, floor {settings.relevance_floor}"
-        )
+        config["answers"] = f"top {settings.top_k} {settings.search_mode}, floor {settings.floor}"
     return config
 
 

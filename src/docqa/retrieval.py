@@ -200,7 +200,7 @@ def search(
 
 
 def relevant(hits: Sequence[Hit], settings: Settings | None = None) -> list[Hit]:
-    """The hits whose dense cosine reaches ``settings.relevance_floor``, in their order.
+    """The hits whose dense cosine reaches ``settings.floor`` (the relevance floor), in order.
 
     Answering abstains ("the documents do not say") when this is empty. Hits without a dense
     score (``bm25`` mode ran no embedder) are kept: the floor cannot judge them.
@@ -209,5 +209,5 @@ def relevant(hits: Sequence[Hit], settings: Settings | None = None) -> list[Hit]
         hits: Hits from :func:`search`.
         settings: Settings; defaults to ``Settings()``.
     """
-    floor = (settings or Settings()).relevance_floor
+    floor = (settings or Settings()).floor
     return [h for h in hits if h.dense_score is None or h.dense_score >= floor]
