@@ -305,7 +305,8 @@ def dbsf(w_dense: float = 1.0, depth: int = 40) -> Fuser:
 FUSIONS: dict[str, Fuser] = {
     "dense": lambda d, b: d,
     "bm25": lambda d, b: b,
-    "RRF k=2 (docqa now)": rrf(2),
+    "RRF k=2 (docqa before)": rrf(2),
+    "RRF k=6, bm25 x0.75 (docqa now)": rrf(6, w_bm25=0.75),
     "RRF k=6": rrf(6),
     "RRF k=11": rrf(11),
     "RRF k=61": rrf(61),
@@ -438,7 +439,7 @@ def explore_fusion(embedder: Embedder) -> str:
     )
 
 
-COMBINED = ["dense", "bm25", "RRF k=2 (docqa now)", "RRF k=2, bm25 x3", "DBSF"]
+COMBINED = ["dense", "bm25", "RRF k=2 (docqa before)", "RRF k=2, bm25 x3", "DBSF"]
 
 
 def explore_combined(embedder: Embedder) -> str:
@@ -515,7 +516,8 @@ def explore(embedder: Embedder, names: Sequence[str]) -> str:
 TEST_FUSIONS = [
     "dense",
     "bm25",
-    "RRF k=2 (docqa now)",
+    "RRF k=2 (docqa before)",
+    "RRF k=6, bm25 x0.75 (docqa now)",
     "RRF k=2, bm25 x1.5",
     "RRF k=11, dense x1.5",
     "DBSF",
@@ -531,9 +533,9 @@ def report_test_split(embedder: Embedder) -> str:
     defaults = Settings()
     head = (
         f"Test split (EN n={n['EN']}, FR n={n['FR']}), docqa as it is ({defaults.chunk_tokens} "
-        f"tokens, {defaults.chunk_overlap} overlap; hybrid = Qdrant RRF k=2, BM25 query stemmed "
-        "in its own language), each embedder with and without PDF headings:\n\n"
-        + figures_table(rows, MODES)
+        f"tokens, {defaults.chunk_overlap} overlap; hybrid = Qdrant RRF k=6 with BM25 at "
+        "0.75, BM25 query stemmed in its own language), each embedder with and without PDF "
+        "headings:\n\n" + figures_table(rows, MODES)
     )
     fused = []
     for model in MODELS:

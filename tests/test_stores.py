@@ -13,14 +13,18 @@ import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from qdrant_client import QdrantClient
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 from docqa.config import Settings
 from docqa.errors import IndexMismatchError, StoreError, StoreLockedError
 from docqa.sparse import Bm25Encoder
 from docqa.stores import Store, StorePoint, open_store
+from docqa.stores._shared import RRF_K, RRF_WEIGHTS
 from docqa.stores.edge import EdgeStore
 from docqa.stores.server import ServerStore
 
@@ -192,6 +196,20 @@ def test_hybrid_fuses_both_lists_with_dense_scores(ready: Store) -> None:
         assert hit.dense_score == pytest.approx(by_id[hit.id], abs=1e-5)
 
 
+def test_hybrid_scores_are_weighted_rrf_of_both_lists(ready: Store) -> None:
+    # Qdrant's weighted RRF: sum over lists of 1 / ((rank + 1) / weight + k - 1), rank from 0.
+    dense_q, sparse_q = unit(1), ENC.encode_query("sauvegarde de la base database backup")
+    dense = ready.search(dense_q, None, len(DOCS), mode="dense")
+    bm25 = ready.search(None, sparse_q, len(DOCS), mode="bm25")
+    expected: dict[str, float] = {}
+    for weight, hits in zip(RRF_WEIGHTS, (dense, bm25), strict=True):
+        for rank, hit in enumerate(hits):
+            term = 1 / ((rank + 1) / weight + RRF_K - 1)
+            expected[hit.id] = expected.get(hit.id, 0.0) + term
+    hybrid = ready.search(dense_q, sparse_q, len(DOCS), mode="hybrid")
+    assert {h.id: h.score for h in hybrid} == pytest.approx(expected, abs=1e-6)
+
+
 def test_hybrid_with_filter_and_fallbacks(ready: Store) -> None:
     sparse_q = ENC.encode_query("database backup")
     hits = ready.search(unit(0), sparse_q, 5, files=["/d/b.md"])
@@ -268,6 +286,7 @@ def test_edge_persists_across_close_and_reopen(tmp_path: Path) -> None:
 CHILD = """
 import sys
 from pathlib import Path
+from typing import Any
 from docqa.errors import StoreLockedError
 from docqa.stores.edge import EdgeStore
 store = EdgeStore(Path(sys.argv[1]), "docqa")
@@ -397,3 +416,33 @@ def test_importing_docqa_loads_no_engine() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+class _OldServerClient(QdrantClient):
+    """A local client that answers like a Qdrant server without parametrised RRF."""
+
+    rejected = 0
+
+    def query_points(self, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(kwargs.get("query"), models.RrfQuery):
+            type(self).rejected += 1
+            body = b'{"status":{"error":"Format error in JSON body: unknown variant `rrf`"}}'
+            raise UnexpectedResponse(400, "Bad Request", body, httpx.Headers())
+        return super().query_points(*args, **kwargs)
+
+
+def test_server_without_weighted_rrf_falls_back_to_plain_rrf(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    old = ServerStore(_OldServerClient(":memory:"), "docqa")
+    old.ensure(DIM)
+    old.upsert(make_points())
+    dense_q, sparse_q = unit(3), ENC.encode_query("sauvegarde de la base")
+    with caplog.at_level("WARNING"):
+        first = old.search(dense_q, sparse_q, 3, mode="hybrid")
+        again = old.search(dense_q, sparse_q, 3, mode="hybrid")
+    assert [h.id for h in first] == [h.id for h in again] and len(first) == 3
+    assert _OldServerClient.rejected == 1  # asked once, then plain RRF straight away
+    assert sum("plain RRF" in r.message for r in caplog.records) == 1
+    # plain RRF is Qdrant's k = 2 with equal weights: the top hit scores 1/2 + 1/(2 + its rank)
+    assert first[0].score >= 0.5

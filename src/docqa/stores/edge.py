@@ -25,6 +25,7 @@ import qdrant_edge as qe
 from docqa.errors import DocqaError, StoreError, StoreLockedError
 from docqa.stores._shared import (
     RRF_K,
+    RRF_WEIGHTS,
     SCROLL_PAGE,
     as_floats,
     cosine,
@@ -335,7 +336,7 @@ class EdgeStore:
             qe.Prefetch(limit=prefetch_k, query=sparse_q, filter=flt),
         ]
         # The stubs do not type the nested Fusion.Rrf as a Fusion; the engine accepts it.
-        fusion: Any = qe.Fusion.Rrf(k=RRF_K)
+        fusion: Any = qe.Fusion.Rrf(k=RRF_K, weights=list(RRF_WEIGHTS))
         return qe.QueryRequest(
             limit=k,
             query=fusion,

@@ -8,6 +8,7 @@ ignores payload indexes; that is fine for the small sets it is meant for.
 from __future__ import annotations
 
 import contextlib
+import logging
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,8 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from docqa.errors import DocqaError, IndexMismatchError, StoreError, StoreLockedError
 from docqa.stores._shared import (
+    RRF_K,
+    RRF_WEIGHTS,
     SCROLL_PAGE,
     as_floats,
     cosine,
@@ -45,6 +48,8 @@ from docqa.stores.base import (
 INDEXED_FIELDS = ("files", "sha256", "lang")
 # Seconds to wait for the server; ingest upserts are small batches, queries are fast.
 TIMEOUT_S = 30
+
+log = logging.getLogger(__name__)
 
 
 def _match(conditions: Mapping[str, Sequence[str]]) -> models.Filter:
@@ -122,6 +127,7 @@ class ServerStore:
         self.collection = collection
         self.where = where or f"collection {collection!r}"
         self._exists = False
+        self._plain_rrf = False  # set when the server rejects weighted RRF
 
     @classmethod
     def from_url(cls, url: str, api_key: str | None, collection: str) -> ServerStore:
@@ -318,11 +324,28 @@ class ServerStore:
             return []
         flt = _filter(files, where)
         args = self._query_args(run, dense, sparse, flt, prefetch_limit(k, prefetch_k))
+        if run == "hybrid" and self._plain_rrf:
+            args["query"] = models.FusionQuery(fusion=models.Fusion.RRF)
         with self._engine():
-            hits = self.client.query_points(
-                self.collection, limit=k, query_filter=flt, with_payload=True, **args
-            ).points
+            try:
+                hits = self._query(k, flt, args)
+            except UnexpectedResponse as exc:
+                if run != "hybrid" or self._plain_rrf or exc.status_code not in (400, 422):
+                    raise
+                # A server older than parametrised RRF rejects the `rrf` query: fall back to
+                # its plain RRF (k = 2, equal weights), which ranks a little worse, and say so.
+                log.warning("%s: server has no weighted RRF, using plain RRF (%s)", self.where, exc)
+                self._plain_rrf = True
+                args["query"] = models.FusionQuery(fusion=models.Fusion.RRF)
+                hits = self._query(k, flt, args)
         return [self._scored(hit, run, dense) for hit in hits]
+
+    def _query(
+        self, k: int, flt: models.Filter | None, args: dict[str, Any]
+    ) -> list[models.ScoredPoint]:
+        return self.client.query_points(
+            self.collection, limit=k, query_filter=flt, with_payload=True, **args
+        ).points
 
     @staticmethod
     def _query_args(
@@ -343,8 +366,8 @@ class ServerStore:
             models.Prefetch(query=dense_q, using=DENSE, limit=prefetch_k, filter=flt),
             models.Prefetch(query=sparse_q, using=SPARSE, limit=prefetch_k, filter=flt),
         ]
-        # Plain RRF (server default k=2, = RRF_K) works on every server version.
-        fusion = models.FusionQuery(fusion=models.Fusion.RRF)
+        # Parametrised RRF needs Qdrant >= 1.16 (server) and qdrant-client >= 1.16 (local mode).
+        fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=list(RRF_WEIGHTS)))
         return {"prefetch": prefetch, "query": fusion, "with_vectors": with_vectors}
 
     @staticmethod
