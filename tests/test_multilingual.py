@@ -113,5 +113,25 @@ def test_ingest_and_search_with_the_multilingual_model(tmp_path: Path) -> None:
     settings = E5.model_copy(update={"store": tmp_path / "store"})
     report = ingest(docs, settings)
     assert (report.failed, report.added) == ((), 2)
+    assert not any(MULTILINGUAL_MODEL in w for w in report.warnings)  # already multilingual
     hits = search("Combien de bateaux ?", settings, k=2, mode="dense")
     assert Path(hits[0].file).name == "station.md"
+
+
+FRENCH = (
+    "# Bateaux\n\nLa station possède deux bateaux de recherche. Ils sont amarrés au port et "
+    "les équipes les utilisent pour les sorties en mer pendant toute la saison.\n"
+)
+
+
+def test_french_files_with_the_english_default_get_a_hint(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bateaux.md").write_text(FRENCH, encoding="utf-8")
+    (docs / "cold.md").write_text("# Cold room\n\nThe cold room is kept at four degrees.\n")
+    settings = Settings(store=tmp_path / "store")
+    report = ingest(docs, settings)
+    hints = [w for w in report.warnings if f"DOCQA_EMBED_MODEL={MULTILINGUAL_MODEL}" in w]
+    assert len(hints) == 1 and hints[0].startswith("1 file(s) in fr:")
+    again = ingest(docs, settings)  # nothing new to embed: nothing to say
+    assert not any(MULTILINGUAL_MODEL in w for w in again.warnings)
