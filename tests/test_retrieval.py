@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,10 @@ from docqa.errors import EmbedderError, NoMatchError, NoStoreError
 from docqa.ingestion import ingest
 from docqa.manifest import FileRow
 from docqa.rerank import load_reranker, rerank
-from docqa.retrieval import match_files, relevant, search
-from docqa.stores import Store
+from docqa.retrieval import MUTED_DENSE, fusion_weights, match_files, relevant, search
+from docqa.sparse import Bm25Encoder
+from docqa.stores import Store, open_store
+from docqa.stores._shared import RRF_K
 from docqa.stores.server import ServerStore
 from docqa.types import Hit
 
@@ -332,3 +335,53 @@ def test_cli_where_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert result.exit_code == 0 and "fr.txt" in result.stdout and "en.txt" not in result.stdout
     bad = runner.invoke(cli, [*base, "--where", "lang"])
     assert bad.exit_code == 2 and "KEY=VALUE" in bad.stderr
+
+
+# --- fusion for questions in a language the embedder does not read ---------------------------
+
+ENCODER = Bm25Encoder(("en", "fr"))
+
+
+def test_english_only_model_mutes_dense_for_clearly_french_questions() -> None:
+    assert fusion_weights("Combien de bateaux a la station ?", ("en",), ENCODER) == MUTED_DENSE
+    assert fusion_weights("How many boats does the station own?", ("en",), ENCODER) is None
+    assert fusion_weights("Debian GNU/Linux kernels", ("en",), ENCODER) is None  # no stopwords
+    assert fusion_weights("Combien de bateaux a la station ?", (), ENCODER) is None
+
+
+FRENCH = {
+    "bateaux.md": "# Bateaux\n\nLa station possède deux bateaux et un canot pour les sorties.\n",
+    "gilets.md": "# Sécurité\n\nLes gilets de sauvetage sont obligatoires sur chaque bateau.\n",
+    "froid.md": "# Chambre froide\n\nLes échantillons sont gardés à quatre degrés.\n",
+    "badges.md": "# Badges\n\nLe bureau donne les badges le premier jour de la visite.\n",
+}
+
+
+@pytest.mark.parametrize("kind", ["edge", "server"])
+def test_muted_dense_ranks_like_bm25_and_keeps_cosines(tmp_path: Path, kind: str) -> None:
+    for name, text in FRENCH.items():
+        (tmp_path / "fr").mkdir(exist_ok=True)
+        (tmp_path / "fr" / name).write_text(text, encoding="utf-8")
+    settings = Settings(store=tmp_path / "store", relevance_floor=0.0)
+    opened: Store = ServerStore(QdrantClient(":memory:"), "docqa")
+    if kind == "edge":
+        ingest(tmp_path / "fr", settings, embedder=HashEmbedder())
+        opened = open_store(settings, tmp_path / "store")
+    else:
+        ingest(tmp_path / "fr", settings, embedder=HashEmbedder(), store=opened)
+    english_only = HashEmbedder()
+    english_only.info = replace(english_only.info, languages=("en",))
+    question = "Les gilets de sauvetage sont-ils obligatoires sur le bateau pour la visite ?"
+    kw = {"k": 4, "embedder": english_only, "store": opened}
+    bm25 = search(question, settings, mode="bm25", **kw)
+    hybrid = search(question, settings, mode="hybrid", **kw)
+    plain = search(question, settings, mode="hybrid", **{**kw, "embedder": HashEmbedder()})
+    opened.close()
+    assert len(bm25) >= 3
+    assert [h.chunk_id for h in hybrid[: len(bm25)]] == [h.chunk_id for h in bm25]
+    assert all(h.dense_score is not None for h in hybrid)  # the relevance floor still works
+    # BM25's RRF terms alone (the dense list adds at most 1e-6); the usual weights add dense's
+    assert [h.score for h in hybrid[: len(bm25)]] == pytest.approx(
+        [1 / (rank + RRF_K) for rank in range(len(bm25))], abs=1e-5
+    )
+    assert plain[0].score > hybrid[0].score + 0.05

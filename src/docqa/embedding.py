@@ -76,6 +76,8 @@ class ModelInfo:
         document_prefix: Text put before every document chunk.
         special_tokens: Tokens the model adds around every text (and inside it, for an engine
             that adds its own prefix), counted by the chunker.
+        languages: ISO codes of the only languages the model was trained on; empty when it is
+            multilingual or unknown.
     """
 
     name: str
@@ -86,6 +88,7 @@ class ModelInfo:
     query_prefix: str
     document_prefix: str
     special_tokens: int = 2
+    languages: tuple[str, ...] = ()
 
 
 class Embedder(Protocol):
@@ -251,6 +254,8 @@ def resolve_model(settings: Settings) -> ModelInfo:
         tokenizer_file=folder / "tokenizer.json",
         query_prefix=query,
         document_prefix=document,
+        # all-MiniLM-L6-v2 was trained on English pairs only (its model card)
+        languages=("en",) if name == DEFAULT_MODEL else (),
     )
 
 

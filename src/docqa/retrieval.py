@@ -116,6 +116,25 @@ def resolve_files(patterns: Iterable[str], settings: Settings) -> list[str]:
 # --- search ------------------------------------------------------------------------------------
 
 
+# An embedder ranks questions in a language it was not trained on poorly (all-MiniLM-L6-v2 on the
+# French Debian FAQ: dense MRR@10 0.64 on tune, 0.68 on test, against BM25's 0.95): hybrid then
+# ranks by BM25 and the dense list only breaks ties. Its cosines still serve the relevance floor.
+MUTED_DENSE = (1e-6, 1.0)
+
+
+def fusion_weights(
+    question: str, model_languages: Sequence[str], encoder: Bm25Encoder
+) -> tuple[float, float] | None:
+    """(dense, bm25) RRF weights for ``question``: :data:`MUTED_DENSE` when the question is
+    clearly in a language the embedder does not read, else None (the stores' default)."""
+    if not model_languages:
+        return None
+    asked = encoder.query_languages(question)
+    if len(asked) == 1 and asked[0] not in model_languages:
+        return MUTED_DENSE
+    return None
+
+
 def _query_points(
     question: str,
     settings: Settings,
@@ -131,8 +150,12 @@ def _query_points(
 
             embedder = embedding.make_embedder(settings)
         dense = [float(x) for x in embedder.embed_query(question)]
-    sparse = Bm25Encoder(settings.languages).encode_query(question) if mode != "dense" else None
-    points = store.search(dense, sparse, k, mode=mode, files=files, where=where)
+    encoder = Bm25Encoder(settings.languages)
+    sparse = encoder.encode_query(question) if mode != "dense" else None
+    weights = None
+    if mode == "hybrid" and embedder is not None:
+        weights = fusion_weights(question, embedder.info.languages, encoder)
+    points = store.search(dense, sparse, k, mode=mode, files=files, where=where, weights=weights)
     hits = [_hit(p) for p in points]
     # RRF gives equal scores to many hits and Edge orders ties arbitrarily: break them by the
     # dense cosine, then the id, so the same question always gets the same ranking.

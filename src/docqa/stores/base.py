@@ -92,9 +92,11 @@ class Store(Protocol):
         files: Sequence[str] | None = None,
         prefetch_k: int | None = None,
         where: Mapping[str, Sequence[str]] | None = None,
+        weights: tuple[float, float] | None = None,
     ) -> list[ScoredPoint]:
-        """Top-k points; hybrid = RRF of dense and BM25 prefetches; ``files`` filters by path,
-        ``where`` by payload values (each key: any of its values; all keys must hold)."""
+        """Top-k points; hybrid = weighted RRF of dense and BM25 prefetches (``weights`` =
+        (dense, bm25), default ``RRF_WEIGHTS``); ``files`` filters by path, ``where`` by payload
+        values (each key: any of its values; all keys must hold)."""
 
     def points(self, with_vectors: bool = False) -> Iterator[StoredPoint]:
         """Every point (scroll), for status checks and tests."""

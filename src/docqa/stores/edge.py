@@ -290,6 +290,7 @@ class EdgeStore:
         files: Sequence[str] | None = None,
         prefetch_k: int | None = None,
         where: Mapping[str, Sequence[str]] | None = None,
+        weights: tuple[float, float] | None = None,
     ) -> list[ScoredPoint]:
         """Top-k points; hybrid = RRF of dense and BM25 prefetches; ``files`` filters by path,
         ``where`` by payload values (e.g. ``{"lang": ["fr"]}``).
@@ -305,7 +306,8 @@ class EdgeStore:
         if run is None or shard is None or k <= 0 or (files is not None and not files):
             return []
         flt = _filter(files, where)
-        request = self._request(run, dense, sparse, k, flt, prefetch_limit(k, prefetch_k))
+        limit = prefetch_limit(k, prefetch_k)
+        request = self._request(run, dense, sparse, k, flt, limit, weights or RRF_WEIGHTS)
         with self._engine():
             hits = shard.query(request)
         return [self._scored(hit, run, dense) for hit in hits]
@@ -318,6 +320,7 @@ class EdgeStore:
         k: int,
         flt: qe.Filter | None,
         prefetch_k: int,
+        weights: tuple[float, float],
     ) -> qe.QueryRequest:
         with_vector = [DENSE] if dense is not None and run != "dense" else False
         dense_q = qe.Query.Nearest(as_floats(dense), using=DENSE) if dense is not None else None
@@ -336,7 +339,7 @@ class EdgeStore:
             qe.Prefetch(limit=prefetch_k, query=sparse_q, filter=flt),
         ]
         # The stubs do not type the nested Fusion.Rrf as a Fusion; the engine accepts it.
-        fusion: Any = qe.Fusion.Rrf(k=RRF_K, weights=list(RRF_WEIGHTS))
+        fusion: Any = qe.Fusion.Rrf(k=RRF_K, weights=list(weights))
         return qe.QueryRequest(
             limit=k,
             query=fusion,

@@ -308,6 +308,7 @@ class ServerStore:
         files: Sequence[str] | None = None,
         prefetch_k: int | None = None,
         where: Mapping[str, Sequence[str]] | None = None,
+        weights: tuple[float, float] | None = None,
     ) -> list[ScoredPoint]:
         """Top-k points; hybrid = RRF of dense and BM25 prefetches; ``files`` filters by path,
         ``where`` by payload values (e.g. ``{"lang": ["fr"]}``).
@@ -323,7 +324,8 @@ class ServerStore:
         if not self._has_collection():
             return []
         flt = _filter(files, where)
-        args = self._query_args(run, dense, sparse, flt, prefetch_limit(k, prefetch_k))
+        limit = prefetch_limit(k, prefetch_k)
+        args = self._query_args(run, dense, sparse, flt, limit, weights or RRF_WEIGHTS)
         if run == "hybrid" and self._plain_rrf:
             args["query"] = models.FusionQuery(fusion=models.Fusion.RRF)
         with self._engine():
@@ -354,6 +356,7 @@ class ServerStore:
         sparse: SparseVector | None,
         flt: models.Filter | None,
         prefetch_k: int,
+        weights: tuple[float, float],
     ) -> dict[str, Any]:
         with_vectors: list[str] | bool = [DENSE] if dense is not None and run != "dense" else False
         dense_q = as_floats(dense) if dense is not None else None
@@ -367,7 +370,7 @@ class ServerStore:
             models.Prefetch(query=sparse_q, using=SPARSE, limit=prefetch_k, filter=flt),
         ]
         # Parametrised RRF needs Qdrant >= 1.16 (server) and qdrant-client >= 1.16 (local mode).
-        fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=list(RRF_WEIGHTS)))
+        fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=list(weights)))
         return {"prefetch": prefetch, "query": fusion, "with_vectors": with_vectors}
 
     @staticmethod
