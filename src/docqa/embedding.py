@@ -531,14 +531,11 @@ class E5WordTokenizer:
     def __init__(self, model: Any) -> None:
         self._model = model
         self._base = int(model.token_count("a")) - 1  # specials + "passage:" marker
-        self._counts: dict[str, int] = {}
+        # Bounded: a large corpus has millions of distinct words; a count costs ~2 µs anyway.
+        self._count = functools.lru_cache(maxsize=1 << 17)(self._count_uncached)
 
-    def _count(self, word: str) -> int:
-        n = self._counts.get(word)
-        if n is None:
-            n = max(1, int(self._model.token_count(word)) - self._base)
-            self._counts[word] = n
-        return n
+    def _count_uncached(self, word: str) -> int:
+        return max(1, int(self._model.token_count(word)) - self._base)
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the tokens of ``text`` (no special tokens)."""
