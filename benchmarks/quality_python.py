@@ -255,7 +255,11 @@ def main() -> None:
     text = report_text(settings, make_embedder(settings), record)
     print(text)
     print(f"\n({time.perf_counter() - started:.0f} s)")
-    quality.write_readme("quality:python", text)
+    # Each embedder has its own table: quality:python for the default, quality:python-<model>.
+    default = settings.embed_model == Settings().embed_model
+    quality.write_readme(
+        "quality:python" if default else f"quality:python-{slug(settings.embed_model)}", text
+    )
 
 
 if __name__ == "__main__":
