@@ -97,6 +97,19 @@ class Hit:
         """JSON-ready dict."""
         return asdict(self)
 
+    def _repr_html_(self) -> str:
+        import html
+
+        cosine = "" if self.dense_score is None else f", cosine {self.dense_score:.3f}"
+        snippet = " ".join(self.text.split())
+        snippet = snippet[:300] + ("…" if len(snippet) > 300 else "")
+        place = _where(self.file, self.page, self.heading, self.first_line)
+        return (
+            f"<div><b>{html.escape(place)}</b> "
+            f"<small>(score {self.score:.4f}{cosine})</small>"
+            f"<blockquote>{html.escape(snippet)}</blockquote></div>"
+        )
+
 
 IngestStage = Literal["scan", "parse", "embed", "store", "optimize", "done"]
 
@@ -222,6 +235,26 @@ class StoreStatus:
 
     def _repr_markdown_(self) -> str:
         return "```\n" + self.summary() + "\n```"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = [
+            ("store", f"{self.store} ({self.backend})"),
+            ("files", f"{self.files} ({self.failed} failed)"),
+            ("chunks", f"{self.chunks} ({self.points} points)"),
+            ("embedder", f"{self.embed_model} ({self.dim}-d)"),
+            ("fingerprint", self.fingerprint),
+            ("size", f"{self.size_bytes / 1e6:.1f} MB"),
+            *(("roots", r) for r in self.roots),
+            *(("warning", w) for w in self.warnings),
+            *(("failed", f"{f.path}: {f.reason}") for f in self.failures),
+        ]
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table>{cells}</table>"
 
 
 # --- answers ---------------------------------------------------------------------------------
