@@ -40,7 +40,7 @@ from docqa.config import Settings
 from docqa.embedding import Embedder, make_embedder
 from docqa.evaluation import Judge, Question, evaluate, load_questions, rank_hits
 from docqa.ingestion import ingest
-from docqa.language import stopwords, words
+from docqa.language import words
 from docqa.metrics import contains_answer
 from docqa.parsing import parse
 from docqa.retrieval import search
@@ -330,21 +330,10 @@ def _hit(point: ScoredPoint) -> Hit:
     )
 
 
-def query_languages(question: str, languages: Sequence[str]) -> tuple[str, ...]:
-    """The language a query is stemmed in: the one whose stopwords it uses most, or every
-    configured language when it uses none or ties (keyword queries such as "GNU/Linux kernel").
-    """
-    tokens = words(question)
-    counts = {lang: sum(1 for t in tokens if t in stopwords(lang)) for lang in languages}
-    best = max(counts.values(), default=0)
-    leaders = [lang for lang, n in counts.items() if n == best]
-    return tuple(leaders) if best and len(leaders) == 1 else tuple(languages)
-
-
 def own_language_bm25(question: Question, store: Store, settings: Settings) -> list[Hit]:
-    """BM25 with the query stemmed in its detected language (docqa now: every language)."""
-    langs = query_languages(question.question, settings.languages)
-    sparse = Bm25Encoder(langs).encode_query(question.question)
+    """BM25 with the query stemmed in its detected language, as docqa's encoder now does (kept
+    as its own list so the "query in all languages" rows stay comparable)."""
+    sparse = Bm25Encoder(settings.languages).encode_query(question.question)
     return [_hit(p) for p in store.search(None, sparse, 100, mode="bm25")]
 
 
