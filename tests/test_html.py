@@ -18,7 +18,6 @@ from docqa.types import ParsedDoc
 from .conftest import CURATED
 from .fakes import HashEmbedder
 
-needs_curated = pytest.mark.skipif(not CURATED.is_dir(), reason="shared corpora not found")
 FAQ = "html_python_faq_programming.html"
 SIDEBAR = ("Table of Contents", "Previous topic", "Next topic", "This Page", "Quick search")
 
@@ -36,7 +35,6 @@ def page(body: str, head: str = "<meta charset='utf-8'><title>T</title>") -> str
 # --- the real Sphinx page --------------------------------------------------------------------
 
 
-@needs_curated
 def test_python_faq_keeps_content_and_drops_the_sidebar() -> None:
     path = CURATED / FAQ
     doc = parsing.parse(path, path.read_bytes(), Settings())
@@ -60,7 +58,6 @@ def test_python_faq_keeps_content_and_drops_the_sidebar() -> None:
     assert ">>> x = 10\n>>> def bar():\n...     print(x)" in code  # <pre> keeps its lines
 
 
-@needs_curated
 def test_an_html_answer_is_found_and_cited_by_heading(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
