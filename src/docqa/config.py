@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         ("en", "fr"),
         description="Languages for BM25 stemming; each file gets the one it matches best.",
     )
+    max_file_mb: int = Field(
+        256,
+        ge=1,
+        description="Most MB one text, Markdown, HTML or DOCX file may hold, or a DOCX unpack "
+        "to (with at most 4,000 XML elements per MB): a larger file, or a zip bomb, fails with "
+        "one line and the rest goes on. PDFs are read page by page and not bounded.",
+    )
     ocr: Literal["never", "auto", "always"] = Field(
         "never", description="OCR scanned pages: never, auto (pages without text), always."
     )

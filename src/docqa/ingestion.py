@@ -319,6 +319,7 @@ def _parse_all(
             keep.append(work)  # same bytes already embedded under another path
             continue
         try:
+            sources.check_size(work.src.path, run.settings.max_file_mb)
             data = parsing.read_bytes(work.src.path)
             work.parsed = parsing.parse(work.src.path, data, run.settings)
             work.chunks = run.chunker.chunk(work.parsed.sections)

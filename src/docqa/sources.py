@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docqa.errors import IngestPathError
+from docqa.errors import IngestPathError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,24 @@ def sha256_file(path: Path) -> str:
         while block := handle.read(_BLOCK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_size(path: Path, max_mb: int) -> None:
+    """Refuse a text, Markdown, HTML or DOCX file over ``max_mb`` MB before it is read whole
+    (``Settings.max_file_mb``); PDFs are read page by page and are not bounded here.
+
+    Raises:
+        SourceError: The file is larger, or cannot be looked at.
+    """
+    try:
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise SourceError(path, os_error_reason(exc)) from exc
+    if Path(path).suffix.lower() != ".pdf" and size > max_mb << 20:
+        mb = size / (1 << 20)
+        raise SourceError(
+            path, f"{mb:,.0f} MB, over DOCQA_MAX_FILE_MB={max_mb}: raise it to read it"
+        )
 
 
 def scan(root: Path) -> Scan:
