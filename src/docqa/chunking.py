@@ -8,8 +8,9 @@ Each section is cut into contiguous *segments* (sentences, or lines/paragraph pi
 no sentence punctuation, and word runs where one sentence alone is too long); chunks are runs of
 whole segments. A run of over 100 characters that the tokenizer reads as one token (WordPiece's
 [UNK] for a 5 MB "word" or a hex blob) is counted as the tokens of its 100-character pieces, so it
-is cut like any other text and no chunk holds more than a window's worth of characters. Segments tile the section text, so the chunks' character spans cover every
-character of every section: nothing is dropped. Neighbouring chunks share up to ``overlap`` tokens
+is cut like any other text and no chunk holds more than a window's worth of characters. Segments
+tile the section text, so the chunks' character spans cover every character of every section:
+nothing is dropped. Neighbouring chunks share up to ``overlap`` tokens
 of whole trailing segments. Chunks never cross a section (a PDF page or a Markdown section), so
 every chunk has one locator.
 """
