@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import textwrap
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import zip_longest
@@ -22,7 +23,7 @@ import click
 from pydantic import ValidationError
 
 import docqa
-from docqa.config import Settings
+from docqa.config import Settings, SettingWarning
 from docqa.errors import ConfigError, ConfirmationRequired, DocqaError
 from docqa.progress import IngestBar
 from docqa.types import Answer, Comparison, SentenceSupport, shown_path, source_lines
@@ -61,7 +62,10 @@ class _Group(click.Group):
 def _settings(ctx: click.Context, **flags: Any) -> Settings:
     """Settings from env + docqa.toml, overridden by the global and the command's flags."""
     try:
-        base = Settings(**{k: v for k, v in ctx.obj.items() if v is not None})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SettingWarning)
+            base = Settings(**{k: v for k, v in ctx.obj.items() if v is not None})
+        _warn([str(w.message) for w in caught if issubclass(w.category, SettingWarning)])
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
