@@ -399,6 +399,8 @@ def eval_command(
 
 def main() -> None:
     """Entry point for ``docqa`` and ``python -m docqa``."""
-    # pypdf logs recoverable damage as warnings; docqa reports files in its own words
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    # the PDF readers log damage they recover from (pdfminer, under pdfplumber's table reader:
+    # "Data-loss while decompressing corrupted data"); docqa reports files in its own words
+    for name in ("pypdf", "pdfminer", "pdfplumber"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     cli(prog_name="docqa")
