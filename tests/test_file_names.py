@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from docqa.api import status
+from docqa.api import ingest, search, status
 from docqa.cli import cli
 from docqa.config import Settings
-from docqa.ingestion import ingest
-from docqa.retrieval import search
+from docqa.session import close_sessions
 
 from .fakes import HashEmbedder, install_hash_embedder
 
@@ -38,11 +37,13 @@ def test_a_non_utf8_name_is_ingested_searched_and_removed(folder: Path, tmp_path
     assert hit.file.endswith("docs\\xfe/" + SHOWN) and "four boats" in hit.text
     hit.file.encode("utf-8")  # storable and printable text
     assert status(settings).files == 2
+    close_sessions()  # status's shared session holds the store; ingest below opens its own
     assert ingest(folder, settings, embedder=HashEmbedder()).unchanged == 2
     (folder / BAD).unlink()
     again = ingest(folder, settings, embedder=HashEmbedder(), yes=True)
     assert (again.removed, again.unchanged) == (1, 1)
     assert status(settings).files == 1
+    close_sessions()
 
 
 def test_cli_names_a_failed_non_utf8_file_on_one_line(

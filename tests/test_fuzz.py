@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from docqa.api import search
 from docqa.config import Settings
-from docqa.retrieval import search
 from docqa.sources import path_text
 
 from .conftest import CURATED, REPO

@@ -10,11 +10,10 @@ from typing import IO
 
 import pytest
 
+from docqa.api import ingest, search
 from docqa.config import Settings
 from docqa.errors import SourceError
 from docqa.formats.docx import docx_sections
-from docqa.ingestion import ingest
-from docqa.retrieval import search
 
 from .fakes import HashEmbedder
 
