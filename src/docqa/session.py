@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from docqa.chat import Conversation
+from docqa.answering.chat import Conversation
 from docqa.config import Settings, store_path
 
 if TYPE_CHECKING:
