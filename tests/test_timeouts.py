@@ -101,7 +101,7 @@ def test_qdrant_server_wait_is_the_configured_one(stuck_url: str) -> None:
 
 
 def test_qdrant_timeout_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("DOCQA_QDRANT_TIMEOUT_S", "7.5")
+    monkeypatch.setenv("DOCQA_QDRANT_TIMEOUT_S", "7")
     store = open_store(Settings(qdrant_url="http://127.0.0.1:6333"), tmp_path)
-    assert isinstance(store, ServerStore) and store.timeout_s == 7.5
+    assert isinstance(store, ServerStore) and store.timeout_s == 7
     store.close()

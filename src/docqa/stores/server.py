@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -153,10 +154,9 @@ class ServerStore:
         """
         # check_compatibility would call the server now and only warn when it is down;
         # the first real operation reports that instead, as a StoreError.
-        client = QdrantClient(
-            url=url, api_key=api_key, timeout=timeout_s, check_compatibility=False
-        )
-        return cls(client, collection, where=url, timeout_s=timeout_s)
+        seconds = max(1, math.ceil(timeout_s))  # qdrant-client takes whole seconds
+        client = QdrantClient(url=url, api_key=api_key, timeout=seconds, check_compatibility=False)
+        return cls(client, collection, where=url, timeout_s=seconds)
 
     @classmethod
     def from_path(cls, path: Path, collection: str) -> ServerStore:
