@@ -49,7 +49,7 @@ def _one_line(exc: DocqaError) -> str:
     """The error's one line for the user; with ``DOCQA_DEBUG=1`` it is re-raised instead."""
     if _debug():
         raise exc
-    return str(exc)
+    return render.one_line(str(exc))
 
 
 class _Group(click.Group):
@@ -132,9 +132,9 @@ def ingest(
         click.echo(report.to_json())
     else:
         for file, reason in report.failed:
-            click.echo(f"failed: {file}: {reason}", err=True)
+            click.echo(f"failed: {render.one_line(f'{file}: {reason}')}", err=True)
         for warning in report.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {render.one_line(warning)}", err=True)
         click.echo(report.summary())
     ctx.exit(report.exit_code)
 
@@ -191,7 +191,7 @@ def reset(ctx: click.Context, yes: bool) -> None:
     if not yes and sys.stdin.isatty():
         yes = click.confirm("Delete the docqa store and everything ingested?")
     removed = docqa.reset(settings, yes=yes)
-    click.echo(f"removed {removed}")
+    click.echo(f"removed {render.one_line(str(removed))}")
 
 
 # --- ask and chat ---------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def _answer_options(command: Any) -> Any:
 
 def _warn(warnings: Sequence[str]) -> None:
     for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {render.one_line(warning)}", err=True)
 
 
 def _tail(answer: Answer) -> None:
@@ -228,7 +228,7 @@ def _tail(answer: Answer) -> None:
 def _stream(result: AnswerStream) -> None:
     """Print the answer as it comes, then its sources and warnings."""
     for piece in result:
-        click.echo(piece, nl=False)
+        click.echo(render.terminal(piece), nl=False)
     click.echo()
     _tail(result.answer)
 

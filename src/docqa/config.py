@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         "inside the store folder.",
     )
     qdrant_api_key: SecretStr | None = Field(None, description="API key for DOCQA_QDRANT_URL.")
+    qdrant_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds to wait for the Qdrant server on each request (whole seconds).",
+    )
     collection: str = Field("docqa", description="Qdrant collection name.")
 
     # --- embedding ---------------------------------------------------------------------------
