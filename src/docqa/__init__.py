@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from docqa.ingestion import ingest
     from docqa.llamaindex import query_engine
     from docqa.retrieval import relevant, search
+    from docqa.server import serve
 
 __version__ = "0.1.0"
 
@@ -67,6 +68,7 @@ _LAZY = {
     "relevant": "docqa.retrieval",
     "query_engine": "docqa.llamaindex",
     "evaluate": "docqa.evaluation",
+    "serve": "docqa.server",
     "EvalReport": "docqa.evaluation",
 }
 
@@ -107,6 +109,7 @@ __all__ = [
     "relevant",
     "reset",
     "search",
+    "serve",
     "status",
 ]
 

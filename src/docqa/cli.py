@@ -393,6 +393,46 @@ def eval_command(
     _warn([] if as_json else report.warnings)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--api-key", envvar="DOCQA_SERVE_API_KEY", help="Key clients must send (Bearer).")
+@click.option(
+    "--cors", multiple=True, help="Browser origin allowed to call (repeatable; null: file://)."
+)
+@click.option(
+    "--queue",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Requests that may wait for the in-process model (then 503).",
+)
+@click.option("--model", help="Model name (DOCQA_MODEL).")
+@click.option("--preset", help="System-prompt preset (DOCQA_PRESET).")
+@click.option("-k", "--top-k", "k", type=click.IntRange(min=1), help="Sources (DOCQA_TOP_K).")
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    api_key: str | None,
+    cors: tuple[str, ...],
+    queue: int,
+    model: str | None,
+    preset: str | None,
+    k: int | None,
+) -> None:
+    """Serve docqa: a chat page, an OpenAI API (/v1) and an Ollama API (/api); Ctrl-C stops."""
+    settings = _settings(ctx, model=model, preset=preset, top_k=k)
+
+    def ready(url: str) -> None:
+        click.echo(f"docqa serving on {url}  (page: {url}/, OpenAI: {url}/v1, Ollama: {url})")
+
+    docqa.serve(
+        settings, host=host, port=port, api_key=api_key, cors=cors, queue=queue, on_ready=ready
+    )
+
+
 def main() -> None:
     """Entry point for ``docqa`` and ``python -m docqa``."""
     # pypdf logs recoverable damage as warnings; docqa reports files in its own words
