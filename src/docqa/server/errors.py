@@ -60,6 +60,12 @@ class Forbidden(ServeError):
     status, code = 403, "forbidden"
 
 
+class ClientGone(ServeError):
+    """The client disconnected before its answer started (nobody reads this status)."""
+
+    status, code = 499, "client_closed_request"
+
+
 class Unauthorized(ServeError):
     """No valid ``Authorization: Bearer`` key."""
 

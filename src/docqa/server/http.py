@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import Send
 
 from docqa.errors import DocqaError
-from docqa.server.errors import BadRequest, TooLarge, http_status, retry_after
+from docqa.server.errors import BadRequest, ClientGone, TooLarge, http_status, retry_after
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -98,16 +98,71 @@ class EventStream(StreamingResponse):
                     await aclose()
 
 
-async def first_then(events: AsyncIterator[T]) -> tuple[T | None, AsyncIterator[T]]:
+async def unless_gone(request: Request, work: Callable[[], Awaitable[T]]) -> T:
+    """``await work()``, cancelled as soon as the client disconnects.
+
+    Used while nothing has been sent yet (waiting for a queue place, retrieval, a whole
+    non-streamed answer): Starlette only notices a client that left once a response streams.
+
+    Raises:
+        ClientGone: The client disconnected first (``work``'s ``finally`` blocks have run).
+    """
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+    gone = False
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        try:
+            outcome.append(await work())
+        except Exception as error:  # re-raised outside the group, not as an ExceptionGroup
+            failure.append(error)
+        group.cancel_scope.cancel()
+    if failure:
+        raise failure[0]
+    if gone or not outcome:
+        raise ClientGone("the client disconnected before the answer started")
+    return outcome[0]
+
+
+async def first_then(
+    request: Request, events: AsyncIterator[T]
+) -> tuple[T | None, AsyncIterator[T]]:
     """The first item of ``events`` (errors raise here, before any response starts) and the
-    iterator, to go on with. ``None`` when it is empty."""
+    iterator, to go on with; ``None`` when it is empty. A client that leaves meanwhile (while
+    its request waits in the queue) cancels it at once."""
+
+    async def first() -> T | None:
+        return await anext(events, None)
+
     try:
-        first = await events.__anext__()
-    except StopAsyncIteration:
-        return None, events
+        item = await unless_gone(request, first)
     except BaseException:
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
-            await aclose()
+            with anyio.CancelScope(shield=True):
+                await aclose()
         raise
-    return first, events
+    return item, events
+
+
+async def collect(request: Request, events: AsyncIterator[T]) -> list[T]:
+    """Every item of ``events`` (a non-streamed answer), cancelled if the client leaves."""
+
+    async def everything() -> list[T]:
+        return [item async for item in events]
+
+    try:
+        return await unless_gone(request, everything)
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            with anyio.CancelScope(shield=True):
+                await aclose()

@@ -21,7 +21,7 @@ from starlette.routing import Route
 import docqa
 from docqa.errors import DocqaError
 from docqa.server import citations
-from docqa.server.http import EventStream, first_then, parse
+from docqa.server.http import EventStream, collect, first_then, parse
 from docqa.server.openai import base_url
 from docqa.server.protocol import (
     OllamaChatRequest,
@@ -147,19 +147,13 @@ async def _respond(
 ) -> Response:
     started = time.perf_counter()
     events = _serving(request).answer(model, messages, base_url(request))
-    first, events = await first_then(events)
     head = {"model": model}
     if stream:
+        first, events = await first_then(request, events)
         return EventStream(_ndjson(first, events, head, shape, started), "application/x-ndjson")
-    text, final = "", None
-    item = first
-    while item is not None:
-        if isinstance(item, Piece):
-            text += item.text
-        else:
-            final = item
-        item = await anext(events, None)
-    assert final is not None
+    items = await collect(request, events)
+    final = next(i for i in items if isinstance(i, Final))
+    text = "".join(i.text for i in items if isinstance(i, Piece))
     text += citations.sources_block(final.refs)
     return JSONResponse({**head, "created_at": _now(), **shape(text), **_done(final, started)})
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from docqa.errors import DocqaError
 from docqa.server import citations
-from docqa.server.http import EventStream, error_body, first_then, parse
+from docqa.server.http import EventStream, collect, error_body, first_then, parse
 from docqa.server.protocol import ChatCompletionRequest
 from docqa.server.serving import Final, Piece, Serving
 from docqa.types import Answer
@@ -112,20 +112,14 @@ async def chat_completions(request: Request) -> Response:
     """``POST /v1/chat/completions``."""
     body = await parse(request, ChatCompletionRequest)
     events = _serving(request).answer(body.model, body.messages, base_url(request))
-    first, events = await first_then(events)
     if body.stream:
+        first, events = await first_then(request, events)
         chunks = _Chunks(body.model or "docqa")
         include = bool(body.stream_options and body.stream_options.include_usage)
         return EventStream(_sse(first, events, chunks, include), "text/event-stream")
-    text, final = "", None
-    item = first
-    while item is not None:
-        if isinstance(item, Piece):
-            text += item.text
-        else:
-            final = item
-        item = await anext(events, None)
-    assert final is not None  # answer() always ends with its Final
+    items = await collect(request, events)
+    text = "".join(i.text for i in items if isinstance(i, Piece))
+    final = next(i for i in items if isinstance(i, Final))
     tail = citations.sources_block(final.refs)
     message = {
         "role": "assistant",
