@@ -39,8 +39,10 @@ def reply(messages: Sequence[Message]) -> str:
 class SlowLLM(ScriptedLLM):
     """A fake whose tokens take ``delay`` seconds each; records whether it was stopped early."""
 
-    def __init__(self, words: int = 200, delay: float = 0.02, **kwargs: Any) -> None:
-        super().__init__(default=" ".join(["word"] * words) + " [1].", **kwargs)
+    def __init__(
+        self, words: int = 200, delay: float = 0.02, default: Any = None, **kwargs: Any
+    ) -> None:
+        super().__init__(default=default or " ".join(["word"] * words) + " [1].", **kwargs)
         self.delay = delay
         self.emitted = 0
         self.stopped = threading.Event()

@@ -61,10 +61,12 @@ class Workbench:
 
     async def compare(self, request: CompareRequest, base_url: str) -> list[dict[str, Any]]:
         """Each model's bare answer and answer from the documents, sentences marked ✓ / ~."""
-        names = request.models or [""]
-        out = []
-        for name in names:
+        routes = {}
+        for name in request.models or [""]:
             route = self.serving.resolve(name)
+            routes.setdefault(route.model, route)  # docqa/m and docqa-baseline/m: one comparison
+        out = []
+        for route in routes.values():
             settings = self.serving.settings_for(request.system)
             llm = self.session.llm_for(route.model)
             async with self.serving.gate.place():
