@@ -15,9 +15,9 @@ import pytest
 
 from docqa import embedding
 from docqa.config import Settings
-from docqa.ingestion import ingest
+from docqa.api import ingest
 from docqa.server import Running, start
-from docqa.server._session_shim import Session
+from docqa.session import Session
 
 from ..conftest import REPO
 from .test_llm_real import smollm2

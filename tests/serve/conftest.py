@@ -12,10 +12,10 @@ import pytest
 
 from docqa import prompts
 from docqa.config import Settings
-from docqa.ingestion import ingest
+from docqa.api import ingest
 from docqa.llm import Completion, Message, TokenCallback
 from docqa.server import Running, start
-from docqa.server._session_shim import Session
+from docqa.session import Session
 
 from ..fakes import HashEmbedder, ScriptedLLM
 

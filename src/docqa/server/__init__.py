@@ -19,7 +19,7 @@ from docqa.config import Settings, store_path
 from docqa.errors import ConfigError, DocqaError, NoStoreError
 
 if TYPE_CHECKING:
-    from docqa.server._session_shim import Session
+    from docqa.session import Session
 
 DEFAULT_PORT = 8765
 """Not 11434: a real Ollama there may be docqa's own backend."""
@@ -72,10 +72,10 @@ def _app(
     queue: int,
     upload_limit: int,
 ) -> tuple[Any, Session]:
-    from docqa.server._session_shim import Session
     from docqa.server.app import Policy, make_app
     from docqa.server.documents import DocumentIndex
     from docqa.server.serving import Serving
+    from docqa.session import Session
 
     _check_bind(host, api_key)
     session = session or Session(settings)

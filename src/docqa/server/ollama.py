@@ -86,7 +86,7 @@ async def show(request: Request) -> Response:
     body = await parse(request, OllamaShowRequest)
     serving = _serving(request)
     route = await in_thread(serving.resolve, body.wanted)
-    context = serving.session.llm_for(route.model).context_window
+    context = serving.llm_for(route.model).context_window
     return JSONResponse(
         {
             "modelfile": "",

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from docqa import prompts
-from docqa.answering import AnswerStream, TokenCounter, baseline_job, fit_history
-from docqa.chat import Chat
+from docqa.answering import Answerer, AnswerStream, TokenCounter, baseline_job, fit_history
+from docqa.chat import Conversation as Chat
 from docqa.config import Settings
 from docqa.llm import Message
 from docqa.server.citations import SourceRef, references, strip_sources
@@ -32,9 +32,14 @@ from docqa.support import strip_citations
 from docqa.types import Answer
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from docqa.embedding import Embedder
     from docqa.llm import LLM
-    from docqa.server._session_shim import Session
     from docqa.server.documents import DocumentIndex
+    from docqa.session import Session
+    from docqa.stores import Store
+    from docqa.types import Hit
 
 RAG = "docqa"
 BASELINE = "docqa-baseline"
@@ -103,6 +108,33 @@ def conversation(messages: Sequence[WireMessage]) -> Conversation:
         for m in talk[:-1]
     ]
     return Conversation(system, history, talk[-1].content.strip())
+
+
+class Scoped:
+    """The session seen with other settings for one request (a client's system prompt):
+    the same embedder, LLM and store, so nothing is loaded or opened again."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session, self.settings = session, settings
+        self.backend_warning = session.backend_warning
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.session.embedder
+
+    @property
+    def backend(self) -> str:
+        return self.session.backend
+
+    @property
+    def llm(self) -> LLM:
+        return self.session.llm
+
+    def search(self, question: str, **kwargs: Any) -> list[Hit]:
+        return self.session.search(question, settings=self.settings, **kwargs)
+
+    def open_store(self) -> AbstractContextManager[Store]:
+        return self.session.open_store()
 
 
 @dataclass
@@ -179,15 +211,24 @@ class Serving:
         text = "\n\n".join(p for p in (configured, system.strip()) if p)
         return base.with_(presets={**base.presets, CLIENT_PRESET: text}, preset=CLIENT_PRESET)
 
+    def llm_for(self, model: str) -> LLM:
+        """The session's LLM, or another model of its backend."""
+        llm = self.session.llm
+        return llm if model == llm.model else self.session.llm_for(model)
+
+    def answerer(self, route: Route, system: str) -> Answerer:
+        """The answering pipeline for a route and a client's system text, over the session."""
+        scoped = Scoped(self.session, self.settings_for(system))
+        return Answerer(scoped, llm=self.llm_for(route.model))
+
     def _stream(self, route: Route, talk: Conversation) -> AnswerStream:
         """Prepare the answer (retrieval, the prompt; a follow-up is first made standalone)."""
-        settings = self.settings_for(talk.system)
-        llm = self.session.llm_for(route.model)
+        answerer = self.answerer(route, talk.system)
         if route.rag:
-            chat = Chat(settings, llm=llm, embedder=self.session.embedder, store=self.session.store)
+            chat = Chat(answerer)
             chat.history = list(talk.history)
             return chat.ask(talk.question, stream=True)
-        return _baseline_stream(talk, llm, settings)
+        return _baseline_stream(talk, answerer.llm, answerer.settings)
 
     async def answer(
         self, model: str, messages: Sequence[WireMessage], base_url: str

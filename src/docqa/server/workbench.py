@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import json
 import re
 import threading
@@ -17,13 +16,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from docqa.answering import compare
 from docqa.config import store_path
 from docqa.errors import DocqaError, NoStoreError
 from docqa.server.citations import SourceRef, references
 from docqa.server.documents import Document
 from docqa.server.errors import NotFound, TooLarge, Unsupported
 from docqa.server.protocol import CompareRequest
-from docqa.server.serving import Serving
+from docqa.server.serving import Route, Serving
 from docqa.server.streams import in_thread
 from docqa.types import Answer, IngestEvent, SentenceSupport
 
@@ -61,20 +61,15 @@ class Workbench:
 
     async def compare(self, request: CompareRequest, base_url: str) -> list[dict[str, Any]]:
         """Each model's bare answer and answer from the documents, sentences marked ✓ / ~."""
-        routes = {}
+        routes: dict[str, Route] = {}
         for name in request.models or [""]:
             route = self.serving.resolve(name)
             routes.setdefault(route.model, route)  # docqa/m and docqa-baseline/m: one comparison
         out = []
         for route in routes.values():
-            settings = self.serving.settings_for(request.system)
-            llm = self.session.llm_for(route.model)
+            answerer = self.serving.answerer(route, request.system)
             async with self.serving.gate.place():
-                result = await in_thread(
-                    functools.partial(
-                        self.session.compare, request.question, llm=llm, settings=settings
-                    )
-                )
+                result = await in_thread(compare, answerer, request.question)
             refs: list[SourceRef] = references(result.rag, self.serving.docs, base_url)
             out.append(
                 {
