@@ -70,5 +70,5 @@ def test_page_in_headless_chromium(serve: Serve, tmp_path: Path) -> None:
     server = serve(SlowLLM(delay=0.02, default=_story_or_reply))
     report = run_page(server.url, tmp_path / "page.png")
     assert report["opened"] and "/documents/" in str(report["opened"])
-    assert report["label"] == "docqa"
+    assert report["label"] == "docqa · scripted-1"  # the model that answered
     assert (tmp_path / "page.png").stat().st_size > 10_000

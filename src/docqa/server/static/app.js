@@ -136,7 +136,7 @@ function splitSources(text) {
 async function chat(question) {
   const model = selectedModels()[0];
   bubble("user").body.textContent = question;
-  const answer = bubble("assistant", model);
+  const answer = bubble("assistant", model.includes("/") ? model : `${model} · ${state.info.model}`);
   answer.node.dataset.model = model;
   const messages = [];
   const system = systemText();
