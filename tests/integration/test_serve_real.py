@@ -14,8 +14,8 @@ import openai
 import pytest
 
 from docqa import embedding
-from docqa.config import Settings
 from docqa.api import ingest
+from docqa.config import Settings
 from docqa.server import Running, start
 from docqa.session import Session
 

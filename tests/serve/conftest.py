@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from docqa import prompts
-from docqa.config import Settings
 from docqa.api import ingest
+from docqa.config import Settings
 from docqa.llm import Completion, Message, TokenCallback
 from docqa.server import Running, start
 from docqa.session import Session
