@@ -13,9 +13,9 @@ model of the same backend (one pair per model the backend lists).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -23,6 +23,7 @@ from docqa import prompts
 from docqa.answering import Answerer, AnswerStream, TokenCounter, baseline_job, fit_history
 from docqa.chat import Conversation as Chat
 from docqa.config import Settings
+from docqa.errors import StoreLockedError
 from docqa.llm import Message
 from docqa.server.citations import SourceRef, references, strip_sources
 from docqa.server.errors import BadRequest, UnknownModel
@@ -41,10 +42,15 @@ if TYPE_CHECKING:
     from docqa.stores import Store
     from docqa.types import Hit
 
+T = TypeVar("T")
+
 RAG = "docqa"
 BASELINE = "docqa-baseline"
 CLIENT_PRESET = "client"
 """The preset name under which a client's system message is added to docqa's instructions."""
+LOCK_WAIT_S = 15.0
+"""How long a request waits for the embedded store while another process (``docqa ingest``,
+a notebook) holds it, before it answers 503 with ``Retry-After``."""
 CATALOG_TTL_S = 30.0
 LIST_TIMEOUT_S = 2.0
 
@@ -110,6 +116,24 @@ def conversation(messages: Sequence[WireMessage]) -> Conversation:
     return Conversation(system, history, talk[-1].content.strip())
 
 
+def patiently(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)``, retried while another process holds the embedded store.
+
+    An ingest writing in another process holds the store only while it writes; the server's
+    searches and answers wait for it (up to :data:`LOCK_WAIT_S`) instead of failing.
+    """
+    deadline = time.monotonic() + LOCK_WAIT_S
+    pause = 0.05
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except StoreLockedError:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+
 class Scoped:
     """The session seen with other settings for one request (a client's system prompt):
     the same embedder, LLM and store, so nothing is loaded or opened again."""
@@ -131,7 +155,7 @@ class Scoped:
         return self.session.llm
 
     def search(self, question: str, **kwargs: Any) -> list[Hit]:
-        return self.session.search(question, settings=self.settings, **kwargs)
+        return patiently(self.session.search, question, settings=self.settings, **kwargs)
 
     def open_store(self) -> AbstractContextManager[Store]:
         return self.session.open_store()

@@ -23,7 +23,7 @@ from docqa.server.citations import SourceRef, references
 from docqa.server.documents import Document
 from docqa.server.errors import NotFound, TooLarge, Unsupported
 from docqa.server.protocol import CompareRequest
-from docqa.server.serving import Route, Serving
+from docqa.server.serving import Route, Serving, patiently
 from docqa.server.streams import in_thread
 from docqa.types import Answer, IngestEvent, SentenceSupport
 
@@ -54,7 +54,7 @@ class Workbench:
 
     async def search(self, query: str, k: int, base_url: str) -> list[dict[str, Any]]:
         """The top ``k`` chunks with their scores and the URL that opens each."""
-        hits = await in_thread(lambda: self.session.search(query, k=k))
+        hits = await in_thread(lambda: patiently(self.session.search, query, k=k))
         as_answer = Answer(question=query, text="", hits=tuple(hits))
         refs = references(as_answer, self.serving.docs, base_url, all_hits=True)
         return [{**r.to_dict(), "score": r.hit.score} for r in refs]
@@ -92,7 +92,7 @@ class Workbench:
     async def status(self) -> dict[str, Any]:
         """The store's status, or ``{"store": null, "message": ...}`` before the first ingest."""
         try:
-            result = await in_thread(self.session.status)
+            result = await in_thread(patiently, self.session.status)
         except NoStoreError as error:
             return {"store": None, "message": str(error)}
         data: dict[str, Any] = json.loads(result.to_json())
@@ -126,7 +126,7 @@ class Workbench:
 
         def work() -> None:
             try:
-                report = self.session.ingest(str(path), on_progress=progress)
+                report = patiently(self.session.ingest, str(path), on_progress=progress)
                 put({"report": json.loads(report.to_json())})
             except DocqaError as error:
                 put({"error": str(error)})
