@@ -6,6 +6,7 @@ Every :class:`~docqa.errors.DocqaError` becomes one line on stderr; ``DOCQA_DEBU
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -189,11 +190,14 @@ def reset(ctx: click.Context, yes: bool) -> None:
 _SIDE_BY_SIDE_MIN = 120  # terminal columns from which --compare shows the answers side by side
 
 
-def _answer_options(command: Any) -> Any:
-    """The flags ``ask`` and ``chat`` share."""
+def _answer_options(command: Any, many_models: bool = False) -> Any:
+    """The flags ``ask`` and ``chat`` share (``ask --compare`` takes several ``--model``)."""
+    model_help = "Model name (DOCQA_MODEL); repeat with --compare to compare several."
     for option in reversed(
         [
-            click.option("--model", help="Model name (DOCQA_MODEL)."),
+            click.option("--model", multiple=True, help=model_help)
+            if many_models
+            else click.option("--model", help="Model name (DOCQA_MODEL)."),
             click.option("--preset", help="System-prompt preset (DOCQA_PRESET)."),
             click.option(
                 "-k", "--top-k", "k", type=click.IntRange(min=1), help="Sources (DOCQA_TOP_K)."
@@ -257,22 +261,32 @@ def _comparison_text(result: Comparison, columns: int) -> str:
 @click.argument("question")
 @click.option("--compare", "compare_", is_flag=True, help="Also answer without the documents.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-@_answer_options
+@functools.partial(_answer_options, many_models=True)
 @click.pass_context
 def ask(
     ctx: click.Context,
     question: str,
     compare_: bool,
     as_json: bool,
-    model: str | None,
+    model: tuple[str, ...],
     preset: str | None,
     k: int | None,
     files: tuple[str, ...],
 ) -> None:
     """Answer QUESTION from the documents, citing them as [n]."""
-    settings = _settings(ctx, model=model, preset=preset, top_k=k)
+    if len(model) > 1 and not compare_:
+        raise click.UsageError("several --model work only with --compare")
+    settings = _settings(ctx, model=model[0] if model else None, preset=preset, top_k=k)
     try:
-        if compare_:
+        if compare_ and len(model) > 1:
+            results = docqa.compare(question, settings, files=files or None, models=model)
+            if as_json:
+                click.echo(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2))
+            for name, result in zip(model, results, strict=True):
+                if not as_json:
+                    click.echo(f"== {name} ==\n{_comparison_text(result, _columns())}\n")
+                _warn(result.warnings)
+        elif compare_:
             result = docqa.compare(question, settings, files=files or None)
             click.echo(result.to_json() if as_json else _comparison_text(result, _columns()))
             _warn(result.warnings)

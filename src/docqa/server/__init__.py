@@ -19,6 +19,7 @@ from docqa.config import Settings, store_path
 from docqa.errors import ConfigError, DocqaError, NoStoreError
 
 if TYPE_CHECKING:
+    from docqa.server.serving import Serving
     from docqa.session import Session
 
 DEFAULT_PORT = 8765
@@ -34,6 +35,7 @@ class Running:
     """A server started by :func:`start`: its URL, and :meth:`stop`."""
 
     url: str
+    serving: Serving
     _server: Any
     _thread: threading.Thread
     _session: Session | None
@@ -75,10 +77,10 @@ def _app(
     from docqa.server.app import Policy, make_app
     from docqa.server.documents import DocumentIndex
     from docqa.server.serving import Serving
-    from docqa.session import Session
+    from docqa.session import get_session
 
     _check_bind(host, api_key)
-    session = session or Session(settings)
+    session = session or get_session(settings)  # shared with docqa.ask & co. in this process
     try:
         folder = store_path(session.settings, create=False)
     except NoStoreError:
@@ -120,7 +122,8 @@ def start(
         time.sleep(0.01)
     bound = server.servers[0].sockets[0].getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    return Running(f"http://{shown}:{bound}", server, thread, None if session else made)
+    serving = app.state.serving
+    return Running(f"http://{shown}:{bound}", serving, server, thread, None if session else made)
 
 
 def serve(

@@ -10,6 +10,7 @@ consumer waits for that before it lets the next request in.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import threading
 import time
@@ -35,6 +36,8 @@ class Gate:
         self._sem: asyncio.Semaphore | None = asyncio.Semaphore(slots) if slots else None
         self.waiting = 0
         self.holding = 0
+        self.waits: collections.deque[float] = collections.deque(maxlen=10_000)
+        """Seconds each admitted request waited for its place (the latest 10,000)."""
 
     @contextlib.asynccontextmanager
     async def place(self) -> AsyncIterator[float]:
@@ -59,8 +62,10 @@ class Gate:
         finally:
             self.waiting -= 1
         self.holding += 1
+        waited = time.perf_counter() - started
+        self.waits.append(waited)
         try:
-            yield time.perf_counter() - started
+            yield waited
         finally:
             self.holding -= 1
             self._sem.release()
