@@ -10,10 +10,11 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from docqa import parsing
 from docqa.config import Settings
 from docqa.errors import SourceError
-from docqa.parsing import markdown_sections, parse, parser_id, read_bytes
+from docqa.formats import pdf as pdf_format
+from docqa.formats.markdown import markdown_sections
+from docqa.parsing import parse, parser_id, read_bytes
 from docqa.types import ParsedDoc
 
 CURATED = Path(__file__).parents[1].parent / "shared" / "corpora" / "curated"
@@ -197,7 +198,7 @@ def test_pdfium_refusal_falls_back_to_pypdf(monkeypatch: pytest.MonkeyPatch) -> 
     def refuse(*args: object, **kwargs: object) -> None:
         raise pdfium.PdfiumError("Failed to load document (PDFium: Data format error).", 3)
 
-    monkeypatch.setattr(parsing.pdfium, "PdfDocument", refuse)
+    monkeypatch.setattr(pdf_format.pdfium, "PdfDocument", refuse)
     doc = parse_curated("scanned_with_ocr_layer_vicksburg.pdf")
     assert doc.parser.startswith("pypdf-")
     assert len(doc.warnings) == 1 and "pypdfium2 could not read it" in doc.warnings[0]

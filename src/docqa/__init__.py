@@ -45,6 +45,7 @@ from docqa.types import (
 if TYPE_CHECKING:
     from docqa.answering import AnswerStream
     from docqa.api import (
+        Chat,
         ask,
         baseline,
         compare,
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     from docqa.evaluation import EvalReport
     from docqa.retrieval import relevant
     from docqa.server import serve
-    from docqa.session import Chat, Session
+    from docqa.session import Session
 
 __version__ = "0.1.0"
 
@@ -68,7 +69,7 @@ _LAZY = {
     "baseline": "docqa.api",
     "compare": "docqa.api",
     "AnswerStream": "docqa.answering",
-    "Chat": "docqa.session",
+    "Chat": "docqa.api",
     "Session": "docqa.session",
     "ingest": "docqa.api",
     "status": "docqa.api",

@@ -12,10 +12,7 @@ import logging
 import os
 import shutil
 import sys
-import textwrap
 from collections.abc import Sequence
-from dataclasses import replace
-from itertools import zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +20,11 @@ import click
 from pydantic import ValidationError
 
 import docqa
+from docqa import render
 from docqa.config import Settings
-from docqa.errors import ConfigError, ConfirmationRequired, DocqaError
-from docqa.progress import IngestBar
-from docqa.session import close_sessions
-from docqa.types import Answer, Comparison, SentenceSupport, shown_path, source_lines
+from docqa.errors import ConfigError, DocqaError
+from docqa.progress import IngestBar, QuestionBar
+from docqa.types import Answer
 
 if TYPE_CHECKING:
     from docqa.answering import AnswerStream
@@ -48,6 +45,13 @@ def _pairs(values: tuple[str, ...]) -> dict[str, list[str]]:
     return out
 
 
+def _one_line(exc: DocqaError) -> str:
+    """The error's one line for the user; with ``DOCQA_DEBUG=1`` it is re-raised instead."""
+    if _debug():
+        raise exc
+    return str(exc)
+
+
 class _Group(click.Group):
     """Turns DocqaError into a one-line message (exit 1) unless debugging."""
 
@@ -55,9 +59,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except DocqaError as exc:
-            if _debug():
-                raise
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(_one_line(exc)) from exc
 
 
 def _settings(ctx: click.Context, **flags: Any) -> Settings:
@@ -73,6 +75,12 @@ def _settings(ctx: click.Context, **flags: Any) -> Settings:
     return base.with_(**flags)
 
 
+def _close_sessions() -> None:
+    from docqa.session import close_sessions  # loaded with the first command that needs it
+
+    close_sessions()
+
+
 @click.group(cls=_Group)
 @click.option("--store", type=click.Path(path_type=Path), help="Store folder (DOCQA_STORE).")
 @click.option("--debug", is_flag=True, help="Show tracebacks (DOCQA_DEBUG=1).")
@@ -83,7 +91,7 @@ def cli(ctx: click.Context, store: Path | None, debug: bool) -> None:
     if debug:
         os.environ["DOCQA_DEBUG"] = "1"
     ctx.obj = {"store": store}
-    ctx.call_on_close(close_sessions)  # models and the store are released with the command
+    ctx.call_on_close(_close_sessions)  # models and the store are released with the command
 
 
 @cli.command()
@@ -108,13 +116,13 @@ def ingest(
     """Add a file or folder to the store (only new and changed files are embedded)."""
     settings = _settings(ctx, pdf_password=password, ocr=ocr)
     bar = IngestBar(enabled=not as_json and sys.stderr.isatty())
-    try:
-        report = docqa.ingest(path, settings, on_progress=bar, yes=yes)
-    except ConfirmationRequired as exc:
+
+    def confirm(question: str) -> bool:
         bar.close()
-        if not sys.stdin.isatty() or not click.confirm(str(exc).split(":")[0] + ". Go ahead?"):
-            raise
-        report = docqa.ingest(path, settings, on_progress=bar, yes=True)
+        return sys.stdin.isatty() and click.confirm(f"{question}. Go ahead?")
+
+    try:
+        report = docqa.ingest(path, settings, on_progress=bar, yes=yes, confirm=confirm)
     finally:
         bar.close()
     if as_json:
@@ -166,9 +174,7 @@ def search(
         click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         return
     for rank, hit in enumerate(hits, 1):
-        cos = f" (cos {hit.dense_score:.2f})" if hit.dense_score is not None else ""
-        place = replace(hit, file=shown_path(hit.file)).locator
-        click.echo(f"{rank}. {hit.score:.4f}{cos} {place}  {' '.join(hit.text.split())[:100]}")
+        click.echo(render.hit_line(rank, hit))
     if not hits:
         click.echo("no matching chunks", err=True)
 
@@ -186,8 +192,6 @@ def reset(ctx: click.Context, yes: bool) -> None:
 
 
 # --- ask and chat ---------------------------------------------------------------------------
-
-_SIDE_BY_SIDE_MIN = 120  # terminal columns from which --compare shows the answers side by side
 
 
 def _answer_options(command: Any, many_models: bool = False) -> Any:
@@ -216,8 +220,7 @@ def _warn(warnings: Sequence[str]) -> None:
 
 def _tail(answer: Answer) -> None:
     """After the answer's text: its sources (the cited ones, else all given), then warnings."""
-    cited = [c.locator for c in answer.citations]
-    for line in cited or answer.sources():
+    for line in render.answer_sources(answer):
         click.echo(line)
     _warn(answer.warnings)
 
@@ -228,33 +231,6 @@ def _stream(result: AnswerStream) -> None:
         click.echo(piece, nl=False)
     click.echo()
     _tail(result.answer)
-
-
-def _marked(marks: Sequence[SentenceSupport], fallback: str, width: int) -> list[str]:
-    """Each sentence wrapped to ``width``, led by its mark (✓ supported, ~ similar)."""
-    if not marks:
-        return textwrap.wrap(fallback, width) or [""]
-    lines: list[str] = []
-    for m in marks:
-        lead = f"{m.mark} "
-        lines += textwrap.wrap(m.sentence, width, initial_indent=lead, subsequent_indent="  ")
-    return lines
-
-
-def _comparison_text(result: Comparison, columns: int) -> str:
-    """Both answers, side by side on a wide terminal, else one after the other, then sources."""
-    side = columns >= _SIDE_BY_SIDE_MIN
-    width = (columns - 3) // 2 if side else max(40, columns)
-    left = ["MODEL ONLY", *_marked(result.baseline_support, result.baseline.text, width)]
-    right = ["WITH DOCUMENTS", *_marked(result.rag_support, result.rag.text, width)]
-    if side:
-        rows = zip_longest(left, right, fillvalue="")
-        body = [f"{a:<{width}} | {b}".rstrip() for a, b in rows]
-    else:
-        body = [*left, "", *right]
-    sources = source_lines(result.hits)
-    legend = "✓ supported by a source, ~ similar to one"
-    return "\n".join([*body, "", *(["Sources:", *sources, ""] if sources else []), legend])
 
 
 @cli.command()
@@ -284,11 +260,11 @@ def ask(
                 click.echo(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2))
             for name, result in zip(model, results, strict=True):
                 if not as_json:
-                    click.echo(f"== {name} ==\n{_comparison_text(result, _columns())}\n")
+                    click.echo(f"== {name} ==\n{render.comparison_text(result, _columns())}\n")
                 _warn(result.warnings)
         elif compare_:
             result = docqa.compare(question, settings, files=files or None)
-            click.echo(result.to_json() if as_json else _comparison_text(result, _columns()))
+            click.echo(result.to_json() if as_json else render.comparison_text(result, _columns()))
             _warn(result.warnings)
         elif as_json:
             answer = docqa.ask(question, settings, files=files or None)
@@ -339,34 +315,11 @@ def chat(
                     _stream(session.ask(question, stream=True))
                 except KeyboardInterrupt:  # stops this answer only
                     click.echo("\ninterrupted", err=True)
-                except DocqaError as exc:
-                    if _debug():
-                        raise
-                    click.echo(f"error: {exc}", err=True)
+                except DocqaError as exc:  # stops this answer only
+                    click.echo(f"error: {_one_line(exc)}", err=True)
         except KeyboardInterrupt:  # at the prompt: leave
             click.echo(err=True)
             ctx.exit(130)
-
-
-class _Questions:
-    """A tqdm bar of questions evaluated, drawn only on a terminal."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="question", desc="evaluating", file=sys.stderr)
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 @cli.command("eval")
@@ -391,7 +344,7 @@ def eval_command(
     as_json: bool,
 ) -> None:
     """Measure retrieval and answers (baseline vs RAG) on QUESTIONS, a JSONL file."""
-    bar = _Questions(enabled=not as_json and sys.stderr.isatty())
+    bar = QuestionBar(enabled=not as_json and sys.stderr.isatty())
     try:
         report = docqa.evaluate(
             questions,

@@ -70,6 +70,7 @@ class _Run:
     embedder_id: str
     on_progress: Progress
     yes: bool = False
+    confirm: Callable[[str], bool] | None = None
     _embedder: Embedder | None = None
     _chunker: Chunker | None = None
     _base: str | None = None
@@ -123,6 +124,7 @@ def ingest_into(
     embedder: Callable[[], Embedder],
     on_progress: Progress | None = None,
     yes: bool = False,
+    confirm: Callable[[str], bool] | None = None,
     progress: bool = False,
 ) -> IngestReport:
     """Ingest a file or folder into ``store`` (what :func:`docqa.ingest` runs once its session
@@ -137,6 +139,7 @@ def ingest_into(
         embedder: Loads the embedder (called only when something is to be embedded).
         on_progress: Called with an :class:`IngestEvent` as work advances.
         yes: Go ahead even when the run would remove more than half of the store's files.
+        confirm: Asked that question (a line) when ``yes`` is false; ``True`` goes ahead.
         progress: Draw a progress bar (tqdm.auto: a widget in Jupyter) when no
             ``on_progress`` is given.
 
@@ -150,7 +153,7 @@ def ingest_into(
     started = time.perf_counter()
     try:
         run = _make_run(settings, store, manifest, identity, embedder, on_progress or bar)
-        run.yes = yes
+        run.yes, run.confirm = yes, confirm
         report = _ingest(run, root)
     finally:
         if bar is not None:
@@ -282,10 +285,12 @@ def _remove_missing(
         return 0
     total = len([r for r in run.manifest.files() if r.status == "done"])
     if not run.yes and 2 * len(gone) > total:
-        raise ConfirmationRequired(
+        question = (
             f"this run would remove {len(gone)} of {total} files from the store "
-            f"(they are no longer under {root}): rerun with --yes to go ahead"
+            f"(they are no longer under {root})"
         )
+        if run.confirm is None or not run.confirm(question):
+            raise ConfirmationRequired(f"{question}: rerun with --yes to go ahead")
     for row in gone:
         _forget(run, row)
     return len(gone)

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from docqa import prompts
-from docqa.answering import Answerer, AnswerStream, TokenCounter, baseline_job, fit_history
-from docqa.chat import Conversation as Chat
+from docqa.answering import Answerer, AnswerStream, TokenCounter, fit_history
+from docqa.answering.chat import Conversation as Chat
+from docqa.answering.jobs import baseline_job
 from docqa.config import Settings
 from docqa.errors import StoreLockedError
 from docqa.llm import Message
