@@ -397,9 +397,12 @@ def serve(
     def ready(url: str) -> None:
         click.echo(f"docqa serving on {url}  (page: {url}/, OpenAI: {url}/v1, Ollama: {url})")
 
-    docqa.serve(
-        settings, host=host, port=port, api_key=api_key, cors=cors, queue=queue, on_ready=ready
-    )
+    try:
+        docqa.serve(
+            settings, host=host, port=port, api_key=api_key, cors=cors, queue=queue, on_ready=ready
+        )
+    except KeyboardInterrupt:  # uvicorn has stopped cleanly, then re-raised the Ctrl-C
+        click.echo("stopped", err=True)
 
 
 def main() -> None:

@@ -159,16 +159,17 @@ def serve(
     with contextlib.ExitStack() as stack:
         stack.callback(session.close)
         if on_ready is not None:
-            _announce(server, on_ready, f"http://{shown}:{port}")
+            _announce(server, on_ready, shown)
         server.run()
 
 
-def _announce(server: Any, on_ready: Any, url: str) -> None:
+def _announce(server: Any, on_ready: Any, host: str) -> None:
     def wait() -> None:
         while not server.started and not server.should_exit:
             time.sleep(0.05)
         if server.started:
-            on_ready(url)
+            port = server.servers[0].sockets[0].getsockname()[1]  # the real one for --port 0
+            on_ready(f"http://{host}:{port}")
 
     threading.Thread(target=wait, name="docqa-serve-ready", daemon=True).start()
 
