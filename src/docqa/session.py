@@ -282,19 +282,22 @@ class Session:
         from docqa.ingestion import ingest_into, ingest_root
 
         ingest_root(path)  # a missing path makes no store
-        with self.open_manifest(create=True) as manifest, self.open_store() as store:
-            return ingest_into(
-                path,
-                self.settings,
-                store=store,
-                manifest=manifest,
-                identity=self.embedder_identity,
-                embedder=lambda: self.embedder,
-                on_progress=on_progress,
-                yes=yes,
-                confirm=confirm,
-                progress=progress,
-            )
+        try:
+            with self.open_manifest(create=True) as manifest, self.open_store() as store:
+                return ingest_into(
+                    path,
+                    self.settings,
+                    store=store,
+                    manifest=manifest,
+                    identity=self.embedder_identity,
+                    embedder=lambda: self.embedder,
+                    on_progress=on_progress,
+                    yes=yes,
+                    confirm=confirm,
+                    progress=progress,
+                )
+        finally:
+            self._lease.close()  # the writes are done: the lock goes now, not after the idle time
 
     def status(self) -> StoreStatus:
         """As :func:`docqa.status`."""
