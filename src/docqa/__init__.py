@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+import docqa.privacy  # noqa: F401  (first: turns every dependency's telemetry off)
 from docqa.config import Settings
 from docqa.errors import (
     ConfigError,

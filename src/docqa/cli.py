@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 
 import docqa
 from docqa import render
-from docqa.config import Settings
+from docqa.config import Settings, SettingWarning
 from docqa.errors import ConfigError, DocqaError
 from docqa.progress import IngestBar, QuestionBar
 from docqa.types import Answer
@@ -48,7 +49,7 @@ def _one_line(exc: DocqaError) -> str:
     """The error's one line for the user; with ``DOCQA_DEBUG=1`` it is re-raised instead."""
     if _debug():
         raise exc
-    return str(exc)
+    return render.one_line(str(exc))
 
 
 class _Group(click.Group):
@@ -64,7 +65,10 @@ class _Group(click.Group):
 def _settings(ctx: click.Context, **flags: Any) -> Settings:
     """Settings from env + docqa.toml, overridden by the global and the command's flags."""
     try:
-        base = Settings(**{k: v for k, v in ctx.obj.items() if v is not None})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SettingWarning)
+            base = Settings(**{k: v for k, v in ctx.obj.items() if v is not None})
+        _warn([str(w.message) for w in caught if issubclass(w.category, SettingWarning)])
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
@@ -128,9 +132,9 @@ def ingest(
         click.echo(report.to_json())
     else:
         for file, reason in report.failed:
-            click.echo(f"failed: {file}: {reason}", err=True)
+            click.echo(f"failed: {render.one_line(f'{file}: {reason}')}", err=True)
         for warning in report.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {render.one_line(warning)}", err=True)
         click.echo(report.summary())
     ctx.exit(report.exit_code)
 
@@ -187,7 +191,7 @@ def reset(ctx: click.Context, yes: bool) -> None:
     if not yes and sys.stdin.isatty():
         yes = click.confirm("Delete the docqa store and everything ingested?")
     removed = docqa.reset(settings, yes=yes)
-    click.echo(f"removed {removed}")
+    click.echo(f"removed {render.one_line(str(removed))}")
 
 
 # --- ask and chat ---------------------------------------------------------------------------
@@ -211,7 +215,7 @@ def _answer_options(command: Any) -> Any:
 
 def _warn(warnings: Sequence[str]) -> None:
     for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {render.one_line(warning)}", err=True)
 
 
 def _tail(answer: Answer) -> None:
@@ -224,7 +228,7 @@ def _tail(answer: Answer) -> None:
 def _stream(result: AnswerStream) -> None:
     """Print the answer as it comes, then its sources and warnings."""
     for piece in result:
-        click.echo(piece, nl=False)
+        click.echo(render.terminal(piece), nl=False)
     click.echo()
     _tail(result.answer)
 
@@ -350,6 +354,8 @@ def eval_command(
 
 def main() -> None:
     """Entry point for ``docqa`` and ``python -m docqa``."""
-    # pypdf logs recoverable damage as warnings; docqa reports files in its own words
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    # the PDF readers log damage they recover from (pdfminer, under pdfplumber's table reader:
+    # "Data-loss while decompressing corrupted data"); docqa reports files in its own words
+    for name in ("pypdf", "pdfminer", "pdfplumber"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     cli(prog_name="docqa")

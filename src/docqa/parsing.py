@@ -118,7 +118,7 @@ def parse(path: Path, data: bytes, settings: Settings) -> ParsedDoc:
     if kind == "pdf":
         return parse_pdf(path, data, settings)
     if kind in ("html", "docx"):
-        sections, warnings = _parse_markup(kind, path, data)
+        sections, warnings = _parse_markup(kind, path, data, settings.max_file_mb)
     else:
         text, warnings = decode_text(path, data)
         if not text.strip():
@@ -136,12 +136,12 @@ def parse(path: Path, data: bytes, settings: Settings) -> ParsedDoc:
 
 
 def _parse_markup(
-    kind: str, path: Path, data: bytes
+    kind: str, path: Path, data: bytes, max_mb: int
 ) -> tuple[tuple[Section, ...], tuple[str, ...]]:
     """Sections and warnings of an HTML page or a DOCX file; no text at all is an error."""
     warnings: tuple[str, ...] = ()
     if kind == "docx":
-        sections = docx_sections(path, data)
+        sections = docx_sections(path, data, max_mb)
         empty = "no text in the document body: add content to it or remove it"
     else:
         text, warnings = decode_html(path, data)

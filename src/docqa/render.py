@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import textwrap
 from collections.abc import Sequence
 from itertools import zip_longest
@@ -35,16 +36,49 @@ SNIPPET_CHARS = 300
 _BACKGROUND = {"supported": "#c8f0c8", "similar": "#fff1a8"}
 
 
+# --- escaping: text from documents and models is data, never markup or terminal commands -----
+
+# C0 and C1 controls but tab and newline (ESC starts terminal sequences that retitle the window,
+# move the cursor or hide text; CR overwrites a line), and the bidirectional overrides that make
+# a line read differently from what it holds.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAK = re.compile(r"[\n\t\u2028\u2029]")
+# What Markdown reads as syntax; a backslash makes any ASCII punctuation literal (CommonMark).
+# ``&``, ``<`` and ``>`` are left to html.escape: raw HTML (``<script>``, ``<img onerror>``)
+# and ``![](http://...)`` images that a notebook would fetch must stay text.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal(text: str) -> str:
+    """``text`` safe to print: control characters shown as ``\\xNN``, lines kept."""
+    return _CONTROL.sub(_visible, text)
+
+
+def one_line(text: str) -> str:
+    """``text`` safe to print on one line (a file name): line breaks shown as ``\\xNN`` too."""
+    return _LINE_BREAK.sub(_visible, terminal(text))
+
+
+def markdown(text: str) -> str:
+    """``text`` as literal Markdown: no emphasis, link, image, code or raw HTML survives."""
+    return html.escape(_MARKDOWN.sub(r"\\\1", text), quote=False)
+
+
 # --- places --------------------------------------------------------------------------------
 
 
 def shown_path(path: str) -> str:
-    """``path`` relative to the current folder when it lies inside it, else unchanged."""
+    """``path`` relative to the current folder when it lies inside it, on one line."""
     try:
         rel = os.path.relpath(path)
     except ValueError:  # another drive on Windows
-        return path
-    return path if rel.startswith("..") else rel
+        return one_line(path)
+    return one_line(path if rel.startswith("..") else rel)
 
 
 def locate(file: str, page: int | None, heading: Sequence[str], first_line: int | None) -> str:
@@ -53,7 +87,7 @@ def locate(file: str, page: int | None, heading: Sequence[str], first_line: int 
         return f"{file} p. {page}"
     parts = [file]
     if heading:
-        parts.append("§ " + " > ".join(heading))
+        parts.append("§ " + " > ".join(one_line(h) for h in heading))
     if first_line is not None:
         parts.append(f"(line {first_line})")
     return " ".join(parts)
@@ -75,7 +109,7 @@ def hit_line(rank: int, hit: Hit) -> str:
     """One line of ``docqa search``: rank, score, cosine, place and the start of the text."""
     cos = f" (cos {hit.dense_score:.2f})" if hit.dense_score is not None else ""
     place = locate(shown_path(hit.file), hit.page, hit.heading, hit.first_line)
-    return f"{rank}. {hit.score:.4f}{cos} {place}  {' '.join(hit.text.split())[:100]}"
+    return f"{rank}. {hit.score:.4f}{cos} {place}  {one_line(' '.join(hit.text.split())[:100])}"
 
 
 def hit_html(hit: Hit) -> str:
@@ -105,9 +139,12 @@ def ingest_summary(report: IngestReport) -> str:
 
 def ingest_markdown(report: IngestReport) -> str:
     """The summary and a table of the failed files."""
-    rows = "\n".join(f"| `{p}` | {r} |" for p, r in report.failed)
+    rows = "\n".join(
+        f"| {markdown(one_line(p))} | {markdown(one_line(r))} |" for p, r in report.failed
+    )
     failed = f"\n\n| failed file | reason |\n|---|---|\n{rows}" if rows else ""
-    return f"**docqa ingest** into `{report.store}`: {ingest_summary(report)}{failed}"
+    store = markdown(one_line(report.store))
+    return f"**docqa ingest** into {store}: {ingest_summary(report)}{failed}"
 
 
 def ingest_html(report: IngestReport) -> str:
@@ -140,7 +177,14 @@ def _status_rows(status: StoreStatus, roots: Sequence[str]) -> list[tuple[str, s
 def status_summary(status: StoreStatus) -> str:
     """A few lines for the terminal."""
     roots = [", ".join(status.roots)] if status.roots else []
-    return "\n".join(f"{f'{key}:':<13}{value}" for key, value in _status_rows(status, roots))
+    rows = _status_rows(status, roots)
+    return "\n".join(f"{f'{key}:':<13}{one_line(value)}" for key, value in rows)
+
+
+def status_markdown(status: StoreStatus) -> str:
+    """The status as a Markdown list."""
+    rows = _status_rows(status, status.roots)
+    return "\n".join(f"- **{key}**: {markdown(one_line(value))}" for key, value in rows)
 
 
 def status_html(status: StoreStatus) -> str:
@@ -169,11 +213,21 @@ def citation_html(citation: Citation) -> str:
     )
 
 
+def citation_markdown(citation: Citation) -> str:
+    """The citation's place and quote, as Markdown."""
+    return f"**{markdown(citation_locator(citation))}**: {markdown(citation.quote)}"
+
+
+def support_markdown(support: SentenceSupport) -> str:
+    """A sentence led by its support mark, the reason after it."""
+    return f"{support.mark} {markdown(support.sentence)} ({markdown(support.reason)})"
+
+
 def answer_markdown(answer: Answer) -> str:
     """The text, the sources given to the model, the warnings."""
-    sources = "\n".join(f"- {s}" for s in answer.sources())
-    notes = "\n".join(f"> ⚠ {w}" for w in answer.warnings)
-    return "\n\n".join(p for p in (answer.text, sources, notes) if p)
+    sources = "\n".join(f"- {markdown(s)}" for s in answer.sources())
+    notes = "\n".join(f"> ⚠ {markdown(w)}" for w in answer.warnings)
+    return "\n\n".join(p for p in (markdown(answer.text), sources, notes) if p)
 
 
 def answer_html(answer: Answer) -> str:
@@ -187,7 +241,9 @@ def answer_html(answer: Answer) -> str:
 
 def answer_sources(answer: Answer) -> list[str]:
     """What follows an answer's text in the terminal: the cited sources, else all given."""
-    return [citation_locator(c) for c in answer.citations] or answer.sources()
+    return [citation_locator(c) for c in answer.citations] or [
+        one_line(s) for s in answer.sources()
+    ]
 
 
 # --- comparisons ---------------------------------------------------------------------------
@@ -211,13 +267,13 @@ def comparison_markdown(result: Comparison) -> str:
     """Both answers, each sentence led by its support mark, then the sources."""
 
     def column(title: str, marks: Sequence[SentenceSupport], text: str) -> str:
-        body = "\n".join(f"- {m.mark} {m.sentence}".replace("-   ", "- ") for m in marks)
-        return f"**{title}**\n\n{body or text}"
+        body = "\n".join(f"- {m.mark} {markdown(m.sentence)}".replace("-   ", "- ") for m in marks)
+        return f"**{title}**\n\n{body or markdown(text)}"
 
-    sources = "\n".join(f"- {s}" for s in source_lines(result.hits))
+    sources = "\n".join(f"- {markdown(s)}" for s in source_lines(result.hits))
     return "\n\n".join(
         [
-            f"### {result.question}",
+            f"### {markdown(one_line(result.question))}",
             column("Model only", result.baseline_support, result.baseline.text),
             column("With documents", result.rag_support, result.rag.text),
             f"**Sources** (✓ supported, ~ similar)\n\n{sources}" if sources else "",
@@ -245,11 +301,12 @@ def comparison_html(result: Comparison) -> str:
 def _marked_lines(marks: Sequence[SentenceSupport], fallback: str, width: int) -> list[str]:
     """Each sentence wrapped to ``width``, led by its mark (✓ supported, ~ similar)."""
     if not marks:
-        return textwrap.wrap(fallback, width) or [""]
+        return textwrap.wrap(terminal(fallback), width) or [""]
     lines: list[str] = []
     for m in marks:
         lead = f"{m.mark} "
-        lines += textwrap.wrap(m.sentence, width, initial_indent=lead, subsequent_indent="  ")
+        sentence = terminal(m.sentence)
+        lines += textwrap.wrap(sentence, width, initial_indent=lead, subsequent_indent="  ")
     return lines
 
 
@@ -336,8 +393,9 @@ def _notes(report: EvalReport) -> list[str]:
 
 def eval_markdown(report: EvalReport) -> str:
     """The report as Markdown: settings, the retrieval and answer tables, changes, warnings."""
-    parts = [f"## docqa eval: {report.questions_file} ({len(report.rows)} questions)"]
-    parts.append("\n".join(f"- {n}" for n in _notes(report)))
+    title = markdown(one_line(f"{report.questions_file} ({len(report.rows)} questions)"))
+    parts = [f"## docqa eval: {title}"]
+    parts.append("\n".join(f"- {markdown(n)}" for n in _notes(report)))
     for title, header, rows in eval_tables(report):
         # the first two columns name the row, the others are numbers (right-aligned)
         rule = "|---|---|" + "---:|" * (len(header) - 2)
@@ -345,9 +403,9 @@ def eval_markdown(report: EvalReport) -> str:
         lines += [f"| {' | '.join(r)} |" for r in rows]
         parts.append(f"### {title}\n\n" + "\n".join(lines))
     if changes := report.changes():
-        parts.append("### Changes\n\n" + "\n".join(f"- {c}" for c in changes))
+        parts.append("### Changes\n\n" + "\n".join(f"- {markdown(c)}" for c in changes))
     if report.warnings:
-        parts.append("\n".join(f"> ⚠ {w}" for w in report.warnings))
+        parts.append("\n".join(f"> ⚠ {markdown(w)}" for w in report.warnings))
     return "\n\n".join(p for p in parts if p) + "\n"
 
 

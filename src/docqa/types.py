@@ -201,7 +201,7 @@ class StoreStatus:
         return render.status_summary(self)
 
     def _repr_markdown_(self) -> str:
-        return "```\n" + self.summary() + "\n```"
+        return render.status_markdown(self)
 
     def _repr_html_(self) -> str:
         return render.status_html(self)
@@ -254,7 +254,7 @@ class Citation(_Record):
         return render.citation_locator(self)
 
     def _repr_markdown_(self) -> str:
-        return f"**{self.locator}**: > {self.quote}"
+        return render.citation_markdown(self)
 
     def _repr_html_(self) -> str:
         return render.citation_html(self)
@@ -355,7 +355,7 @@ class SentenceSupport(_Record):
         return {"supported": "✓", "similar": "~"}.get(self.status, " ")
 
     def _repr_markdown_(self) -> str:
-        return f"{self.mark} {self.sentence} ({self.reason})"
+        return render.support_markdown(self)
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,10 @@ def _fallback_warning(reason: str, fix: str, path: Path) -> str:
 def resolve_backend(settings: Settings) -> tuple[str, str | None]:
     """Pick the backend ``settings.llm`` means, and a one-line warning when ``auto`` falls back.
 
-    ``auto`` is Ollama when it answers at the URL and has the model (a probe of about a
-    second), else the installed GGUF model in-process.
+    ``auto`` is Ollama when it answers at the URL and has the model, else the installed GGUF
+    model in-process. Nothing listening at the URL is noticed within a second; a server that
+    accepts the connection gets ``request_timeout_s`` to answer, and one that does not is named
+    in an error (not skipped for the in-process model).
 
     Args:
         settings: Uses ``llm``, ``llm_url``, ``model`` and ``gguf``.
@@ -39,10 +41,13 @@ def resolve_backend(settings: Settings) -> tuple[str, str | None]:
 
     Raises:
         LLMUnavailableError: ``auto`` found neither Ollama with the model nor a GGUF model.
+        LLMTimeoutError: A server at the URL accepted the probe but never answered.
     """
     if settings.llm != "auto":
         return settings.llm, None
-    problem = probe_ollama(settings.llm_url or OLLAMA_URL, settings.model)
+    problem = probe_ollama(
+        settings.llm_url or OLLAMA_URL, settings.model, settings.request_timeout_s
+    )
     if problem is None:
         return "ollama", None
     reason, fix = problem

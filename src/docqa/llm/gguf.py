@@ -211,7 +211,7 @@ class GgufLLM(_Closeable):
         self._http = httpx.Client(
             base_url=self._server.listening_address,
             headers={"Authorization": f"Bearer {api_key}"},
-            timeout=30.0,
+            timeout=settings.request_timeout_s,
         )
         self._set_context(settings.num_ctx)
 

@@ -11,7 +11,7 @@ import httpx
 import ollama
 
 from docqa.config import Settings
-from docqa.errors import LLMError, LLMUnavailableError
+from docqa.errors import LLMError, LLMTimeoutError, LLMUnavailableError
 from docqa.llm.base import (
     Completion,
     Message,
@@ -30,7 +30,9 @@ logger = logging.getLogger(__name__)
 
 OLLAMA_URL = "http://localhost:11434"
 PROBE_TIMEOUT_S = 1.0
-"""How long ``auto`` waits for Ollama before falling back: a local server answers in ms."""
+"""How long ``auto`` waits to connect to Ollama before falling back: nothing listening is
+refused at once. A server that accepts the connection gets the full request timeout to answer,
+and one that never answers is named in an error instead of being skipped silently."""
 
 
 def _has_model(names: set[str], model: str) -> bool:
@@ -46,14 +48,29 @@ def probe_ollama(
     Args:
         url: Ollama's base URL.
         model: The model name or tag.
-        timeout_s: How long to wait for the server.
+        timeout_s: How long a server that accepted the connection may take to answer
+            (connecting is bounded by :data:`PROBE_TIMEOUT_S`).
 
     Returns:
         ``None`` when it can answer, else ``(what is wrong, the command that fixes it)``.
+
+    Raises:
+        LLMTimeoutError: Something accepted the connection at ``url`` but did not answer
+            within ``timeout_s``.
     """
+    timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, PROBE_TIMEOUT_S))
     try:
-        with ollama.Client(host=url, timeout=timeout_s) as client:
+        with ollama.Client(host=url, timeout=timeout) as client:
             listed = client.list()
+    except httpx.TimeoutException as e:
+        if isinstance(e, httpx.ConnectTimeout):
+            logger.debug("Ollama probe at %s: no connection: %r", url, e)
+            return f"Ollama not reachable at {url}", f"run `ollama serve` and `ollama pull {model}`"
+        raise LLMTimeoutError(
+            f"the server at {url} accepted the connection but did not answer within "
+            f"{timeout_s:g}s: check it, raise DOCQA_REQUEST_TIMEOUT_S, or point DOCQA_LLM_URL "
+            "or DOCQA_LLM elsewhere"
+        ) from e
     # ValueError covers a non-Ollama server's body (JSON or pydantic validation errors).
     except (ollama.ResponseError, ConnectionError, httpx.HTTPError, ValueError) as e:
         logger.debug("Ollama probe at %s failed: %r", url, e)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from docqa.config import Settings
-from docqa.errors import LLMUnavailableError
+from docqa.errors import LLMError, LLMTimeoutError, LLMUnavailableError
 from docqa.llm.base import (
     Chunk,
     Completion,
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 OPENAI_URL = "http://127.0.0.1:1234/v1"
+_START_HINT = "start LM Studio's server or llama.cpp's `llama-server` (or set DOCQA_LLM_URL)"
 
 
 def _sse_chunks(response: httpx.Response) -> Iterator[Chunk | None]:
@@ -109,9 +110,8 @@ class OpenAILLM(_Closeable):
 
     def _chunks(self, messages: Sequence[Message]) -> Generator[Chunk | None, None, None]:
         body = {"model": self.model, "messages": _as_dicts(messages), **self._body}
-        hint = "start LM Studio's server or llama.cpp's `llama-server` (or set DOCQA_LLM_URL)"
         with (
-            _transport_errors("OpenAI-compatible server", self.url, self._timeout_s, hint),
+            _transport_errors("OpenAI-compatible server", self.url, self._timeout_s, _START_HINT),
             # Connection: close, because llama.cpp's server drops the connection after a
             # stream, racing the pool: the next request on it would fail with "Server
             # disconnected". One connection per answer costs nothing next to generation.
@@ -156,18 +156,28 @@ class OpenAILLM(_Closeable):
         Returns:
             The number of tokens, without special tokens; ``None`` for servers without
             ``/tokenize`` (asked once, then remembered).
+
+        Raises:
+            LLMUnavailableError: No server at the URL.
+            LLMTimeoutError: The server did not answer within ``request_timeout_s`` (it would
+                not answer the question either: no second wait).
         """
         if self._can_tokenize is False:
             return None
         root = self.url.removesuffix("/v1")
         tokens: object = None
         try:
-            response = self._client.post(
-                f"{root}/tokenize", json={"content": text, "add_special": False}
-            )
+            with _transport_errors(
+                "OpenAI-compatible server", self.url, self._timeout_s, _START_HINT
+            ):
+                response = self._client.post(
+                    f"{root}/tokenize", json={"content": text, "add_special": False}
+                )
             if response.is_success:
                 tokens = response.json().get("tokens")
-        except (httpx.HTTPError, ValueError, AttributeError) as e:
+        except (LLMUnavailableError, LLMTimeoutError):
+            raise
+        except (LLMError, httpx.HTTPError, ValueError, AttributeError) as e:
             logger.debug("no /tokenize at %s: %r", root, e)
         self._can_tokenize = isinstance(tokens, list)
         return len(tokens) if isinstance(tokens, list) else None
