@@ -86,9 +86,7 @@ class Session:
         self._named: dict[str, LLM] = {}
         self._given_store = store
         idle_s = STORE_IDLE_S if store_idle_s is None else store_idle_s
-        self._lease = StoreLease(
-            lambda: factories.active.open_store(self.settings, self.store_dir), idle_s
-        )
+        self._lease = StoreLease(self._open_store, idle_s)
         self._store_dir: Path | None = None
         self.closed = False
 
