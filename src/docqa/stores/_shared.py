@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from docqa.errors import IndexMismatchError
-from docqa.stores.base import DENSE, SPARSE, SearchMode, SparseVector, StoredPoint
+from docqa.stores.base import (
+    DENSE,
+    SPARSE,
+    ScoredPoint,
+    SearchMode,
+    SparseVector,
+    StoredPoint,
+)
 
 # Hybrid fusion: Qdrant's weighted RRF, score = sum of 1 / ((rank + 1) / weight + k - 1) over the
 # dense and BM25 lists (rank from 0). Chosen on the tune splits of three question sets at once
@@ -46,13 +54,54 @@ def resolve_mode(
     return "hybrid"
 
 
-def cosine(query: Sequence[float], vector: Sequence[float] | None) -> float | None:
-    """Cosine of two vectors; None when the vector is missing or either is zero."""
-    if not vector:
-        return None
-    dot = math.fsum(a * b for a, b in zip(query, vector, strict=True))
-    norm = math.sqrt(math.fsum(a * a for a in query)) * math.sqrt(math.fsum(b * b for b in vector))
-    return dot / norm if norm else None
+def scored_points(
+    hits: Sequence[Any], run: SearchMode, dense: Sequence[float] | None
+) -> list[ScoredPoint]:
+    """Search hits of either engine (``id``, ``score``, ``payload``, ``vector``) as ScoredPoints.
+
+    ``dense_score`` is the engine's score in dense mode, else the cosine to ``dense`` when a dense
+    query was given: one matrix product for all hits (per-hit Python loops cost ~70 us a hit).
+    """
+    vectors = [dense_of(hit.vector) for hit in hits]
+    if run == "dense":
+        dense_scores: list[float | None] = [hit.score for hit in hits]
+    elif dense is not None:
+        dense_scores = cosines(dense, vectors)
+    else:
+        dense_scores = [None] * len(hits)
+    return [
+        ScoredPoint(
+            id=str(hit.id),
+            score=float(hit.score),
+            payload=payload_dict(hit.payload),
+            dense_score=cos,
+            dense=tuple(vector) if vector else None,
+        )
+        for hit, vector, cos in zip(hits, vectors, dense_scores, strict=True)
+    ]
+
+
+def cosines(
+    query: Sequence[float], vectors: Sequence[Sequence[float] | None]
+) -> list[float | None]:
+    """Cosine of the query to each vector; None where a vector is missing or either is zero.
+
+    Raises:
+        ValueError: a vector's length differs from the query's.
+    """
+    out: list[float | None] = [None] * len(vectors)
+    rows = [i for i, vector in enumerate(vectors) if vector]
+    q = np.asarray(query, dtype=np.float64)
+    q_norm = float(np.linalg.norm(q))
+    if not rows or not q_norm:
+        return out
+    matrix = np.array([vectors[i] for i in rows], dtype=np.float64)
+    if matrix.shape[1] != q.shape[0]:
+        raise ValueError(f"vectors of {matrix.shape[1]} floats against a {q.shape[0]}-d query")
+    norms = np.linalg.norm(matrix, axis=1).tolist()
+    for i, dot, norm in zip(rows, (matrix @ q).tolist(), norms, strict=True):
+        out[i] = dot / (q_norm * norm) if norm else None
+    return out
 
 
 def as_floats(values: Sequence[float]) -> list[float]:
@@ -86,7 +135,7 @@ def floats(value: object) -> tuple[float, ...]:
     """A named dense vector as read back: a list of floats (multivectors are not used)."""
     if not isinstance(value, list):
         return ()
-    return tuple(float(v) for v in value)
+    return tuple(map(float, value))
 
 
 def dense_of(vectors: object) -> list[float] | None:

@@ -28,14 +28,12 @@ from docqa.stores._shared import (
     RRF_WEIGHTS,
     SCROLL_PAGE,
     as_floats,
-    cosine,
-    dense_of,
     filter_conditions,
     first_line,
     mismatch,
-    payload_dict,
     prefetch_limit,
     resolve_mode,
+    scored_points,
     stored_point,
 )
 from docqa.stores.base import (
@@ -89,10 +87,6 @@ def _edge_point(point: StorePoint) -> qe.Point:
 
 def _stored(record: qe.Record) -> StoredPoint:
     return stored_point(record.id, record.vector, record.payload)
-
-
-def _dense_of(hit: qe.ScoredPoint) -> list[float] | None:
-    return dense_of(hit.vector)
 
 
 def translate(exc: Exception, where: Path) -> StoreError:
@@ -310,7 +304,7 @@ class EdgeStore:
         request = self._request(run, dense, sparse, k, flt, limit, weights or RRF_WEIGHTS)
         with self._engine():
             hits = shard.query(request)
-        return [self._scored(hit, run, dense) for hit in hits]
+        return scored_points(hits, run, dense)
 
     @staticmethod
     def _request(
@@ -347,21 +341,6 @@ class EdgeStore:
             filter=flt,
             with_payload=True,
             with_vector=with_vector,
-        )
-
-    @staticmethod
-    def _scored(hit: qe.ScoredPoint, run: SearchMode, dense: Sequence[float] | None) -> ScoredPoint:
-        vector = _dense_of(hit)
-        if run == "dense":
-            dense_score: float | None = hit.score
-        else:
-            dense_score = cosine(dense, vector) if dense is not None else None
-        return ScoredPoint(
-            id=str(hit.id),
-            score=float(hit.score),
-            payload=payload_dict(hit.payload),
-            dense_score=dense_score,
-            dense=tuple(vector) if vector else None,
         )
 
     def points(self, with_vectors: bool = False) -> Iterator[StoredPoint]:

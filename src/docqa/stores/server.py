@@ -26,14 +26,12 @@ from docqa.stores._shared import (
     RRF_WEIGHTS,
     SCROLL_PAGE,
     as_floats,
-    cosine,
-    dense_of,
     filter_conditions,
     first_line,
     mismatch,
-    payload_dict,
     prefetch_limit,
     resolve_mode,
+    scored_points,
     stored_point,
 )
 from docqa.stores.base import (
@@ -84,10 +82,6 @@ def _struct(point: StorePoint) -> models.PointStruct:
 
 def _stored(record: models.Record) -> StoredPoint:
     return stored_point(record.id, record.vector, record.payload)
-
-
-def _dense_of(hit: models.ScoredPoint) -> list[float] | None:
-    return dense_of(hit.vector)
 
 
 def translate(exc: Exception, where: str, timeout_s: float = TIMEOUT_S) -> StoreError:
@@ -353,7 +347,7 @@ class ServerStore:
                 self._plain_rrf = True
                 args["query"] = models.FusionQuery(fusion=models.Fusion.RRF)
                 hits = self._query(k, flt, args)
-        return [self._scored(hit, run, dense) for hit in hits]
+        return scored_points(hits, run, dense)
 
     def _query(
         self, k: int, flt: models.Filter | None, args: dict[str, Any]
@@ -385,23 +379,6 @@ class ServerStore:
         # Parametrised RRF needs Qdrant >= 1.16 (server) and qdrant-client >= 1.16 (local mode).
         fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=list(weights)))
         return {"prefetch": prefetch, "query": fusion, "with_vectors": with_vectors}
-
-    @staticmethod
-    def _scored(
-        hit: models.ScoredPoint, run: SearchMode, dense: Sequence[float] | None
-    ) -> ScoredPoint:
-        vector = _dense_of(hit)
-        if run == "dense":
-            dense_score: float | None = hit.score
-        else:
-            dense_score = cosine(dense, vector) if dense is not None else None
-        return ScoredPoint(
-            id=str(hit.id),
-            score=float(hit.score),
-            payload=payload_dict(hit.payload),
-            dense_score=dense_score,
-            dense=tuple(vector) if vector else None,
-        )
 
     def points(self, with_vectors: bool = False) -> Iterator[StoredPoint]:
         """Every point, scrolled page by page."""
