@@ -1,7 +1,7 @@
 """docqa: private, local question-answering over your own documents.
 
-``import docqa`` stays light: the public functions load their modules (and torch, Qdrant,
-LlamaIndex behind them) on first use.
+``import docqa`` stays light: the public functions, the settings and the record types load their
+modules (and pydantic, torch, Qdrant, LlamaIndex behind them) on first use.
 
     >>> import docqa
     >>> report = docqa.ingest("./data")
@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from docqa.config import Settings
 from docqa.errors import (
     ConfigError,
     ConfirmationRequired,
@@ -31,30 +30,41 @@ from docqa.errors import (
     StoreError,
     StoreLockedError,
 )
-from docqa.types import (
-    Answer,
-    Citation,
-    Comparison,
-    Hit,
-    IngestEvent,
-    IngestReport,
-    SentenceSupport,
-    StoreStatus,
-)
 
 if TYPE_CHECKING:
     from docqa.answering import AnswerStream, ask, baseline, compare
     from docqa.api import reset, status
     from docqa.chat import Chat
+    from docqa.config import Settings
     from docqa.evaluation import EvalReport, evaluate
     from docqa.ingestion import ingest
     from docqa.llamaindex import query_engine
     from docqa.retrieval import relevant, search
+    from docqa.types import (
+        Answer,
+        Citation,
+        Comparison,
+        Hit,
+        IngestEvent,
+        IngestReport,
+        SentenceSupport,
+        StoreStatus,
+    )
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it (imported on first access)
+# public name -> module that defines it (imported on first access; Settings alone would cost
+# ~85 ms of pydantic-settings, benchmarks/embed_backends.py --import-only)
 _LAZY = {
+    "Settings": "docqa.config",
+    "Answer": "docqa.types",
+    "Citation": "docqa.types",
+    "Comparison": "docqa.types",
+    "Hit": "docqa.types",
+    "IngestEvent": "docqa.types",
+    "IngestReport": "docqa.types",
+    "SentenceSupport": "docqa.types",
+    "StoreStatus": "docqa.types",
     "ask": "docqa.answering",
     "baseline": "docqa.answering",
     "compare": "docqa.answering",

@@ -36,8 +36,19 @@ def _stale(settings: Settings, done: list[FileRow]) -> tuple[str, list[str]]:
     ]
 
 
+def _backend(settings: Settings) -> str:
+    """Which embedding backend runs here and why (nothing is loaded or measured)."""
+    from docqa import embedding
+
+    try:
+        return embedding.describe_backend(settings)
+    except DocqaError as exc:
+        return f"unknown ({exc})"
+
+
 def status(settings: Settings | None = None) -> StoreStatus:
-    """Describe the store the settings point to: files, chunks, embedder, size and warnings.
+    """Describe the store the settings point to: files, chunks, embedder and the backend that
+    runs it here, size and warnings.
 
     Raises:
         NoStoreError: there is no store here or in a parent folder.
@@ -64,6 +75,7 @@ def status(settings: Settings | None = None) -> StoreStatus:
         if r.status != "done"
     )
     base, warnings = _stale(settings, done)
+    backend = _backend(settings)
     if points != chunks:
         warnings.append(f"the store holds {points} points but the manifest lists {chunks} chunks")
     return StoreStatus(
@@ -76,6 +88,7 @@ def status(settings: Settings | None = None) -> StoreStatus:
         embed_model=model,
         dim=dim,
         fingerprint=base,
+        embed_backend=backend,
         size_bytes=size + _dir_size(folder, "manifest.sqlite*"),
         roots=tuple(sorted({r.root for r in rows})),
         warnings=tuple(warnings),

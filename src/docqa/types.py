@@ -209,6 +209,7 @@ class StoreStatus:
     dim: int
     fingerprint: str
     size_bytes: int
+    embed_backend: str = ""
     roots: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     failures: tuple[FileStatus, ...] = field(default=())
@@ -224,6 +225,10 @@ class StoreStatus:
             f"files:       {self.files} ({self.failed} failed)",
             f"chunks:      {self.chunks} ({self.points} points)",
             f"embedder:    {self.embed_model} ({self.dim}-d)",
+        ]
+        if self.embed_backend:
+            lines.append(f"embeds with: {self.embed_backend}")
+        lines += [
             f"fingerprint: {self.fingerprint}",
             f"size:        {self.size_bytes / 1e6:.1f} MB",
         ]
@@ -244,6 +249,7 @@ class StoreStatus:
             ("files", f"{self.files} ({self.failed} failed)"),
             ("chunks", f"{self.chunks} ({self.points} points)"),
             ("embedder", f"{self.embed_model} ({self.dim}-d)"),
+            *((("embeds with", self.embed_backend),) if self.embed_backend else ()),
             ("fingerprint", self.fingerprint),
             ("size", f"{self.size_bytes / 1e6:.1f} MB"),
             *(("roots", r) for r in self.roots),
