@@ -36,14 +36,13 @@ from pathlib import Path
 import convert_questions  # this folder
 
 from docqa import parsing
+from docqa.api import evaluate, ingest, search
 from docqa.config import Settings
 from docqa.embedding import Embedder, make_embedder
-from docqa.evaluation import Judge, Question, evaluate, load_questions, rank_hits
-from docqa.ingestion import ingest
+from docqa.evaluation import Judge, Question, load_questions, rank_hits
 from docqa.language import words
 from docqa.metrics import contains_answer
 from docqa.parsing import parse
-from docqa.retrieval import search
 from docqa.sparse import Bm25Encoder
 from docqa.stores import ScoredPoint, Store, open_store
 from docqa.types import Hit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,15 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _backend_cach
             monkeypatch.delenv(key)
     monkeypatch.setenv("DOCQA_CONFIG", str(tmp_path / "no-docqa.toml"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(_backend_cache))
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_sessions() -> Iterator[None]:
+    """Each test starts without the process-wide sessions (and their models) of the last one."""
+    yield
+    from docqa.session import close_sessions
+
+    close_sessions()
 
 
 @pytest.fixture

@@ -10,24 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from docqa import answering, prompts
 from docqa import llm as backends
+from docqa import prompts
 from docqa.answering import (
     MESSAGE_OVERHEAD,
     AnswerStream,
     TokenCounter,
-    ask,
-    baseline,
-    compare,
     parse_citations,
 )
+from docqa.api import ask, baseline, compare, ingest
 from docqa.config import Settings
 from docqa.errors import ConfigError, DocqaError
-from docqa.ingestion import ingest
 from docqa.llm import Completion, Message, TokenCallback, Usage
 from docqa.types import Hit
 
-from .fakes import HashEmbedder, ScriptedLLM
+from .fakes import HashEmbedder, ScriptedLLM, install_llm
 
 QUESTION = "How many boats does the station own?"
 BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
@@ -180,8 +177,7 @@ def test_abstention_never_builds_a_model(
     def boom(*args: object) -> None:
         raise AssertionError("an LLM was built for an abstention")
 
-    monkeypatch.setattr(backends, "resolve_backend", boom)
-    monkeypatch.setattr(backends, "make_llm", boom)
+    install_llm(monkeypatch, boom, boom)
     stream = ask(QUESTION, settings.with_(relevance_floor=0.99), stream=True, embedder=emb)
     assert list(stream) == [prompts.ABSTENTION["en"]] and stream.answer.abstained
 
@@ -246,8 +242,7 @@ def test_stream_yields_tokens_then_holds_the_answer(
     settings: Settings, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     llm = ScriptedLLM("The station owns two boats [1].")
-    monkeypatch.setattr(backends, "resolve_backend", lambda s: ("gguf", "Ollama is down"))
-    monkeypatch.setattr(backends, "make_llm", lambda s, backend=None: llm)
+    install_llm(monkeypatch, lambda s, backend: llm, lambda s: ("gguf", "Ollama is down"))
     stream = ask(QUESTION, settings, stream=True, embedder=emb)
     assert isinstance(stream, AnswerStream)
     pieces = list(stream)
@@ -379,10 +374,3 @@ def test_answer_records_render(settings: Settings, emb: HashEmbedder) -> None:
     assert set(data["timings"]) == {"retrieval_s", "llm_s", "first_token_s", "total_s"}
     assert "boats.md § Boats" in answer._repr_markdown_()
     assert "<ol" in answer._repr_html_() and "boats.md" in answer.citations[0]._repr_html_()
-
-
-def test_answering_module_is_the_public_entry(settings: Settings) -> None:
-    import docqa
-
-    assert docqa.ask is answering.ask and docqa.compare is answering.compare
-    assert docqa.baseline is answering.baseline and docqa.AnswerStream is AnswerStream

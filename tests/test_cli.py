@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from docqa import embedding
 from docqa.cli import cli
 
-from .fakes import HashEmbedder, install_hash_embedder
+from .fakes import HashEmbedder, install_factories, install_hash_embedder
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +56,7 @@ def test_second_run_never_builds_the_embedder(
     def boom(settings: object) -> None:
         raise AssertionError("the embedder was loaded for an unchanged folder")
 
-    monkeypatch.setattr(embedding, "make_embedder", boom)
+    install_factories(monkeypatch, make_embedder=boom)
     code, out, _ = invoke("ingest", str(data), store=store)
     assert code == 0 and "2 unchanged" in out
 

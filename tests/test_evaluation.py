@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import docqa
-from docqa import llm as backends
+from docqa.api import evaluate, ingest
 from docqa.cli import cli
 from docqa.config import Settings
 from docqa.errors import ConfigError
@@ -20,15 +19,13 @@ from docqa.evaluation import (
     Question,
     QuestionFileError,
     Source,
-    evaluate,
     load_questions,
     path_matches,
 )
-from docqa.ingestion import ingest
 from docqa.llm import Message
 from docqa.types import Hit
 
-from .fakes import HashEmbedder, ScriptedLLM, install_hash_embedder
+from .fakes import HashEmbedder, ScriptedLLM, install_hash_embedder, install_llm
 
 BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
 COLD = "The cold room is kept at 4 degrees. Samples stay there for a week."
@@ -181,8 +178,7 @@ def llm(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
     def resolve(settings: Settings) -> tuple[str, str | None]:
         return ("gguf", FALLBACK) if settings.llm == "auto" else (settings.llm, None)
 
-    monkeypatch.setattr(backends, "resolve_backend", resolve)
-    monkeypatch.setattr(backends, "make_llm", lambda settings, backend=None: fake)
+    install_llm(monkeypatch, lambda settings, backend: fake, resolve)
     return fake
 
 
@@ -247,10 +243,6 @@ def test_json_round_trip(store: Path, tmp_path: Path, llm: ScriptedLLM) -> None:
     assert json.loads(report.to_json())["summary"]["answers"][0]["answer"] == "baseline"
     with pytest.raises(ValueError, match="not a docqa eval report"):
         EvalReport.from_json('{"k": 1}')
-
-
-def test_lazy_exports() -> None:
-    assert docqa.evaluate is evaluate and docqa.EvalReport is EvalReport
 
 
 # --- the command -----------------------------------------------------------------------------

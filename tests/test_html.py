@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from docqa import parsing
+from docqa.api import ingest, search
 from docqa.config import Settings
 from docqa.errors import SourceError
-from docqa.ingestion import ingest
-from docqa.retrieval import search
 from docqa.types import ParsedDoc
 
 from .conftest import CURATED

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from docqa.api import ingest
 from docqa.config import Settings
 from docqa.errors import ConfirmationRequired, IndexMismatchError, IngestPathError
-from docqa.ingestion import ingest
 from docqa.manifest import Manifest
 from docqa.stores import open_store
 

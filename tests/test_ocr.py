@@ -16,13 +16,12 @@ from click.testing import CliRunner
 
 import docqa
 from docqa import parsing
+from docqa.api import ingest, search
 from docqa.cli import cli
 from docqa.config import Settings
 from docqa.errors import SourceError
 from docqa.fingerprint import file_fingerprint
 from docqa.formats import ocr
-from docqa.ingestion import ingest
-from docqa.retrieval import search
 from docqa.types import ParsedDoc
 
 from .conftest import CURATED

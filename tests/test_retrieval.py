@@ -16,22 +16,21 @@ import pytest
 from click.testing import CliRunner
 from qdrant_client import QdrantClient
 
-from docqa import embedding
+from docqa.api import ingest, search
 from docqa.cli import cli
 from docqa.config import Settings
 from docqa.embedding import default_model_dir
 from docqa.errors import EmbedderError, NoMatchError, NoStoreError
-from docqa.ingestion import ingest
 from docqa.manifest import FileRow
 from docqa.rerank import load_reranker, rerank
-from docqa.retrieval import MUTED_DENSE, fusion_weights, match_files, relevant, search
+from docqa.retrieval import MUTED_DENSE, fusion_weights, match_files, relevant
 from docqa.sparse import Bm25Encoder
 from docqa.stores import Store, open_store
 from docqa.stores._shared import RRF_K
 from docqa.stores.server import ServerStore
 from docqa.types import Hit
 
-from .fakes import HashEmbedder, install_hash_embedder
+from .fakes import HashEmbedder, install_factories, install_hash_embedder
 
 FILES = {
     "guide/boats.md": "# Boats\n\n## Launch\n\nThe launch has a 90 hp outboard engine, seats six.",
@@ -142,7 +141,7 @@ def test_bm25_mode_never_builds_an_embedder(
     def boom(settings: Settings) -> None:
         raise AssertionError("bm25 search built an embedder")
 
-    monkeypatch.setattr(embedding, "make_embedder", boom)
+    install_factories(monkeypatch, make_embedder=boom)
     hits = search("life jackets", settings, mode="bm25", store=store)
     assert names(hits)[0] == "guide-safety.txt"
     assert all(h.dense_score is None for h in hits)
@@ -152,7 +151,7 @@ def test_search_builds_the_configured_embedder(
     store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emb = HashEmbedder()
-    monkeypatch.setattr(embedding, "make_embedder", lambda settings: emb)
+    install_hash_embedder(monkeypatch, emb)
     assert names(search("badges office", settings, store=store))[0] == "badges.txt"
     assert emb.calls == 1
 
@@ -323,7 +322,7 @@ def test_where_filters_by_language_on_both_adapters(tmp_path: Path) -> None:
 
 def test_cli_where_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     emb = HashEmbedder()
-    monkeypatch.setattr(embedding, "make_embedder", lambda settings: emb)
+    install_hash_embedder(monkeypatch, emb)
     folder = tmp_path / "mixed"
     folder.mkdir()
     (folder / "en.txt").write_text("The boat leaves the harbour.\n")

@@ -10,11 +10,10 @@ import pypdfium2 as pdfium
 import pytest
 
 from docqa import embedding, parsing
+from docqa.api import ingest, search
 from docqa.chunking import Chunker, ChunkSpec
 from docqa.config import Settings
 from docqa.formats import tables
-from docqa.ingestion import ingest
-from docqa.retrieval import search
 from docqa.types import ParsedDoc
 
 from .conftest import CURATED

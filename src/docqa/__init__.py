@@ -32,14 +32,22 @@ from docqa.errors import (
 )
 
 if TYPE_CHECKING:
-    from docqa.answering import AnswerStream, ask, baseline, compare
-    from docqa.api import reset, status
-    from docqa.chat import Chat
+    from docqa.answering import AnswerStream
+    from docqa.api import (
+        ask,
+        baseline,
+        compare,
+        evaluate,
+        ingest,
+        query_engine,
+        reset,
+        search,
+        status,
+    )
     from docqa.config import Settings
-    from docqa.evaluation import EvalReport, evaluate
-    from docqa.ingestion import ingest
-    from docqa.llamaindex import query_engine
-    from docqa.retrieval import relevant, search
+    from docqa.evaluation import EvalReport
+    from docqa.retrieval import relevant
+    from docqa.session import Chat, Session
     from docqa.types import (
         Answer,
         Citation,
@@ -65,18 +73,19 @@ _LAZY = {
     "IngestReport": "docqa.types",
     "SentenceSupport": "docqa.types",
     "StoreStatus": "docqa.types",
-    "ask": "docqa.answering",
-    "baseline": "docqa.answering",
-    "compare": "docqa.answering",
+    "ask": "docqa.api",
+    "baseline": "docqa.api",
+    "compare": "docqa.api",
     "AnswerStream": "docqa.answering",
-    "Chat": "docqa.chat",
-    "ingest": "docqa.ingestion",
+    "Chat": "docqa.session",
+    "Session": "docqa.session",
+    "ingest": "docqa.api",
     "status": "docqa.api",
     "reset": "docqa.api",
-    "search": "docqa.retrieval",
+    "search": "docqa.api",
     "relevant": "docqa.retrieval",
-    "query_engine": "docqa.llamaindex",
-    "evaluate": "docqa.evaluation",
+    "query_engine": "docqa.api",
+    "evaluate": "docqa.api",
     "EvalReport": "docqa.evaluation",
 }
 
@@ -106,6 +115,7 @@ __all__ = [
     "NoMatchError",
     "NoStoreError",
     "QuestionFileError",
+    "Session",
     "Settings",
     "SourceError",
     "StoreError",

@@ -1,8 +1,9 @@
 """Answering: retrieve, fit the prompt to the context window, ask the LLM, parse its citations.
 
-:func:`ask` answers from the documents (streaming if asked), :func:`baseline` asks the bare model
-and :func:`compare` does both and marks which sentences the sources back. :class:`Answerer` is
-the pipeline with its collaborators, kept across questions by :class:`docqa.chat.Chat`.
+:func:`answer` answers from the documents (streaming if asked), :meth:`Answerer.baseline` asks
+the bare model and :func:`compare` does both and marks which sentences the sources back.
+:class:`Answerer` is the pipeline over a holder of collaborators (:class:`docqa.session.Session`);
+the public ``docqa.ask``, ``docqa.baseline`` and ``docqa.compare`` are in :mod:`docqa.api`.
 
 Nothing is cut silently: when the sources do not fit the context window, the lowest-ranked
 ones are left out and the answer says which (``Answer.dropped_sources`` and a warning). When no
@@ -21,10 +22,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING
 
-from docqa import embedding, prompts, retrieval
-from docqa import llm as backends
+import numpy as np
+from numpy.typing import NDArray
+
+from docqa import prompts, retrieval
 from docqa.config import Settings
 from docqa.errors import ConfigError, DocqaError
 from docqa.language import detect_language, stopwords, words
@@ -33,9 +36,9 @@ from docqa.support import CITATION, mark_support, split_sentences, strip_citatio
 from docqa.types import Answer, Citation, Comparison, Hit, Timings, TokenUsage
 
 if TYPE_CHECKING:
+    from docqa.collaborators import Collaborators
     from docqa.embedding import Embedder
     from docqa.llm import LLM
-    from docqa.stores import Store
 
 logger = logging.getLogger(__name__)
 
@@ -474,50 +477,45 @@ class AnswerStream:
 
 
 class Answerer:
-    """The answering pipeline with its collaborators, reusable across questions.
+    """The answering pipeline over a holder of collaborators (a :class:`docqa.session.Session`).
 
-    Collaborators left out are built from the settings on first use and closed by
-    :meth:`close`: the LLM (``resolve_backend`` then ``make_llm``; its fallback warning goes
-    into every answer) and the embedder. The store, when not given, is opened per search so
-    that no lock is held between questions.
+    The holder builds the LLM (its ``auto`` fallback warning goes into every answer) and the
+    embedder once, and opens the store for each search. ``llm`` answers with another model of
+    the same backend (a model picker, or several models compared).
     """
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        collaborators: Collaborators,
         *,
-        llm: LLM | None = None,
-        embedder: Embedder | None = None,
-        store: Store | None = None,
         files: Sequence[str] | None = None,
+        llm: LLM | None = None,
     ) -> None:
-        """Keep the collaborators; nothing is loaded yet."""
-        self.settings = settings or Settings()
-        self._llm, self._owns_llm = llm, llm is None
-        self.backend_warning: str | None = None
-        self.embedder, self.store = embedder, store
+        """Keep the holder; nothing is loaded yet."""
+        self.collaborators = collaborators
+        self.settings = collaborators.settings
         self.files = list(files) if files else None
+        self._llm = llm
 
     @property
     def llm(self) -> LLM:
-        """The language model, built from the settings on first use."""
-        if self._llm is None:
-            backend, self.backend_warning = backends.resolve_backend(self.settings)
-            self._llm = backends.make_llm(self.settings, backend)
-        return self._llm
+        """The language model, built on first use."""
+        return self._llm if self._llm is not None else self.collaborators.llm
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder, loaded on first use."""
+        return self.collaborators.embedder
 
     def warnings(self) -> list[str]:
         """Warnings every answer carries (the backend fallback)."""
-        return [self.backend_warning] if self.backend_warning else []
+        warning = self.collaborators.backend_warning
+        return [warning] if warning else []
 
     def retrieve(self, query: str) -> tuple[list[Hit], float]:
         """The relevant hits for ``query`` (relevance floor applied) and the seconds it took."""
         started = time.perf_counter()
-        if self.embedder is None and self.settings.search_mode != "bm25":
-            self.embedder = embedding.make_embedder(self.settings)
-        hits = retrieval.search(
-            query, self.settings, files=self.files, embedder=self.embedder, store=self.store
-        )
+        hits = self.collaborators.search(query, files=self.files)
         return retrieval.relevant(hits, self.settings), time.perf_counter() - started
 
     def prepare(
@@ -555,142 +553,37 @@ class Answerer:
         job.warnings[:0] = self.warnings()
         return self.run(job, on_token)
 
-    def close(self) -> None:
-        """Close the LLM if this answerer built it."""
-        if self._owns_llm and self._llm is not None:
-            self._llm.close()
-            self._llm = None
 
-
-@overload
-def ask(
+def answer(
+    answerer: Answerer,
     question: str,
-    settings: Settings | None = None,
-    *,
-    stream: Literal[False] = False,
-    llm: LLM | None = None,
-    embedder: Embedder | None = None,
-    store: Store | None = None,
-    history: Sequence[Message] | None = None,
-    files: Sequence[str] | None = None,
-) -> Answer: ...
-
-
-@overload
-def ask(
-    question: str,
-    settings: Settings | None = None,
-    *,
-    stream: Literal[True],
-    llm: LLM | None = None,
-    embedder: Embedder | None = None,
-    store: Store | None = None,
-    history: Sequence[Message] | None = None,
-    files: Sequence[str] | None = None,
-) -> AnswerStream: ...
-
-
-def ask(
-    question: str,
-    settings: Settings | None = None,
     *,
     stream: bool = False,
-    llm: LLM | None = None,
-    embedder: Embedder | None = None,
-    store: Store | None = None,
-    history: Sequence[Message] | None = None,
-    files: Sequence[str] | None = None,
+    history: Sequence[Message] = (),
+    on_close: Callable[[], None] | None = None,
 ) -> Answer | AnswerStream:
-    """Answer ``question`` from the ingested documents, citing them as ``[n]``.
-
-    Args:
-        question: The question, in any language the model speaks.
-        settings: Settings; defaults to ``Settings()`` (env vars and ``docqa.toml``).
-        stream: Return an :class:`AnswerStream` to iterate over as the model writes.
-        llm: Language model to use instead of the one the settings name.
-        embedder: Embedder to use instead of the one the settings name.
-        store: Store to use instead of the one the settings name (left open).
-        history: Earlier messages of a conversation (user and assistant, oldest first);
-            the oldest are left out when they do not fit.
-        files: Only use these files (globs, as :func:`docqa.retrieval.search` takes them).
-
-    Returns:
-        An :class:`Answer`, or an :class:`AnswerStream` whose ``answer`` holds it at the end.
-
-    Raises:
-        NoStoreError: There is no store (run ``docqa ingest PATH`` first).
-        LLMError: The model failed; subclasses say whether it is missing or too slow.
-        ConfigError: The question alone does not fit the context window, or a bad preset.
-    """
-    answerer = Answerer(settings, llm=llm, embedder=embedder, store=store, files=files)
+    """Answer ``question`` (what :func:`docqa.ask` runs); ``on_close`` once the work is done."""
+    done = on_close or (lambda: None)
     try:
-        prepared = answerer.prepare(question, history=history or ())
+        prepared = answerer.prepare(question, history=history)
+        if stream:
+            if isinstance(prepared, Answer):
+                return AnswerStream.of(prepared, on_close=done)
+            return AnswerStream(prepared, answerer.llm, on_close=done)
     except BaseException:
-        answerer.close()
+        done()
         raise
-    if isinstance(prepared, Answer):
-        answerer.close()
-        return AnswerStream.of(prepared) if stream else prepared
-    if stream:
-        return AnswerStream(prepared, answerer.llm, on_close=answerer.close)
     try:
-        return answerer.run(prepared)
+        return prepared if isinstance(prepared, Answer) else answerer.run(prepared)
     finally:
-        answerer.close()
+        done()
 
 
-def baseline(question: str, settings: Settings | None = None, *, llm: LLM | None = None) -> Answer:
-    """The model's answer to ``question`` without any document (what RAG is compared with).
-
-    Args:
-        question: The question.
-        settings: Settings; defaults to ``Settings()``.
-        llm: Language model to use instead of the one the settings name.
-
-    Raises:
-        LLMError: The model failed.
-        ConfigError: The question does not fit the context window, or a bad preset.
-    """
-    answerer = Answerer(settings, llm=llm)
-    try:
-        return answerer.baseline(question)
-    finally:
-        answerer.close()
-
-
-def compare(
-    question: str,
-    settings: Settings | None = None,
-    *,
-    llm: LLM | None = None,
-    embedder: Embedder | None = None,
-    store: Store | None = None,
-    files: Sequence[str] | None = None,
-) -> Comparison:
-    """The model alone versus the model with the documents, each sentence marked for support.
-
-    Both answers come from the same model and settings. They are requested at once when the
-    model is served by another process (Ollama, OpenAI-style), one after the other in-process.
-    Support is marked with the embedder (see :mod:`docqa.support`), without another LLM call.
-
-    Args:
-        question: The question.
-        settings: Settings; defaults to ``Settings()``.
-        llm: Language model to use instead of the one the settings name.
-        embedder: Embedder for retrieval and support marking.
-        store: Store to use instead of the one the settings name (left open).
-        files: Only use these files (globs).
-
-    Raises:
-        NoStoreError: There is no store.
-        LLMError: The model failed.
-    """
-    answerer = Answerer(settings, llm=llm, embedder=embedder, store=store, files=files)
-    try:
-        prepared = answerer.prepare(question)
-        base, rag = _both(answerer, question, prepared)
-    finally:
-        answerer.close()
+def compare(answerer: Answerer, question: str) -> Comparison:
+    """The baseline and RAG answers to ``question``, each sentence marked for support (what
+    :func:`docqa.compare` runs)."""
+    prepared = answerer.prepare(question)
+    base, rag = _both(answerer, question, prepared)
     return _marked(question, base, rag, answerer)
 
 
@@ -718,13 +611,21 @@ def _both(answerer: Answerer, question: str, prepared: Job | Answer) -> tuple[An
             raise
 
 
+def source_vectors(hits: Sequence[Hit], embedder: Embedder) -> NDArray[np.float32]:
+    """The hits' dense vectors: those the store returned, the others embedded again."""
+    missing = [h.text for h in hits if h.vector is None]
+    fresh: Iterator[NDArray[np.float32]] = iter(
+        list(embedder.embed_documents(missing)) if missing else []
+    )
+    rows = [np.asarray(h.vector, dtype=np.float32) if h.vector else next(fresh) for h in hits]
+    return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+
 def _marked(question: str, base: Answer, rag: Answer, answerer: Answerer) -> Comparison:
     hits = rag.hits
     texts = [h.text for h in hits]
-    embedder = answerer.embedder
-    if embedder is None and texts:
-        embedder = embedding.make_embedder(answerer.settings)
-    vectors = embedder.embed_documents(texts) if embedder is not None and texts else None
+    embedder = answerer.embedder if texts else None
+    vectors = source_vectors(hits, embedder) if embedder is not None else None
     return Comparison(
         question=question,
         baseline=base,

@@ -25,6 +25,7 @@ import docqa
 from docqa.config import Settings
 from docqa.errors import ConfigError, ConfirmationRequired, DocqaError
 from docqa.progress import IngestBar
+from docqa.session import close_sessions
 from docqa.types import Answer, Comparison, SentenceSupport, shown_path, source_lines
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ def cli(ctx: click.Context, store: Path | None, debug: bool) -> None:
     if debug:
         os.environ["DOCQA_DEBUG"] = "1"
     ctx.obj = {"store": store}
+    ctx.call_on_close(close_sessions)  # models and the store are released with the command
 
 
 @cli.command()

@@ -25,12 +25,11 @@ import json
 import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
-from docqa.config import Settings, store_path
+from docqa.config import Settings
 from docqa.errors import ConfigError, LLMTimeoutError, QuestionFileError
 from docqa.language import detect_language, words
 from docqa.metrics import (
@@ -47,9 +46,7 @@ from docqa.metrics import (
 from docqa.types import Answer, Hit
 
 if TYPE_CHECKING:
-    from docqa.embedding import Embedder
-    from docqa.llm import LLM
-    from docqa.stores import Store
+    from docqa.collaborators import Collaborators
 
 SEARCH_MODES = ("dense", "bm25", "hybrid", "rerank")
 """Retrieval modes ``evaluate`` compares; ``rerank`` is the configured mode plus the reranker."""
@@ -663,58 +660,43 @@ def load_report(path: str | Path) -> EvalReport:
 # --- running an evaluation ---------------------------------------------------------------------
 
 
-class _Session:
-    """The collaborators one evaluation shares across questions: store, embedder, LLM."""
+class _Run:
+    """What one evaluation shares across questions: the session, and the store's chunk words."""
 
-    def __init__(self, settings: Settings, stack: ExitStack, store: Store | None) -> None:
-        self.settings = settings
-        if store is None:
-            from docqa.stores import open_store
-
-            store = open_store(settings, store_path(settings, create=False))
-            stack.callback(store.close)
-        self.store = store
-        self.embedder: Embedder | None = None
-        self.llm: LLM | None = None
+    def __init__(self, collaborators: Collaborators, answers: bool) -> None:
+        self.collaborators = collaborators
+        self.settings = collaborators.settings
+        self.answers = answers
+        self.embedded = answers  # whether the embedder was needed (answers mark support)
         self._chunk_words: list[frozenset[str]] | None = None
 
-    def embedder_now(self) -> Embedder:
-        """The embedder, loaded on first use."""
-        if self.embedder is None:
-            from docqa import embedding
-
-            self.embedder = embedding.make_embedder(self.settings)
-        return self.embedder
-
-    def open_llm(self, stack: ExitStack) -> None:
-        """Build the LLM the settings name, refusing ``auto``'s fallback to a small model."""
-        from docqa import llm as backends
-
-        backend, warning = backends.resolve_backend(self.settings)
+    def check_llm(self) -> None:
+        """Refuse ``auto``'s fallback to a small model: its scores would mislead."""
+        self.collaborators.backend  # noqa: B018  (resolves the backend and its warning)
+        warning = self.collaborators.backend_warning
         if warning:
             raise ConfigError(
                 f"eval will not score a fallback model ({warning}): name the backend with "
                 "DOCQA_LLM=gguf|ollama|openai, or run with --retrieval-only"
             )
-        self.llm = backends.make_llm(self.settings, backend)
-        stack.callback(self.llm.close)
 
     def count_containing(self, terms: Sequence[str]) -> int:
         """How many chunks of the whole store contain the answer keyed by ``terms``."""
         if self._chunk_words is None:
-            points = self.store.points()
-            self._chunk_words = [frozenset(words(str(p.payload.get("text", "")))) for p in points]
+            with self.collaborators.open_store() as store:
+                points = store.points()
+                self._chunk_words = [
+                    frozenset(words(str(p.payload.get("text", "")))) for p in points
+                ]
         return sum(1 for chunk in self._chunk_words if contains_answer(terms, chunk))
 
     def search(self, question: str, mode: str, k: int) -> list[Hit]:
         """Top ``k`` hits in ``mode``; the reranker only in ``rerank`` mode."""
-        from docqa import retrieval
-
         settings = self.settings
         if mode != "rerank":
             settings = settings.model_copy(update={"rerank_model": None, "search_mode": mode})
-        embedder = None if settings.search_mode == "bm25" else self.embedder_now()
-        return retrieval.search(question, settings, k=k, embedder=embedder, store=self.store)
+        self.embedded = self.embedded or settings.search_mode != "bm25"
+        return self.collaborators.search(question, k=k, settings=settings)
 
 
 def _modes(modes: Sequence[str] | None, settings: Settings) -> tuple[str, ...]:
@@ -731,7 +713,7 @@ def _modes(modes: Sequence[str] | None, settings: Settings) -> tuple[str, ...]:
 
 
 def _retrieve(
-    q: Question, judge: Judge, session: _Session, modes: Sequence[str], k: int
+    q: Question, judge: Judge, session: _Run, modes: Sequence[str], k: int
 ) -> dict[str, Ranking]:
     if judge.by is None:
         return {}
@@ -747,28 +729,22 @@ def _retrieve(
     return results
 
 
-def _answer(q: Question, judge: Judge, session: _Session) -> tuple[AnswerScore, AnswerScore]:
-    from docqa.answering import compare
+def _answer(q: Question, judge: Judge, session: _Run) -> tuple[AnswerScore, AnswerScore]:
+    from docqa.answering import Answerer, compare
 
-    result = compare(
-        q.question,
-        session.settings,
-        llm=session.llm,
-        embedder=session.embedder_now(),
-        store=session.store,
-    )
+    result = compare(Answerer(session.collaborators), q.question)
     return score_answer(result.baseline, q, judge), score_answer(result.rag, q, judge)
 
 
 def _evaluate_one(
-    q: Question, session: _Session, modes: Sequence[str], k: int, warnings: list[str]
+    q: Question, session: _Run, modes: Sequence[str], k: int, warnings: list[str]
 ) -> EvalRow:
     judge = Judge.of(q)
     retrieval = _retrieve(q, judge, session, modes, k)
     if judge.by == "answer" and retrieval and not next(iter(retrieval.values())).n_relevant:
         warnings.append(f"question {q.id}: no chunk of the store contains its gold answer")
     base = rag = None
-    if session.llm is not None:
+    if session.answers:
         try:
             base, rag = _answer(q, judge, session)
         except LLMTimeoutError as exc:
@@ -776,51 +752,33 @@ def _evaluate_one(
     return EvalRow(q.id, q.question, q.lang, q.answerable, q.split, judge.by, retrieval, base, rag)
 
 
-def _config(settings: Settings, session: _Session) -> dict[str, str]:
+def _config(settings: Settings, session: _Run) -> dict[str, str]:
+    collaborators = session.collaborators
     config = {
-        "embedder": session.embedder.id if session.embedder else settings.embed_model,
+        "embedder": collaborators.embedder.id if session.embedded else settings.embed_model,
         "chunks": f"{settings.chunk_tokens} tokens, {settings.chunk_overlap} overlap",
     }
     if settings.rerank_model is not None:
         config["reranker"] = str(settings.rerank_model)
-    if session.llm is not None:
-        config["model"] = f"{session.llm.model} via {session.llm.backend}"
+    if session.answers:
+        llm = collaborators.llm
+        config["model"] = f"{llm.model} via {llm.backend}"
         config["answers"] = f"top {settings.top_k} {settings.search_mode}, floor {settings.floor}"
     return config
 
 
-def evaluate(
+def run_evaluation(
+    collaborators: Collaborators,
     questions: str | Path,
-    settings: Settings | None = None,
     *,
     k: int = DEFAULT_K,
     modes: Sequence[str] | None = None,
     retrieval_only: bool = False,
     split: str | None = None,
     compare_to: str | Path | None = None,
-    llm: LLM | None = None,
-    embedder: Embedder | None = None,
-    store: Store | None = None,
     on_progress: Progress | None = None,
 ) -> EvalReport:
-    """Evaluate retrieval, and baseline versus RAG answers, on the questions of a JSONL file.
-
-    Args:
-        questions: The question file (format in :mod:`docqa.evaluation`).
-        settings: Settings; defaults to ``Settings()``.
-        k: Retrieval cut-off for hit rate, MRR, nDCG and recall.
-        modes: Retrieval modes to compare (``dense``, ``bm25``, ``hybrid``, ``rerank``);
-            default: the configured one.
-        retrieval_only: Skip the answers (no LLM needed).
-        split: Only rows with this ``split`` (e.g. ``"test"``).
-        compare_to: A report saved with ``docqa eval --json``; the tables show the changes.
-        llm: Language model to use instead of the one the settings name.
-        embedder: Embedder to use instead of the one the settings name.
-        store: Store to use instead of the one the settings name (left open).
-        on_progress: Called with ``(done, total)`` after each question.
-
-    Returns:
-        An :class:`EvalReport`.
+    """Evaluate with a session's collaborators (what :func:`docqa.evaluate` runs; same options).
 
     Raises:
         QuestionFileError: the question file is missing or malformed.
@@ -828,7 +786,7 @@ def evaluate(
         NoStoreError: there is no store.
     """
     started = time.perf_counter()
-    settings = settings or Settings()
+    settings = collaborators.settings
     items = load_questions(questions, settings.languages, split)
     chosen = _modes(modes, settings)
     previous = load_report(compare_to) if compare_to is not None else None
@@ -838,17 +796,15 @@ def evaluate(
             "to judge retrieval by"
         )
     warnings: list[str] = []
-    with ExitStack() as stack:
-        session = _Session(settings, stack, store)
-        session.embedder, session.llm = embedder, None if retrieval_only else llm
-        if not retrieval_only and llm is None:
-            session.open_llm(stack)
-        rows = []
-        for done, q in enumerate(items, 1):
-            rows.append(_evaluate_one(q, session, chosen, k, warnings))
-            if on_progress is not None:
-                on_progress(done, len(items))
-        config = _config(settings, session)
+    session = _Run(collaborators, answers=not retrieval_only)
+    if session.answers:
+        session.check_llm()
+    rows = []
+    for done, q in enumerate(items, 1):
+        rows.append(_evaluate_one(q, session, chosen, k, warnings))
+        if on_progress is not None:
+            on_progress(done, len(items))
+    config = _config(settings, session)
     return EvalReport(
         questions_file=str(questions),
         k=k,

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 
 from docqa import embedding, fingerprint, parsing, sources
 from docqa.chunking import Chunker, ChunkSpec, embed_text
-from docqa.config import Settings, store_path
+from docqa.config import Settings
 from docqa.errors import ConfirmationRequired, DocqaError, IndexMismatchError, IngestPathError
 from docqa.manifest import ContentRow, FileRow, Manifest
 from docqa.progress import IngestBar
 from docqa.sparse import Bm25Encoder
-from docqa.stores import StorePoint, open_store
+from docqa.stores import StorePoint
 from docqa.types import Chunk, IngestEvent, IngestReport, ParsedDoc
 
 if TYPE_CHECKING:
@@ -101,56 +101,61 @@ class _Run:
         return fingerprint.file_fingerprint(self.settings, self._base, path)
 
 
-def ingest(
+def ingest_root(path: str | Path) -> Path:
+    """The absolute file or folder to ingest.
+
+    Raises:
+        IngestPathError: ``path`` does not exist.
+    """
+    root = Path(path).expanduser().resolve()
+    if not root.exists():
+        raise IngestPathError(f"{path}: no such file or folder")
+    return root
+
+
+def ingest_into(
     path: str | Path,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
-    embedder: Embedder | None = None,
-    store: Store | None = None,
+    store: Store,
+    manifest: Manifest,
+    identity: Callable[[], tuple[str, int, str]],
+    embedder: Callable[[], Embedder],
     on_progress: Progress | None = None,
     yes: bool = False,
     progress: bool = False,
 ) -> IngestReport:
-    """Ingest a file or folder into the store; see the module docstring for the guarantees.
+    """Ingest a file or folder into ``store`` (what :func:`docqa.ingest` runs once its session
+    has the store and the manifest); see the module docstring for the guarantees.
 
     Args:
         path: File or folder to ingest.
-        settings: Settings; defaults to ``Settings()`` (env vars and ``docqa.toml``).
-        embedder: Embedder to use instead of the one the settings name.
-        store: Store to use instead of the one the settings name.
+        settings: Settings.
+        store: The open store.
+        manifest: The store's manifest.
+        identity: ``(model name, dim, embedder id)`` of the embedder, without loading it.
+        embedder: Loads the embedder (called only when something is to be embedded).
         on_progress: Called with an :class:`IngestEvent` as work advances.
         yes: Go ahead even when the run would remove more than half of the store's files.
         progress: Draw a progress bar (tqdm.auto: a widget in Jupyter) when no
             ``on_progress`` is given.
-
-    Returns:
-        An :class:`IngestReport`; failed files are listed with their reason, not raised.
 
     Raises:
         IngestPathError: ``path`` does not exist.
         IndexMismatchError: the store was built with another embedding model or dimension.
         ConfirmationRequired: the run would remove more than half the store and ``yes`` is false.
     """
-    settings = settings or Settings()
-    root = Path(path).expanduser().resolve()
-    if not root.exists():
-        raise IngestPathError(f"{path}: no such file or folder")
+    root = ingest_root(path)
     bar = IngestBar() if progress and on_progress is None else None
     started = time.perf_counter()
-    store_dir = store_path(settings, create=True)
-    manifest = Manifest(store_dir)
-    own_store = store is None
-    store = store or open_store(settings, store_dir)
     try:
-        run = _make_run(settings, store, manifest, embedder, on_progress or bar)
+        run = _make_run(settings, store, manifest, identity, embedder, on_progress or bar)
         run.yes = yes
         report = _ingest(run, root)
     finally:
         if bar is not None:
             bar.close()
-        if own_store:
-            store.close()
-        manifest.close()
+    store_dir = manifest.path.parent
     return replace(report, seconds=time.perf_counter() - started, store=str(store_dir))
 
 
@@ -158,24 +163,17 @@ def _make_run(
     settings: Settings,
     store: Store,
     manifest: Manifest,
-    embedder: Embedder | None,
+    identity: Callable[[], tuple[str, int, str]],
+    embedder: Callable[[], Embedder],
     on_progress: Progress | None,
 ) -> _Run:
-    if embedder is not None:
-        name, dim, emb_id = embedder.info.name, embedder.info.dim, embedder.id
-    else:
-        info = embedding.resolve_model(settings)
-        name, dim, emb_id = info.name, info.dim, embedding.embedder_id(settings, info)
+    name, dim, emb_id = identity()
     _check_collection(manifest, store, name, dim)
-
-    def factory() -> Embedder:
-        return embedder if embedder is not None else embedding.make_embedder(settings)
-
     return _Run(
         settings=settings,
         store=store,
         manifest=manifest,
-        embedder_factory=factory,
+        embedder_factory=embedder,
         encoder=Bm25Encoder(settings.languages),
         embedder_id=emb_id,
         on_progress=on_progress or (lambda _e: None),

@@ -16,6 +16,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 
+def _without_vectors(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``asdict`` factory leaving out stored vectors (``Hit.vector``): records stay readable."""
+    return {key: value for key, value in items if key != "vector"}
+
+
 @dataclass(frozen=True)
 class Section:
     """A unit of extracted text with its location: one PDF page, or one Markdown, HTML or DOCX
@@ -82,6 +87,8 @@ class Hit:
     chunk_id: str = ""
     files: tuple[str, ...] = ()
     dense_score: float | None = None
+    vector: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
+    """The chunk's stored dense vector when the search read it (not in ``to_dict``)."""
 
     @property
     def locator(self) -> str:
@@ -94,8 +101,8 @@ class Hit:
         return f"{self.file} {' '.join(parts)}".strip()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
+        """JSON-ready dict (without the vector)."""
+        return asdict(self, dict_factory=_without_vectors)
 
     def _repr_html_(self) -> str:
         import html
@@ -295,7 +302,7 @@ class _Record:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (nested records included)."""
-        fields: dict[str, Any] = asdict(self)  # type: ignore[call-overload]  # subclasses are dataclasses
+        fields: dict[str, Any] = asdict(self, dict_factory=_without_vectors)  # type: ignore[call-overload]  # subclasses are dataclasses
         return fields
 
     def to_json(self) -> str:

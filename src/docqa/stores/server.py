@@ -377,15 +377,17 @@ class ServerStore:
     def _scored(
         hit: models.ScoredPoint, run: SearchMode, dense: Sequence[float] | None
     ) -> ScoredPoint:
+        vector = _dense_of(hit)
         if run == "dense":
             dense_score: float | None = hit.score
         else:
-            dense_score = cosine(dense, _dense_of(hit)) if dense is not None else None
+            dense_score = cosine(dense, vector) if dense is not None else None
         return ScoredPoint(
             id=str(hit.id),
             score=float(hit.score),
             payload=payload_dict(hit.payload),
             dense_score=dense_score,
+            dense=tuple(vector) if vector else None,
         )
 
     def points(self, with_vectors: bool = False) -> Iterator[StoredPoint]:
