@@ -42,7 +42,6 @@ from docqa.embedding import (
     ModelInfo,
     OnnxEmbedder,
     TorchEmbedder,
-    auto_plan,
     load_tokenizer,
     onnx_model_file,
     resolve_model,
@@ -214,20 +213,29 @@ def batch_sweep(info: ModelInfo, texts: list[str], sizes: list[int], rounds: int
         print(f"{name:22}" + "".join(f"{len(texts) / best[name, s]:8.1f}" for s in sizes))
 
 
+_AUTO = """
+import time
+started = time.perf_counter()
+from docqa import backend_choice
+from docqa.config import Settings
+from docqa.embedding import auto_plan, resolve_model
+settings = Settings.model_validate({})
+plan = auto_plan(settings, resolve_model(settings))
+measurement, _ = backend_choice.measure(plan.candidates, plan.reference or "")
+seconds = time.perf_counter() - started
+backend_choice.remember(plan.model, plan.device, measurement)  # as first use does
+print("auto here:", describe_plan(plan, measurement))
+print("load seconds (new process):", measurement.loads)
+print(f"first-use measurement in a new process (imports, loads, {backend_choice.ROUNDS} rounds "
+      f"of the {len(backend_choice.SAMPLE)}-text sample): {seconds:.1f} s")
+"""
+
+
 def auto_choice() -> None:
-    """What auto picks here, measured as on first use (cache ignored, then written as first use
-    writes it, so the cold starts below see a machine that has measured), and what that costs."""
-    settings = Settings.model_validate({})
-    info = resolve_model(settings)
-    plan = auto_plan(settings, info)
-    started = time.perf_counter()
-    measurement, _ = backend_choice.measure(plan.candidates, plan.reference or "")
-    backend_choice.remember(plan.model, plan.device, measurement)  # as first use does
-    print(f"\nauto here: {measurement.backend}; {measurement.reason()}")
-    print(
-        f"first-use measurement (loads + {backend_choice.ROUNDS} rounds of the sample): "
-        f"{time.perf_counter() - started:.1f} s in this warm process"
-    )
+    """What auto picks here, measured as on first use in a new process (the cache is ignored,
+    then written as first use writes it, so the cold starts below see a measured machine)."""
+    out = subprocess.run([sys.executable, "-c", _AUTO], capture_output=True, text=True, check=True)
+    print("\n" + out.stdout.strip())
 
 
 # --- cold start and import --------------------------------------------------------------------
@@ -299,9 +307,12 @@ def import_times(runs: int, other: str | None) -> None:
             f"{name:30} -X importtime {min(cumulative):4.0f} / {statistics.median(cumulative):4.0f}"
             f"   process wall {min(wall):4.0f} / {statistics.median(wall):4.0f}"
         )
-    code = "import sys, docqa; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    code = (
+        "import sys, docqa; print(sorted({m.split('.')[0] for m in sys.modules} - "
+        "set(sys.stdlib_module_names) - {'__main__', '_distutils_hack'}))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    print(f"top-level modules after import docqa: {loaded.stdout.strip()}")
+    print(f"non-stdlib packages loaded by import docqa: {loaded.stdout.strip()}")
 
 
 def machine_line() -> str:

