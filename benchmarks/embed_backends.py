@@ -1,7 +1,7 @@
 """Which backends may ``DOCQA_EMBED_BACKEND=auto`` choose, and how fast is each here?
 
-The study behind ``GATE``, ``COMPATIBLE`` (docqa/backend_choice.py), ``BF16_AUTOCAST`` and
-``BATCH_SIZES`` (docqa/embedding.py), and the import-time figure of ``import docqa``.
+The study behind ``GATE`` and ``COMPATIBLE`` (docqa/embedding/measurement.py), ``BF16_AUTOCAST``
+(embedding/torch.py) and ``BATCH_SIZES`` (embedding/choice.py), and the figure of ``import docqa``.
 
 Quality gate (the bar the int8 ONNX model was held to): over the Debian FAQ EN+FR questions with
 exact search, the mean overlap of a backend's top-10 with fp32 torch's is >= 0.95 and the minimum
@@ -35,7 +35,6 @@ import numpy as np
 from embed_onnx import PDFS, TOP_K, Corpus, count_tokens, load_corpus, top_k
 from numpy.typing import NDArray
 
-from docqa import backend_choice
 from docqa.config import Settings
 from docqa.embedding import (
     Embedder,
@@ -43,6 +42,7 @@ from docqa.embedding import (
     OnnxEmbedder,
     TorchEmbedder,
     load_tokenizer,
+    measurement,
     onnx_model_file,
     resolve_model,
 )
@@ -152,7 +152,7 @@ def print_gate(
             [(chunks[name][lang] * ref[0][lang]).sum(axis=1) for lang in ref[0]]
             + [(questions[name][lang] * ref[1][lang]).sum(axis=1) for lang in ref[1]]
         )
-        verdicts[name] = bool(pooled >= backend_choice.GATE_OVERLAP and cos.min() >= 0.995)
+        verdicts[name] = bool(pooled >= measurement.GATE_OVERLAP and cos.min() >= 0.995)
         print(
             f"{name:22} {per['en'].mean():8.3f} {per['fr'].mean():8.3f} {pooled:7.3f} "
             f"{cos.min():8.4f} (mean {cos.mean():.5f}) {'pass' if verdicts[name] else 'FAIL'}"
@@ -180,13 +180,13 @@ def print_cross(
             worst = min(worst, pooled)
             row.append(f"{pooled:13.3f}")
         print(f"{doc:22}" + "".join(row))
-    print(f"worst pair: {worst:.3f} (gate {backend_choice.GATE_OVERLAP})")
+    print(f"worst pair: {worst:.3f} (gate {measurement.GATE_OVERLAP})")
     return worst
 
 
 def print_sample_check(backends: dict[str, Embedder]) -> None:
-    """What the run-time check sees: cosine to fp32 on backend_choice.SAMPLE."""
-    texts = list(backend_choice.SAMPLE)
+    """What the run-time check sees: cosine to fp32 on measurement.SAMPLE."""
+    texts = list(measurement.SAMPLE)
     ref = backends[REFERENCE].embed_documents(texts)
     print(f"\nrun-time check on the fixed sample ({len(texts)} texts): cosine min to fp32")
     for name, embedder in backends.items():
@@ -216,18 +216,18 @@ def batch_sweep(info: ModelInfo, texts: list[str], sizes: list[int], rounds: int
 _AUTO = """
 import time
 started = time.perf_counter()
-from docqa import backend_choice
+from docqa.embedding import measurement
 from docqa.config import Settings
 from docqa.embedding import auto_plan, resolve_model
 settings = Settings.model_validate({})
 plan = auto_plan(settings, resolve_model(settings))
-measurement, _ = backend_choice.measure(plan.candidates, plan.reference or "")
+result, _ = measurement.measure(plan.candidates, plan.reference or "")
 seconds = time.perf_counter() - started
-backend_choice.remember(plan.model, plan.device, measurement)  # as first use does
-print("auto here:", describe_plan(plan, measurement))
-print("load seconds (new process):", measurement.loads)
-print(f"first-use measurement in a new process (imports, loads, {backend_choice.ROUNDS} rounds "
-      f"of the {len(backend_choice.SAMPLE)}-text sample): {seconds:.1f} s")
+measurement.remember(plan.model, plan.device, result)  # as first use does
+print("auto here:", describe_plan(plan, result))
+print("load seconds (new process):", result.loads)
+print(f"first-use measurement in a new process (imports, loads, {measurement.ROUNDS} rounds "
+      f"of the {len(measurement.SAMPLE)}-text sample): {seconds:.1f} s")
 """
 
 
@@ -319,7 +319,7 @@ def machine_line() -> str:
     """The CPU model, its relevant flags, and torch's view of it."""
     import torch
 
-    machine = backend_choice.this_machine()
+    machine = measurement.this_machine()
     return (
         f"CPU {machine.cpu} ({len(os.sched_getaffinity(0))} cores), flags "
         f"{' '.join(machine.flags)}; torch {torch.__version__} capability "

@@ -1,4 +1,9 @@
-"""Shared fixtures: offline model env, paths to the shared real corpora."""
+"""Shared fixtures: offline model env, paths to the real test documents.
+
+``CURATED`` is tests/data/corpus, the small set of real third-party files the fast tier reads
+(licences in tests/data/README.md), so a fresh clone runs every fast test. ``SHARED`` is the
+larger ../shared corpora used by the integration tier and the benchmarks, which skip when absent.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-CURATED = SHARED / "corpora" / "curated"
+CURATED = REPO / "tests" / "data" / "corpus"
 EVAL = SHARED / "corpora" / "eval"
 
 
@@ -45,7 +50,5 @@ def _no_shared_sessions() -> Iterator[None]:
 
 @pytest.fixture
 def curated() -> Path:
-    """The curated real documents in ../shared; skipped with a reason when absent."""
-    if not CURATED.is_dir():
-        pytest.skip(f"shared corpora not found at {CURATED}")
+    """The curated real documents (tests/data/corpus, in the repository)."""
     return CURATED

@@ -16,7 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from docqa.embedding import ModelInfo, default_model_dir
-from docqa.llm import Completion, Message, TokenCallback, Usage
+from docqa.llm import Completion, Message, TokenCallback
+from docqa.types import TokenUsage
 
 # --- HashEmbedder -----------------------------------------------------------------------------
 
@@ -160,7 +161,7 @@ class ScriptedLLM:
             text=text,
             model=self.model,
             backend=self.backend,
-            usage=Usage(prompt, len(text.split())),
+            usage=TokenUsage(prompt, len(text.split())),
             seconds=time.perf_counter() - start,
             first_token_s=first,
             done_reason="stop",
@@ -177,12 +178,12 @@ class ScriptedLLM:
 def install_factories(monkeypatch: Any, **factories: Any) -> None:
     """Make every :class:`docqa.session.Session` build with these factories (the one seam).
 
-    Keywords are fields of :class:`docqa.session.Factories`: ``make_embedder``,
+    Keywords are fields of :class:`docqa.factories.Factories`: ``make_embedder``,
     ``embedder_identity``, ``resolve_backend``, ``make_llm``, ``open_store``.
     """
-    from docqa import session
+    from docqa import factories as seam
 
-    monkeypatch.setattr(session, "factories", replace(session.factories, **factories))
+    monkeypatch.setattr(seam, "active", replace(seam.active, **factories))
 
 
 def install_hash_embedder(monkeypatch: Any, emb: HashEmbedder | None = None) -> HashEmbedder:

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from docqa import prompts, retrieval
-from docqa.api import ingest
+from docqa.api import Chat, ingest
 from docqa.config import Settings
 from docqa.llm import Message
-from docqa.session import Chat
 from docqa.types import Hit
 
 from .fakes import HashEmbedder, ScriptedLLM, install_llm

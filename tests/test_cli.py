@@ -44,7 +44,7 @@ def test_ingest_then_unchanged_then_status(data: Path, tmp_path: Path) -> None:
     assert code == 0 and "0 added, 0 updated, 2 unchanged" in out
     code, out, _ = invoke("status", store=store)
     assert code == 0 and f"store:       {store}" in out and "files:       2 (0 failed)" in out
-    assert "embeds with: " in out  # the line itself: tests/test_backend_choice.py
+    assert "embeds with: " in out  # the line itself: tests/test_embedding_choice.py
 
 
 def test_second_run_never_builds_the_embedder(
@@ -148,15 +148,7 @@ def test_store_found_in_a_parent_folder(data: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0 and str(project / ".docqa") in result.stdout
 
 
-def test_help_is_fast_and_light() -> None:
-    code = (
-        "import sys, docqa.cli\n"
-        "heavy = [m for m in ('torch', 'qdrant_client', 'qdrant_edge', 'llama_index.core', "
-        "'sentence_transformers', 'onnxruntime') if m in sys.modules]\n"
-        "print(heavy)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+def test_help_lists_the_verbs() -> None:
     help_text = subprocess.run(
         [sys.executable, "-m", "docqa", "--help"], capture_output=True, text=True, check=True
     ).stdout

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from docqa import llm as backends
 from docqa import prompts
 from docqa.api import ingest
 from docqa.cli import cli
 from docqa.config import Settings
+from docqa.errors import LLMError
 from docqa.llm import Message
 
 from .fakes import HashEmbedder, ScriptedLLM, install_hash_embedder, install_llm
@@ -183,7 +183,7 @@ def test_chat_ends_at_eof_and_survives_an_interrupted_answer(store: Path, llm: C
 
 def test_chat_reports_errors_and_goes_on(store: Path, llm: CliLLM) -> None:
     def fail(messages: Sequence[Message]) -> str:
-        raise backends.LLMError("the model fell over: retry")
+        raise LLMError("the model fell over: retry")
 
     llm.enqueue(fail, "Two [1].")
     code, out, err = invoke(store, "chat", stdin="How many boats?\nHow many boats?\n")

@@ -21,8 +21,6 @@ DRIVER = Path(__file__).with_name("crash_driver.py")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from .conftest import CURATED
 
-    if not CURATED.is_dir():
-        pytest.skip(f"shared corpora not found at {CURATED}")
     folder = tmp_path_factory.mktemp("data")
     shutil.copy(CURATED / "en_faq_debian-faq.en.pdf", folder / "faq.pdf")
     shutil.copy(CURATED / "md_node_url.md", folder / "url.md")

@@ -15,8 +15,9 @@ from llama_index.llms.ollama import Ollama
 from docqa.api import ingest, query_engine, search
 from docqa.config import Settings
 from docqa.llamaindex import DocqaLLM, llama_llm
-from docqa.llm import Completion, Message, Usage
+from docqa.llm import Completion, Message
 from docqa.session import Session
+from docqa.types import TokenUsage
 
 from .fakes import HashEmbedder, install_factories
 from .ollama_server import OllamaTestServer
@@ -41,7 +42,9 @@ class ScriptedLLM:
         self.calls.append(list(messages))
         if on_token is not None:
             on_token(self.answer)
-        return Completion(self.answer, self.model, self.backend, Usage(10, 5), 0.01, 0.01, "stop")
+        return Completion(
+            self.answer, self.model, self.backend, TokenUsage(10, 5), 0.01, 0.01, "stop"
+        )
 
     def count_tokens(self, text: str) -> int | None:
         return None

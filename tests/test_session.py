@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import docqa
+from docqa import factories
 from docqa import session as sessions
 from docqa.config import Settings
 from docqa.errors import NoStoreError, StoreLockedError
@@ -44,7 +45,7 @@ def test_consecutive_searches_build_the_embedder_once_and_open_the_store_once(
 ) -> None:
     built: list[HashEmbedder] = []
     opened: list[Path] = []
-    real_open = sessions.factories.open_store
+    real_open = factories.active.open_store
 
     def make(s: Settings) -> HashEmbedder:
         built.append(HashEmbedder())

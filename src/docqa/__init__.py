@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+import docqa.privacy  # noqa: F401  (first: turns every dependency's telemetry off)
 from docqa.errors import (
     ConfigError,
     ConfirmationRequired,
@@ -34,6 +35,7 @@ from docqa.errors import (
 if TYPE_CHECKING:
     from docqa.answering import AnswerStream
     from docqa.api import (
+        Chat,
         ask,
         baseline,
         compare,
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
     from docqa.config import Settings
     from docqa.evaluation import EvalReport
     from docqa.retrieval import relevant
-    from docqa.session import Chat, Session
+    from docqa.session import Session
     from docqa.types import (
         Answer,
         Citation,
@@ -62,7 +64,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first access; Settings alone would cost
-# ~85 ms of pydantic-settings, benchmarks/embed_backends.py --import-only)
+# ~170 ms of pydantic-settings and pydantic, benchmarks/embed_backends.py --only import)
 _LAZY = {
     "Settings": "docqa.config",
     "Answer": "docqa.types",
@@ -77,7 +79,7 @@ _LAZY = {
     "baseline": "docqa.api",
     "compare": "docqa.api",
     "AnswerStream": "docqa.answering",
-    "Chat": "docqa.session",
+    "Chat": "docqa.api",
     "Session": "docqa.session",
     "ingest": "docqa.api",
     "status": "docqa.api",

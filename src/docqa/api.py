@@ -1,4 +1,5 @@
-"""docqa's public functions: each picks a :class:`~docqa.session.Session` and calls it.
+"""docqa's public functions, and :class:`Chat`: each picks a :class:`~docqa.session.Session`
+and calls it.
 
 Without collaborators a call uses the process-wide session for its settings
 (:func:`~docqa.session.get_session`): models load once and later calls reuse them. Given one
@@ -7,11 +8,12 @@ Without collaborators a call uses the process-wide session for its settings
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
 
+from docqa.answering.chat import Conversation
 from docqa.config import Settings
 from docqa.session import Session, session_for
 
@@ -209,6 +211,7 @@ def ingest(
     store: Store | None = None,
     on_progress: IngestProgress | None = None,
     yes: bool = False,
+    confirm: Callable[[str], bool] | None = None,
     progress: bool = False,
 ) -> IngestReport:
     """Ingest a file or folder into the store; see :mod:`docqa.ingestion` for the guarantees.
@@ -220,6 +223,8 @@ def ingest(
         store: Store to use instead of the one the settings name.
         on_progress: Called with an :class:`IngestEvent` as work advances.
         yes: Go ahead even when the run would remove more than half of the store's files.
+        confirm: When ``yes`` is false, asked that question (one line, e.g. "this run would
+            remove 3 of 4 files from the store (...)"); returning ``True`` goes ahead.
         progress: Draw a progress bar (tqdm.auto: a widget in Jupyter) when no
             ``on_progress`` is given.
 
@@ -229,10 +234,13 @@ def ingest(
     Raises:
         IngestPathError: ``path`` does not exist.
         IndexMismatchError: the store was built with another embedding model or dimension.
-        ConfirmationRequired: the run would remove more than half the store and ``yes`` is false.
+        ConfirmationRequired: the run would remove more than half the store, ``yes`` is false
+            and ``confirm`` did not say go ahead.
     """
     with _using(settings, embedder, None, store) as session:
-        return session.ingest(path, on_progress=on_progress, yes=yes, progress=progress)
+        return session.ingest(
+            path, on_progress=on_progress, yes=yes, confirm=confirm, progress=progress
+        )
 
 
 def status(settings: Settings | None = None) -> StoreStatus:
@@ -334,3 +342,49 @@ def query_engine(
     # The engine lives on after this call: it keeps its session (throwaway or shared).
     session, _owned = session_for(settings, embedder, None, store)
     return session.query_engine(llm)
+
+
+class Chat(Conversation):
+    """A conversation with memory over the ingested documents.
+
+        >>> with docqa.Chat() as chat:
+        ...     chat.ask("How many boats does the station own?")
+        ...     chat.ask("How long is the bigger one?")
+
+    Attributes:
+        history: The conversation so far (user questions and answers without their ``[n]``
+            markers, which pointed at that turn's sources), oldest first.
+        last_query: What the last question was searched as (the standalone rewrite).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        llm: LLM | None = None,
+        embedder: Embedder | None = None,
+        store: Store | None = None,
+        files: Sequence[str] | None = None,
+        session: Session | None = None,
+    ) -> None:
+        """Start an empty conversation; the model and embedder load on the first question.
+
+        Args:
+            settings: Settings; defaults to ``Settings()``.
+            llm: Language model to use instead of the one the settings name.
+            embedder: Embedder to use instead of the one the settings name.
+            store: Store to use instead of the one the settings name (left open).
+            files: Only use these files (globs).
+            session: The session to answer with (the others are then ignored).
+        """
+        owned = False
+        if session is None:
+            session, owned = session_for(settings, embedder, llm, store)
+        super().__init__(session.answerer(files))
+        self.session = session
+        self._owned = owned
+
+    def close(self) -> None:
+        """Close the model if the chat built it (a session of its own)."""
+        if self._owned:
+            self.session.close()

@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 
 from docqa import parsing
-from docqa.backend_choice import vectors_id
 from docqa.chunking import CHUNKER_VERSION
 from docqa.config import Settings
+from docqa.embedding.measurement import vectors_id
 
 
 def _digest(parts: dict[str, object]) -> str:

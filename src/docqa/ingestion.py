@@ -70,6 +70,7 @@ class _Run:
     embedder_id: str
     on_progress: Progress
     yes: bool = False
+    confirm: Callable[[str], bool] | None = None
     _embedder: Embedder | None = None
     _chunker: Chunker | None = None
     _base: str | None = None
@@ -109,7 +110,7 @@ def ingest_root(path: str | Path) -> Path:
     """
     root = Path(path).expanduser().resolve()
     if not root.exists():
-        raise IngestPathError(f"{path}: no such file or folder")
+        raise IngestPathError(f"{sources.path_text(path)}: no such file or folder")
     return root
 
 
@@ -123,6 +124,7 @@ def ingest_into(
     embedder: Callable[[], Embedder],
     on_progress: Progress | None = None,
     yes: bool = False,
+    confirm: Callable[[str], bool] | None = None,
     progress: bool = False,
 ) -> IngestReport:
     """Ingest a file or folder into ``store`` (what :func:`docqa.ingest` runs once its session
@@ -137,6 +139,7 @@ def ingest_into(
         embedder: Loads the embedder (called only when something is to be embedded).
         on_progress: Called with an :class:`IngestEvent` as work advances.
         yes: Go ahead even when the run would remove more than half of the store's files.
+        confirm: Asked that question (a line) when ``yes`` is false; ``True`` goes ahead.
         progress: Draw a progress bar (tqdm.auto: a widget in Jupyter) when no
             ``on_progress`` is given.
 
@@ -150,7 +153,7 @@ def ingest_into(
     started = time.perf_counter()
     try:
         run = _make_run(settings, store, manifest, identity, embedder, on_progress or bar)
-        run.yes = yes
+        run.yes, run.confirm = yes, confirm
         report = _ingest(run, root)
     finally:
         if bar is not None:
@@ -197,10 +200,10 @@ def _check_collection(manifest: Manifest, store: Store, name: str, dim: int) -> 
 
 def _ingest(run: _Run, root: Path) -> IngestReport:
     _clean_orphans(run)
-    run.on_progress(IngestEvent("scan", path=str(root)))
+    run.on_progress(IngestEvent("scan", path=sources.path_text(root)))
     scan = sources.scan(root)
     base = root if root.is_dir() else root.parent
-    failed = [(str(base / rel), reason) for rel, reason in scan.errors]
+    failed = [(sources.path_text(base) + "/" + rel, reason) for rel, reason in scan.errors]
     todo, unchanged = _plan(run, scan, failed)
     removed = _remove_missing(run, root, scan, todo, unchanged)
     notes: list[str] = []
@@ -211,7 +214,7 @@ def _ingest(run: _Run, root: Path) -> IngestReport:
         run.on_progress(IngestEvent("optimize", message="building index…"))
         run.store.optimize()
     if not scan.files and root.is_dir():
-        notes.append(f"no supported files under {root}")
+        notes.append(f"no supported files under {sources.path_text(root)}")
     run.on_progress(IngestEvent("done", files_done=len(todo), files_total=len(todo)))
     return IngestReport(
         added=added,
@@ -261,10 +264,10 @@ def _plan(run: _Run, scan: sources.Scan, failed: list[tuple[str, str]]) -> tuple
         try:
             sha = sources.sha256_file(src.path)
         except OSError as exc:
-            failed.append((str(src.path), sources.os_error_reason(exc)))
+            failed.append((src.key, sources.os_error_reason(exc)))
             continue
         fp = run.fingerprint(src.path)
-        row = run.manifest.file(str(src.path))
+        row = run.manifest.file(src.key)
         if row and row.status == "done" and row.sha256 == sha and row.fingerprint == fp:
             unchanged += 1
         else:
@@ -276,16 +279,18 @@ def _remove_missing(
     run: _Run, root: Path, scan: sources.Scan, todo: list[_Work], unchanged: int
 ) -> int:
     """Forget files gone from under ``root`` — never outside it, never when nothing was found."""
-    present = {str(s.path) for s in scan.files}
-    gone = [r for r in run.manifest.files(under=str(root)) if r.abspath not in present]
+    present = {s.key for s in scan.files}
+    gone = [r for r in run.manifest.files(sources.path_text(root)) if r.abspath not in present]
     if not gone or not scan.files:
         return 0
     total = len([r for r in run.manifest.files() if r.status == "done"])
     if not run.yes and 2 * len(gone) > total:
-        raise ConfirmationRequired(
+        question = (
             f"this run would remove {len(gone)} of {total} files from the store "
-            f"(they are no longer under {root}): rerun with --yes to go ahead"
+            f"(they are no longer under {root})"
         )
+        if run.confirm is None or not run.confirm(question):
+            raise ConfirmationRequired(f"{question}: rerun with --yes to go ahead")
     for row in gone:
         _forget(run, row)
     return len(gone)
@@ -317,10 +322,11 @@ def _parse_all(
             keep.append(work)  # same bytes already embedded under another path
             continue
         try:
+            sources.check_size(work.src.path, run.settings.max_file_mb)
             data = parsing.read_bytes(work.src.path)
             work.parsed = parsing.parse(work.src.path, data, run.settings)
             work.chunks = run.chunker.chunk(work.parsed.sections)
-            notes.extend(f"{work.src.path}: {w}" for w in work.parsed.warnings)
+            notes.extend(f"{work.src.key}: {w}" for w in work.parsed.warnings)
         except DocqaError as exc:
             _record_failure(run, work, str(exc), failed)
             continue
@@ -331,7 +337,7 @@ def _parse_all(
 
 def _record_failure(run: _Run, work: _Work, reason: str, failed: list[tuple[str, str]]) -> None:
     reason = reason.removeprefix(f"{work.src.path}: ")
-    failed.append((str(work.src.path), reason))
+    failed.append((work.src.key, reason))
     if work.previous and work.previous.status == "done":
         _forget(run, work.previous)  # the old bytes are gone from this path
     with run.manifest.transaction():
@@ -340,8 +346,8 @@ def _record_failure(run: _Run, work: _Work, reason: str, failed: list[tuple[str,
 
 def _row(work: _Work, status: str, *, reason: str = "", chunks: int = 0, pages: int = 0) -> FileRow:
     return FileRow(
-        abspath=str(work.src.path),
-        root=str(work.src.root),
+        abspath=work.src.key,
+        root=sources.path_text(work.src.root),
         rel=work.src.rel,
         sha256=work.sha256,
         fingerprint=work.fingerprint,
@@ -392,7 +398,7 @@ def _store_file(run: _Run, work: _Work, tick: Callable[[int], None]) -> None:
     old = work.previous
     if old and old.status == "done" and old.sha256 != work.sha256:
         _forget(run, old)
-    paths = sorted({*run.manifest.paths_of(work.sha256), str(work.src.path)})
+    paths = sorted({*run.manifest.paths_of(work.sha256), work.src.key})
     content = run.manifest.content(work.sha256)
     if content and content.status == "done" and content.fingerprint == work.fingerprint:
         # identical bytes stored earlier (maybe in this run): reuse their points

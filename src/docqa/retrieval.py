@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from docqa.config import Settings
 from docqa.errors import NoMatchError
 from docqa.manifest import FileRow
+from docqa.sources import path_text
 from docqa.sparse import Bm25Encoder
 from docqa.stores import SearchMode
 from docqa.types import Hit
@@ -64,8 +65,9 @@ def _variants(pattern: str) -> set[str]:
 def _names(row: FileRow, cwd: Path) -> set[str]:
     """The names a user may write for a stored file: absolute, under its root, under the cwd."""
     names = {row.abspath, row.rel}
-    if row.abspath.startswith(str(cwd).rstrip("/") + "/"):
-        names.add(os.path.relpath(row.abspath, cwd))
+    here = path_text(cwd)
+    if row.abspath.startswith(here.rstrip("/") + "/"):
+        names.add(os.path.relpath(row.abspath, here))
     return names
 
 
@@ -91,7 +93,7 @@ def match_files(patterns: Iterable[str], rows: Sequence[FileRow], cwd: Path) -> 
     done = [r for r in rows if r.status == "done"]
     found: set[str] = set()
     for raw in patterns:
-        pattern = os.path.expanduser(raw)
+        pattern = path_text(os.path.expanduser(raw))  # as stored: a non-UTF-8 name as \xNN
         hits = {r.abspath for r in done if _matches(pattern, r, cwd)}
         if not hits:
             raise NoMatchError(f"no ingested file matches {raw!r} (see `docqa status`)")

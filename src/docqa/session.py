@@ -15,9 +15,8 @@ throwaway session instead, closed when the call ends.
     ...     session.search("harbour")
     ...     session.ask("How many boats?")
 
-Collaborators not given are built by :data:`factories`, the one seam through which tests (and
-host applications) substitute their own: ``monkeypatch.setattr(docqa.session, "factories",
-replace(docqa.session.factories, make_embedder=...))``.
+Collaborators not given are built by :data:`docqa.factories.active`, the one seam through which
+tests (and host applications) substitute their own.
 """
 
 from __future__ import annotations
@@ -26,19 +25,20 @@ import atexit
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
-from docqa.chat import Conversation
+from docqa import factories
 from docqa.config import Settings, store_path
+from docqa.lease import StoreLease
 
 if TYPE_CHECKING:
     from llama_index.core.query_engine import RetrieverQueryEngine
 
     from docqa.answering import Answerer, AnswerStream
+    from docqa.answering.chat import Conversation
     from docqa.embedding import Embedder
-    from docqa.evaluation import EvalReport, Progress
+    from docqa.evaluation import EvalOptions, EvalReport
     from docqa.ingestion import Progress as IngestProgress
     from docqa.llm import LLM, Message
     from docqa.manifest import Manifest
@@ -47,64 +47,6 @@ if TYPE_CHECKING:
 
 STORE_IDLE_S = 2.0
 """Seconds a cached session keeps the embedded store open after its last use."""
-
-
-# --- how collaborators are built (the seam) ----------------------------------------------------
-
-
-def _make_embedder(settings: Settings) -> Embedder:
-    from docqa.embedding import make_embedder
-
-    return make_embedder(settings)
-
-
-def _embedder_identity(settings: Settings) -> tuple[str, int, str]:
-    from docqa.embedding import embedder_id, resolve_model
-
-    info = resolve_model(settings)
-    return info.name, info.dim, embedder_id(settings, info)
-
-
-def _resolve_backend(settings: Settings) -> tuple[str, str | None]:
-    from docqa.llm import resolve_backend
-
-    return resolve_backend(settings)
-
-
-def _make_llm(settings: Settings, backend: str) -> LLM:
-    from docqa.llm import make_llm
-
-    return make_llm(settings, backend)
-
-
-def _open_store(settings: Settings, folder: Path) -> Store:
-    from docqa.stores import open_store
-
-    return open_store(settings, folder)
-
-
-@dataclass(frozen=True)
-class Factories:
-    """How a session builds what it was not given. Replace one with :func:`dataclasses.replace`.
-
-    Attributes:
-        make_embedder: Loads the embedder the settings name.
-        embedder_identity: ``(model name, dim, embedder id)`` without loading the model (ingest
-            checks the store and skips unchanged files before paying for the load).
-        resolve_backend: ``(backend, fallback warning)`` for ``settings.llm``.
-        make_llm: Builds the LLM on a resolved backend.
-        open_store: The store adapter for the settings and store folder (unopened).
-    """
-
-    make_embedder: Callable[[Settings], Embedder] = _make_embedder
-    embedder_identity: Callable[[Settings], tuple[str, int, str]] = _embedder_identity
-    resolve_backend: Callable[[Settings], tuple[str, str | None]] = _resolve_backend
-    make_llm: Callable[[Settings, str], LLM] = _make_llm
-    open_store: Callable[[Settings, Path], Store] = _open_store
-
-
-factories = Factories()
-"""The factories every session uses (read when a collaborator is built)."""
 
 
 # --- the session -------------------------------------------------------------------------------
@@ -143,10 +85,10 @@ class Session:
         self._backend: str | None = llm.backend if llm is not None else None
         self._named: dict[str, LLM] = {}
         self._given_store = store
-        self._store: Store | None = None
-        self._users = 0
-        self._timer: threading.Timer | None = None
-        self._idle_s = STORE_IDLE_S if store_idle_s is None else store_idle_s
+        idle_s = STORE_IDLE_S if store_idle_s is None else store_idle_s
+        self._lease = StoreLease(
+            lambda: factories.active.open_store(self.settings, self.store_dir), idle_s
+        )
         self._store_dir: Path | None = None
         self.closed = False
 
@@ -175,7 +117,7 @@ class Session:
         """The embedder, loaded on first use."""
         with self._lock:
             if self._embedder is None:
-                self._embedder = factories.make_embedder(self.settings)
+                self._embedder = factories.active.make_embedder(self.settings)
             return self._embedder
 
     def embedder_identity(self) -> tuple[str, int, str]:
@@ -184,14 +126,16 @@ class Session:
             if self._embedder is not None:
                 info = self._embedder.info
                 return info.name, info.dim, self._embedder.id
-        return factories.embedder_identity(self.settings)
+        return factories.active.embedder_identity(self.settings)
 
     @property
     def backend(self) -> str:
         """The LLM backend the settings resolve to (probed once); sets :attr:`backend_warning`."""
         with self._lock:
             if self._backend is None:
-                self._backend, self.backend_warning = factories.resolve_backend(self.settings)
+                self._backend, self.backend_warning = factories.active.resolve_backend(
+                    self.settings
+                )
             return self._backend
 
     @property
@@ -199,7 +143,7 @@ class Session:
         """The language model, built on first use (``auto`` probes for Ollama once)."""
         with self._lock:
             if self._llm is None:
-                self._llm = factories.make_llm(self.settings, self.backend)
+                self._llm = factories.active.make_llm(self.settings, self.backend)
             return self._llm
 
     def llm_for(self, model: str | None) -> LLM:
@@ -209,56 +153,23 @@ class Session:
         with self._lock:
             if model not in self._named:
                 backend = self.backend
-                self._named[model] = factories.make_llm(self.settings.with_(model=model), backend)
+                self._named[model] = factories.active.make_llm(
+                    self.settings.with_(model=model), backend
+                )
             return self._named[model]
+
+    def _open_store(self) -> Store:
+        return factories.active.open_store(self.settings, self.store_dir)
 
     @contextmanager
     def open_store(self) -> Iterator[Store]:
-        """The store, open for the ``with`` block; kept open a little while after (see above)."""
+        """The store, open for the ``with`` block and kept open while calls keep coming (see
+        :mod:`docqa.lease`); a store given to the session is yielded as it is."""
         if self._given_store is not None:
             yield self._given_store
             return
-        with self._lock:
-            self._cancel_release()
-            if self._store is None:
-                self._store = factories.open_store(self.settings, self.store_dir)
-            store = self._store
-            self._users += 1
-        try:
+        with self._lease.use() as store:
             yield store
-        finally:
-            with self._lock:
-                self._users -= 1
-                if not self._users:
-                    self._schedule_release()
-
-    def _schedule_release(self) -> None:
-        store = self._store
-        if store is None:
-            return
-        if self._idle_s <= 0 or self.closed:
-            self._release()
-        elif store.kind == "edge":  # a server connection holds no lock: kept until close
-            timer = threading.Timer(self._idle_s, self._release_if_idle)
-            timer.daemon = True
-            self._timer = timer
-            timer.start()
-
-    def _release_if_idle(self) -> None:
-        with self._lock:
-            if not self._users and self._timer is threading.current_thread():
-                self._timer = None
-                self._release()
-
-    def _cancel_release(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _release(self) -> None:
-        store, self._store = self._store, None
-        if store is not None:
-            store.close()
 
     @contextmanager
     def open_manifest(self, *, create: bool = False) -> Iterator[Manifest]:
@@ -352,9 +263,11 @@ class Session:
 
         return compare(self.answerer(files), question)
 
-    def chat(self, files: Sequence[str] | None = None) -> Chat:
-        """A conversation over this session (closing it leaves the session open)."""
-        return Chat(session=self, files=files)
+    def chat(self, files: Sequence[str] | None = None) -> Conversation:
+        """A conversation over this session, as :class:`docqa.Chat` (closing it leaves the
+        session open)."""
+
+        return Conversation(self.answerer(files))
 
     def ingest(
         self,
@@ -362,6 +275,7 @@ class Session:
         *,
         on_progress: IngestProgress | None = None,
         yes: bool = False,
+        confirm: Callable[[str], bool] | None = None,
         progress: bool = False,
     ) -> IngestReport:
         """As :func:`docqa.ingest` (the store is made when there is none)."""
@@ -378,6 +292,7 @@ class Session:
                 embedder=lambda: self.embedder,
                 on_progress=on_progress,
                 yes=yes,
+                confirm=confirm,
                 progress=progress,
             )
 
@@ -396,37 +311,21 @@ class Session:
         confirm_reset(folder, yes)
         close_sessions(folder)
         self.close()
-        self._store_dir = None
-        if not self.settings.qdrant_url:
-            return remove(folder, None)
-        with self.open_store() as store:
-            return remove(folder, store)
+        try:
+            if not self.settings.qdrant_url:
+                return remove(folder, None)
+            with self.open_store() as store:
+                return remove(folder, store)
+        finally:
+            self.close()
+            self._store_dir = None
 
-    def evaluate(
-        self,
-        questions: str | Path,
-        *,
-        k: int = 10,
-        modes: Sequence[str] | None = None,
-        retrieval_only: bool = False,
-        split: str | None = None,
-        compare_to: str | Path | None = None,
-        on_progress: Progress | None = None,
-    ) -> EvalReport:
-        """As :func:`docqa.evaluate`."""
+    def evaluate(self, questions: str | Path, **options: Unpack[EvalOptions]) -> EvalReport:
+        """As :func:`docqa.evaluate` (the same keyword options)."""
         from docqa.evaluation import run_evaluation
 
         with self.open_store():  # held for the whole run
-            return run_evaluation(
-                self,
-                questions,
-                k=k,
-                modes=modes,
-                retrieval_only=retrieval_only,
-                split=split,
-                compare_to=compare_to,
-                on_progress=on_progress,
-            )
+            return run_evaluation(self, questions, **options)
 
     def query_engine(self, llm: Any = None) -> RetrieverQueryEngine:
         """As :func:`docqa.query_engine` (``llm``: a docqa or LlamaIndex LLM)."""
@@ -438,11 +337,9 @@ class Session:
 
     def close(self) -> None:
         """Release the store and close what the session built (safe to call twice)."""
+        self._lease.close()
         with self._lock:
             self.closed = True
-            self._cancel_release()
-            if not self._users:
-                self._release()
             built = [] if self._given_llm else [self._llm]
             built += list(self._named.values())
             self._llm, self._named = (self._llm if self._given_llm else None), {}
@@ -510,52 +407,3 @@ def session_for(
     if embedder is None and llm is None and store is None:
         return get_session(settings), False
     return Session(settings, embedder=embedder, llm=llm, store=store, store_idle_s=0), True
-
-
-# --- the public conversation -------------------------------------------------------------------
-
-
-class Chat(Conversation):
-    """A conversation with memory over the ingested documents.
-
-        >>> with docqa.Chat() as chat:
-        ...     chat.ask("How many boats does the station own?")
-        ...     chat.ask("How long is the bigger one?")
-
-    Attributes:
-        history: The conversation so far (user questions and answers without their ``[n]``
-            markers, which pointed at that turn's sources), oldest first.
-        last_query: What the last question was searched as (the standalone rewrite).
-    """
-
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        llm: LLM | None = None,
-        embedder: Embedder | None = None,
-        store: Store | None = None,
-        files: Sequence[str] | None = None,
-        session: Session | None = None,
-    ) -> None:
-        """Start an empty conversation; the model and embedder load on the first question.
-
-        Args:
-            settings: Settings; defaults to ``Settings()``.
-            llm: Language model to use instead of the one the settings name.
-            embedder: Embedder to use instead of the one the settings name.
-            store: Store to use instead of the one the settings name (left open).
-            files: Only use these files (globs).
-            session: The session to answer with (the others are then ignored).
-        """
-        owned = False
-        if session is None:
-            session, owned = session_for(settings, embedder, llm, store)
-        super().__init__(session.answerer(files))
-        self.session = session
-        self._owned = owned
-
-    def close(self) -> None:
-        """Close the model if the chat built it (a session of its own)."""
-        if self._owned:
-            self.session.close()

@@ -4,6 +4,10 @@
 finds into files to ingest, names skipped (unsupported types, duplicate folder links, non-regular
 files) and errors (unreadable folders, symlink loops, broken links). Hidden entries (``.git``,
 ``.docqa``, ``.notes.md``) and ``__pycache__`` are left out silently.
+
+File names are bytes on Linux and need not be UTF-8 (``bad\\xffname.txt``); Python hands them over
+with the odd bytes as lone surrogates, which SQLite, the store and a terminal all reject. Every
+path docqa stores or prints goes through :func:`path_text`, which writes such bytes as ``\\xNN``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docqa.errors import IngestPathError
+from docqa.errors import IngestPathError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +30,31 @@ IGNORED_DIRS = frozenset({"__pycache__"})
 _BLOCK = 1 << 20  # 1 MiB: large enough to keep hashing I/O-bound, small enough for any memory
 
 
+def path_text(path: str | os.PathLike[str]) -> str:
+    """A path as text that can be stored and printed: the same string for a UTF-8 name, and
+    ``\\xNN`` for each byte of a name that is not UTF-8 (``bad\\xffname.txt``)."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """One file to ingest.
 
     Attributes:
-        path: Absolute, resolved path of the file (a symlink's target).
-        rel: POSIX path relative to ``root``; for a single-file root, the file's name.
+        path: Absolute, resolved path of the file (a symlink's target), to read it.
+        rel: POSIX path relative to ``root`` (for a single-file root, the file's name), as
+            :func:`path_text`.
         root: The resolved ingest path the file was found under.
     """
 
     path: Path
     rel: str
     root: Path
+
+    @property
+    def key(self) -> str:
+        """``path`` as :func:`path_text`: how the manifest, the store and messages name it."""
+        return path_text(self.path)
 
 
 @dataclass(frozen=True)
@@ -70,7 +86,7 @@ class _Walk:
     chains: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def rel(self, path: str) -> str:
-        return Path(os.path.relpath(path, self.root)).as_posix()
+        return path_text(Path(os.path.relpath(path, self.root)).as_posix())
 
     def result(self) -> Scan:
         return Scan(
@@ -118,6 +134,24 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_size(path: Path, max_mb: int) -> None:
+    """Refuse a text, Markdown, HTML or DOCX file over ``max_mb`` MB before it is read whole
+    (``Settings.max_file_mb``); PDFs are read page by page and are not bounded here.
+
+    Raises:
+        SourceError: The file is larger, or cannot be looked at.
+    """
+    try:
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise SourceError(path, os_error_reason(exc)) from exc
+    if Path(path).suffix.lower() != ".pdf" and size > max_mb << 20:
+        mb = size / (1 << 20)
+        raise SourceError(
+            path, f"{mb:,.0f} MB, over DOCQA_MAX_FILE_MB={max_mb}: raise it to read it"
+        )
+
+
 def scan(root: Path) -> Scan:
     """List the files under an ingest path.
 
@@ -133,8 +167,8 @@ def scan(root: Path) -> Scan:
     """
     root = Path(root).expanduser()
     if not root.exists():
-        raise IngestPathError(f"{root}: no such file or folder")
-    name = root.name  # the name the user gave, even when it is a link to another file
+        raise IngestPathError(f"{path_text(root)}: no such file or folder")
+    name = path_text(root.name)  # the name the user gave, even when it links to another file
     root = root.resolve()
     if root.is_dir():
         return _scan_folder(root)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from docqa.backend_choice import AutoEmbedder
 from docqa.config import Settings
 from docqa.embedding import Embedder, embedder_id, make_embedder
+from docqa.embedding.auto import AutoEmbedder
 
 pytestmark = pytest.mark.integration
 

@@ -11,12 +11,21 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from docqa import backend_choice, embedding, fingerprint
+from docqa import fingerprint
 from docqa.api import ingest
-from docqa.auto_embedder import MEASURE_MIN_CHUNKS, AutoEmbedder, Loader, Plan
-from docqa.backend_choice import Machine, Measurement, measure
 from docqa.config import Settings
-from docqa.embedding import Embedder, auto_plan, describe_backend, embedder_id, resolve_model
+from docqa.embedding import (
+    DEFAULT_MODEL,
+    Embedder,
+    auto_plan,
+    choice,
+    describe_backend,
+    embedder_id,
+    measurement,
+    resolve_model,
+)
+from docqa.embedding.auto import MEASURE_MIN_CHUNKS, AutoEmbedder, Loader, Plan
+from docqa.embedding.measurement import Machine, Measurement, measure
 from docqa.errors import EmbedderError
 from docqa.sparse import Bm25Encoder
 
@@ -108,16 +117,16 @@ def test_measure_with_nothing_left_names_each_reason() -> None:
 
 def test_the_cache_round_trips_per_model_and_device(_own_cache: Path) -> None:
     chosen = Measurement("torch-bf16", {"torch-bf16": 50.0, "onnx-int8": 18.0}, {}, "2026-11-30")
-    backend_choice.remember("model-a", "auto", chosen)
-    assert backend_choice.cached("model-a", "auto") == chosen
-    assert backend_choice.cached("model-a", "cpu") is None
-    assert backend_choice.cached("model-b", "auto") is None
+    measurement.remember("model-a", "auto", chosen)
+    assert measurement.cached("model-a", "auto") == chosen
+    assert measurement.cached("model-a", "cpu") is None
+    assert measurement.cached("model-b", "auto") is None
     assert _own_cache.is_file() and "torch-bf16" in _own_cache.read_text()
 
 
 def test_the_cache_key_names_the_machine_and_versions() -> None:
-    key = backend_choice.cache_key("model-a", "auto")
-    machine = backend_choice.this_machine()
+    key = measurement.cache_key("model-a", "auto")
+    machine = measurement.this_machine()
     assert machine.cpu in key and "torch=" in key and "onnxruntime=" in key
     assert all(flag in key for flag in machine.flags)
 
@@ -125,8 +134,8 @@ def test_the_cache_key_names_the_machine_and_versions() -> None:
 def test_an_unreadable_cache_is_no_choice(_own_cache: Path) -> None:
     _own_cache.parent.mkdir(parents=True)
     _own_cache.write_text("{not json")
-    assert backend_choice.cached("model-a", "auto") is None
-    backend_choice.remember("model-a", "auto", Measurement("onnx-int8"))  # replaces it
+    assert measurement.cached("model-a", "auto") is None
+    measurement.remember("model-a", "auto", Measurement("onnx-int8"))  # replaces it
     assert json.loads(_own_cache.read_text())
 
 
@@ -136,8 +145,8 @@ def test_an_unwritable_cache_is_only_a_warning(
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file, so no folder can be made in it
-    backend_choice.remember("model-a", "auto", Measurement("onnx-int8"))
-    assert backend_choice.cached("model-a", "auto") is None
+    measurement.remember("model-a", "auto", Measurement("onnx-int8"))
+    assert measurement.cached("model-a", "auto") is None
 
 
 def _auto(loads: Loads) -> AutoEmbedder:
@@ -150,7 +159,7 @@ def test_auto_answers_a_query_without_measuring() -> None:
     auto = _auto(loads)
     auto.embed_query("one question")
     assert loads.count == {"onnx-int8": 1, "torch-fp32": 0, "torch-bf16": 0}
-    assert backend_choice.cached("model-a", "auto") is None
+    assert measurement.cached("model-a", "auto") is None
 
 
 def test_auto_measures_once_per_machine_then_reads_the_cache() -> None:
@@ -174,7 +183,7 @@ def test_auto_reuses_the_quick_embedder_when_it_won() -> None:
     loads.specs["torch-bf16"] = (0.010, 0.0)
     auto = _auto(loads)
     quick = auto.query_embedder()
-    backend_choice.remember("model-a", "auto", Measurement("onnx-int8"))
+    measurement.remember("model-a", "auto", Measurement("onnx-int8"))
     assert auto.documents_embedder() is quick
     assert loads.count["onnx-int8"] == 1
 
@@ -185,11 +194,11 @@ def test_a_small_job_on_a_new_machine_runs_on_the_quick_backend_unmeasured() -> 
     auto.expect_documents(MEASURE_MIN_CHUNKS - 1)
     auto.embed_documents(["a chunk"])
     assert loads.count == {"onnx-int8": 1, "torch-fp32": 0, "torch-bf16": 0}
-    assert backend_choice.cached("model-a", "auto") is None
+    assert measurement.cached("model-a", "auto") is None
     auto.expect_documents(MEASURE_MIN_CHUNKS)  # a big job: now it measures
     auto.embed_documents(["a chunk"])
     assert auto.documents_embedder().backend == "torch-bf16"
-    assert backend_choice.cached("model-a", "auto") is not None
+    assert measurement.cached("model-a", "auto") is not None
 
 
 MEASURED = Measurement(
@@ -204,7 +213,7 @@ def test_the_job_size_picks_the_backend_loads_included() -> None:
     assert MEASURED.break_even("onnx-int8") == 161
     assert MEASURED.best_for(160) == "onnx-int8" and MEASURED.best_for(161) == "torch-bf16"
     assert MEASURED.best_for(20, loaded=["torch-bf16"]) == "torch-bf16"  # already paid for
-    backend_choice.remember("model-a", "auto", MEASURED)
+    measurement.remember("model-a", "auto", MEASURED)
     loads = _loads()
     auto = _auto(loads)
     auto.expect_documents(100)
@@ -248,7 +257,7 @@ def test_default_store_fingerprint_is_the_one_onnx_stores_recorded() -> None:
     encoder = Bm25Encoder(settings.languages).version
     before = fingerprint.settings_fingerprint(settings, "all-MiniLM-L6-v2:onnx-int8:384", encoder)
     assert fingerprint.current(settings) == before
-    assert backend_choice.vectors_id("hash-bow:hash:64") == "hash-bow:hash:64"
+    assert measurement.vectors_id("hash-bow:hash:64") == "hash-bow:hash:64"
 
 
 @pytest.mark.parametrize(
@@ -283,8 +292,8 @@ def test_impossible_backend_device_pairs_say_what_to_set(
 def _machine(
     monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...], gpus: tuple[str, ...]
 ) -> None:
-    monkeypatch.setattr(backend_choice, "this_machine", lambda: Machine("test cpu", flags, gpus))
-    monkeypatch.setattr(embedding, "_torch_ready", lambda: True)
+    monkeypatch.setattr(measurement, "this_machine", lambda: Machine("test cpu", flags, gpus))
+    monkeypatch.setattr(choice, "_torch_ready", lambda: True)
 
 
 def test_auto_times_bf16_only_on_cpus_with_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -312,7 +321,7 @@ def test_status_line_says_what_runs_and_why(monkeypatch: pytest.MonkeyPatch) -> 
     settings = Settings()
     assert "not measured on this machine yet" in describe_backend(settings)
     speeds = {"torch-bf16": 51.0, "torch-fp32": 22.0, "onnx-int8": 18.0}
-    backend_choice.remember(DEFAULT, "auto", Measurement("torch-bf16", speeds, {}, "2026-11-30"))
+    measurement.remember(DEFAULT, "auto", Measurement("torch-bf16", speeds, {}, "2026-11-30"))
     line = describe_backend(settings)
     assert line.startswith("torch-bf16 for documents: fastest measured here (torch-bf16 51.0")
     assert "queries on onnx-int8" in line
@@ -321,4 +330,4 @@ def test_status_line_says_what_runs_and_why(monkeypatch: pytest.MonkeyPatch) -> 
     )
 
 
-DEFAULT = embedding.DEFAULT_MODEL
+DEFAULT = DEFAULT_MODEL

@@ -12,7 +12,7 @@ run-time check is what guards it.
 interleaved over a few rounds; the result is kept in ``$XDG_CACHE_HOME/docqa/backends.json``
 (never in the repository), keyed by the model, the device setting, the CPU model and flags, the
 GPUs and the torch / onnxruntime versions: a change to any of them measures again.
-:mod:`docqa.auto_embedder` decides when to measure and which backend runs what.
+:mod:`docqa.embedding.auto` decides when to measure and which backend runs what.
 
 Vectors from every backend of one model are interchangeable: documents embedded with one and
 queries with another keep top-10 overlap >= 0.95 with fp32 (:data:`COMPATIBLE`, measured by the

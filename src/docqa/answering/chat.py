@@ -7,28 +7,14 @@ the conversation so far, bounded by the context window (oldest turns left out fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal, overload
 
-from docqa import prompts
-from docqa.answering import (
-    MESSAGE_OVERHEAD,
-    Answerer,
-    AnswerStream,
-    Job,
-    TokenCounter,
-    fit_history,
-)
+from docqa.answering.ask import Answerer
+from docqa.answering.jobs import Job, condense_messages
+from docqa.answering.streaming import AnswerStream
 from docqa.llm import Message
 from docqa.support import strip_citations
 from docqa.types import Answer
-
-
-def _pairs(messages: Sequence[Message]) -> list[tuple[str, str]]:
-    """(question, answer) pairs of a user/assistant history."""
-    users = [m.content for m in messages if m.role == "user"]
-    answers = [m.content for m in messages if m.role == "assistant"]
-    return list(zip(users, answers, strict=False))
 
 
 def _clean_question(text: str) -> str:
@@ -115,15 +101,7 @@ class Conversation:
         left out first; an empty rewrite falls back on the question itself.
         """
         llm = self._answerer.llm
-        count = TokenCounter(llm)
-        fixed = count(prompts.CONDENSE_SYSTEM) + count(prompts.condense_user([], question))
-        room = llm.context_window - self._answerer.settings.max_tokens - fixed
-        # the turns are joined into one message: each costs its text, not a message's overhead
-        turns = fit_history(self.history, count, room + MESSAGE_OVERHEAD * len(self.history))
-        messages = [
-            Message("system", prompts.CONDENSE_SYSTEM),
-            Message("user", prompts.condense_user(_pairs(turns), question)),
-        ]
+        messages = condense_messages(question, self.history, llm, self._answerer.settings)
         return _clean_question(llm.chat(messages).text) or question
 
     def _remember(self, answer: Answer, kept: int) -> None:

@@ -7,11 +7,11 @@
   (:meth:`AutoEmbedder.expect_documents`; ingest does) and the backend that embeds that many
   chunks soonest, its load included, runs them (:meth:`Measurement.best_for`). Without a size,
   the measured-fastest runs them.
-- **Measuring** (:func:`docqa.backend_choice.measure`) happens once per machine and model, on the
-  first job of :data:`MEASURE_MIN_CHUNKS` chunks or more (or of unknown size); smaller jobs run on
-  the quick backend until then, so adding one file never waits for the measurement.
+- **Measuring** (:func:`~docqa.embedding.measurement.measure`) happens once per machine and
+  model, on the first job of :data:`MEASURE_MIN_CHUNKS` chunks or more (or of unknown size);
+  smaller jobs run on the quick backend until then, so adding one file never waits for it.
 
-Every backend a plan holds makes interchangeable vectors (``backend_choice.COMPATIBLE``), so one
+Every backend a plan holds makes interchangeable vectors (``measurement.COMPATIBLE``), so one
 store may hold documents from several of them and be queried from any.
 """
 
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from docqa.backend_choice import Measurement, cached, measure, remember
+from docqa.embedding.measurement import Measurement, cached, measure, remember
 from docqa.errors import EmbedderError
 
 if TYPE_CHECKING:
