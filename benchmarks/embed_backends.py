@@ -219,6 +219,7 @@ started = time.perf_counter()
 from docqa.embedding import measurement
 from docqa.config import Settings
 from docqa.embedding import auto_plan, resolve_model
+from docqa.embedding.auto import describe_plan
 settings = Settings.model_validate({})
 plan = auto_plan(settings, resolve_model(settings))
 result, _ = measurement.measure(plan.candidates, plan.reference or "")
