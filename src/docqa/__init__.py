@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from docqa.config import Settings
     from docqa.evaluation import EvalReport
     from docqa.retrieval import relevant
+    from docqa.server import serve
     from docqa.session import Session
     from docqa.types import (
         Answer,
@@ -88,6 +89,7 @@ _LAZY = {
     "relevant": "docqa.retrieval",
     "query_engine": "docqa.api",
     "evaluate": "docqa.api",
+    "serve": "docqa.server",
     "EvalReport": "docqa.evaluation",
 }
 
@@ -129,6 +131,7 @@ __all__ = [
     "relevant",
     "reset",
     "search",
+    "serve",
     "status",
 ]
 

@@ -257,11 +257,13 @@ class Session:
         """As :func:`docqa.baseline`."""
         return self.answerer().baseline(question)
 
-    def compare(self, question: str, *, files: Sequence[str] | None = None) -> Comparison:
-        """As :func:`docqa.compare`."""
+    def compare(
+        self, question: str, *, files: Sequence[str] | None = None, model: str | None = None
+    ) -> Comparison:
+        """As :func:`docqa.compare` (``model``: another model of the backend)."""
         from docqa.answering import compare
 
-        return compare(self.answerer(files), question)
+        return compare(self.answerer(files, model), question)
 
     def chat(self, files: Sequence[str] | None = None) -> Conversation:
         """A conversation over this session, as :class:`docqa.Chat` (closing it leaves the
