@@ -86,9 +86,7 @@ class Session:
         self._named: dict[str, LLM] = {}
         self._given_store = store
         idle_s = STORE_IDLE_S if store_idle_s is None else store_idle_s
-        self._lease = StoreLease(
-            lambda: factories.active.open_store(self.settings, self.store_dir), idle_s
-        )
+        self._lease = StoreLease(self._open_store, idle_s)
         self._store_dir: Path | None = None
         self.closed = False
 
@@ -284,19 +282,22 @@ class Session:
         from docqa.ingestion import ingest_into, ingest_root
 
         ingest_root(path)  # a missing path makes no store
-        with self.open_manifest(create=True) as manifest, self.open_store() as store:
-            return ingest_into(
-                path,
-                self.settings,
-                store=store,
-                manifest=manifest,
-                identity=self.embedder_identity,
-                embedder=lambda: self.embedder,
-                on_progress=on_progress,
-                yes=yes,
-                confirm=confirm,
-                progress=progress,
-            )
+        try:
+            with self.open_manifest(create=True) as manifest, self.open_store() as store:
+                return ingest_into(
+                    path,
+                    self.settings,
+                    store=store,
+                    manifest=manifest,
+                    identity=self.embedder_identity,
+                    embedder=lambda: self.embedder,
+                    on_progress=on_progress,
+                    yes=yes,
+                    confirm=confirm,
+                    progress=progress,
+                )
+        finally:
+            self._lease.close()  # the writes are done: the lock goes now, not after the idle time
 
     def status(self) -> StoreStatus:
         """As :func:`docqa.status`."""
