@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from docqa import fingerprint
-from docqa.config import Settings, store_path
-from docqa.errors import ConfirmationRequired, DocqaError
+from docqa import fingerprint, storedir
+from docqa.config import Settings, find_store, store_path
+from docqa.errors import ConfirmationRequired, DocqaError, NoStoreError
 from docqa.manifest import FileRow, Manifest
 from docqa.stores import open_store
 from docqa.types import FileStatus, StoreStatus
@@ -50,6 +49,7 @@ def status(settings: Settings | None = None) -> StoreStatus:
         model = manifest.get_meta("embed_model") or "-"
         dim = int(manifest.get_meta("dim") or 0)
         chunks = manifest.total_chunks()
+        unfinished = manifest.unfinished()
     finally:
         manifest.close()
     store = open_store(settings, folder)
@@ -64,7 +64,12 @@ def status(settings: Settings | None = None) -> StoreStatus:
         if r.status != "done"
     )
     base, warnings = _stale(settings, done)
-    if points != chunks:
+    writer = storedir.writer(folder)
+    if writer is not None:
+        warnings.append(f"an ingest is running ({writer}): these figures will change")
+    elif unfinished:
+        warnings.append("an ingest was interrupted: run `docqa ingest` again to finish")
+    elif points != chunks:
         warnings.append(f"the store holds {points} points but the manifest lists {chunks} chunks")
     return StoreStatus(
         store=str(folder),
@@ -84,23 +89,36 @@ def status(settings: Settings | None = None) -> StoreStatus:
 
 
 def reset(settings: Settings | None = None, *, yes: bool = False) -> Path:
-    """Delete the store (points and manifest). Returns the folder that was removed.
+    """Delete the store: its points, its manifest and docqa's other files in its folder.
+
+    Only what docqa made goes; the folder itself goes when nothing else is left in it. A
+    folder without docqa's marker (or an older docqa's files), ``/``, the home folder and the
+    current folder are refused. Waits for no ingest: one running makes this fail, unchanged.
+
+    Returns:
+        The store folder that was emptied.
 
     Raises:
-        NoStoreError: there is no store to reset.
-        ConfirmationRequired: ``yes`` is false.
+        NoStoreError: there is no store to reset, or the folder is not a docqa store.
+        ConfigError: the folder is ``/``, the home folder or the current folder.
+        ConfirmationRequired: ``yes`` is false (the message names the folder).
+        StoreLockedError: an ingest (or another process) is using the store.
     """
     settings = settings or Settings()
-    folder = store_path(settings, create=False)
+    folder = find_store(settings)
+    if folder is None:
+        raise NoStoreError(Path.cwd())
+    storedir.check_resettable(folder)
     if not yes:
         raise ConfirmationRequired(
-            f"this deletes the docqa store at {folder}: pass --yes (yes=True)"
+            f"this deletes the docqa store at {folder} (its points and manifest; other files "
+            "there stay): pass --yes (yes=True)"
         )
-    if settings.qdrant_url:
-        store = open_store(settings, folder)
+    with storedir.writer_lock(folder):
+        store = open_store(settings, folder, writer=True)
         try:
             store.drop()
         finally:
             store.close()
-    shutil.rmtree(folder)
+        storedir.remove(folder)
     return folder

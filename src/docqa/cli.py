@@ -93,6 +93,11 @@ def cli(ctx: click.Context, store: Path | None, debug: bool) -> None:
     type=click.Choice(["never", "auto", "always"]),
     help="OCR scanned PDF pages with Tesseract: auto = pages without text (DOCQA_OCR).",
 )
+@click.option(
+    "--follow-links",
+    is_flag=True,
+    help="Also ingest symlinks that lead out of the folder (DOCQA_FOLLOW_LINKS).",
+)
 @click.pass_context
 def ingest(
     ctx: click.Context,
@@ -101,9 +106,11 @@ def ingest(
     password: str | None,
     as_json: bool,
     ocr: str | None,
+    follow_links: bool,
 ) -> None:
     """Add a file or folder to the store (only new and changed files are embedded)."""
-    settings = _settings(ctx, pdf_password=password, ocr=ocr)
+    links = follow_links or None  # unset: DOCQA_FOLLOW_LINKS decides
+    settings = _settings(ctx, pdf_password=password, ocr=ocr, follow_links=links)
     bar = IngestBar(enabled=not as_json and sys.stderr.isatty())
     try:
         report = docqa.ingest(path, settings, on_progress=bar, yes=yes)
@@ -174,12 +181,15 @@ def search(
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def reset(ctx: click.Context, yes: bool) -> None:
-    """Delete the store (points and manifest)."""
+    """Delete the store (points and manifest; other files in its folder stay)."""
     settings = _settings(ctx)
-    if not yes and sys.stdin.isatty():
-        yes = click.confirm("Delete the docqa store and everything ingested?")
-    removed = docqa.reset(settings, yes=yes)
-    click.echo(f"removed {removed}")
+    try:
+        removed = docqa.reset(settings, yes=yes)
+    except ConfirmationRequired as exc:
+        if not sys.stdin.isatty() or not click.confirm(str(exc).split(": pass")[0] + ". Go ahead?"):
+            raise
+        removed = docqa.reset(settings, yes=True)
+    click.echo(f"removed the docqa store at {removed}")
 
 
 # --- ask and chat ---------------------------------------------------------------------------

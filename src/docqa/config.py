@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,7 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from docqa.errors import NoStoreError
+from docqa import storedir
+from docqa.errors import ConfigError, NoStoreError
 
 STORE_DIRNAME = ".docqa"
 
@@ -60,6 +61,11 @@ class Settings(BaseSettings):
     )
     qdrant_api_key: SecretStr | None = Field(None, description="API key for DOCQA_QDRANT_URL.")
     collection: str = Field("docqa", description="Qdrant collection name.")
+    follow_links: bool = Field(
+        False,
+        description="Ingest what symlinks that lead out of the ingested folder point to "
+        "(off: such links are skipped and listed). Links inside it are always followed.",
+    )
 
     # --- embedding ---------------------------------------------------------------------------
     embed_model: str = Field(
@@ -193,6 +199,16 @@ class Settings(BaseSettings):
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path())
         return (init_settings, env_settings, toml)
 
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store_not_empty(cls, value: object) -> object:
+        # An empty DOCQA_STORE would be Path("") = the current folder: never guess that.
+        if isinstance(value, str) and not value.strip():
+            raise ConfigError(
+                "bad setting store: DOCQA_STORE (or --store) is empty: unset it or name a folder"
+            )
+        return value
+
     @property
     def floor(self) -> float:
         """``relevance_floor``, or when unset the floor calibrated for ``embed_model`` (the
@@ -220,10 +236,13 @@ def find_store(settings: Settings, start: Path | None = None) -> Path | None:
 
 
 def store_path(settings: Settings, *, create: bool, start: Path | None = None) -> Path:
-    """Resolve the store folder; with ``create`` a new ``./.docqa/`` is made when none exists.
+    """Resolve the store folder; with ``create`` it is made (and marked) when needed.
+
+    Without ``create`` nothing is made or written: the folder must be a docqa store.
 
     Raises:
-        NoStoreError: nothing found and ``create`` is false, or the named store does not exist.
+        NoStoreError: nothing found and ``create`` is false, or the folder is not a docqa store.
+        ConfigError: the store setting names a file.
     """
     found = find_store(settings, start)
     if found is None:
@@ -231,9 +250,9 @@ def store_path(settings: Settings, *, create: bool, start: Path | None = None) -
         if not create:
             raise NoStoreError(found.parent)
     if create:
-        found.mkdir(parents=True, exist_ok=True)
-    elif not found.is_dir():
-        raise NoStoreError(found)
+        storedir.create(found)
+    else:
+        storedir.check(found)
     return found
 
 

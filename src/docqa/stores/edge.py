@@ -5,8 +5,13 @@ while open), ``<store>/qdrant/<collection>.json`` records the dense dim so :meth
 answers without opening (and locking) the shard.
 
 The shard opens lazily on the first operation that needs it and stays open until
-:meth:`EdgeStore.close`; another process opening the same folder meanwhile gets
-:class:`~docqa.errors.StoreLockedError`.
+:meth:`EdgeStore.close` (or :meth:`EdgeStore.release`, after which the next operation opens it
+again). One process at a time may open a shard, and only after taking ``<collection>.lock``:
+qdrant-edge 0.9 refuses a second opener (WouldBlock) only *after* touching the shard's files,
+which corrupts the open shard of the first (measured: its next flush fails with "tracker
+journal is shorter than expected", or upserts vanish). Meeting the lock held, an opener retries
+with backoff for ``lock_wait_s`` seconds (readers :data:`READ_WAIT_S`, writers
+:data:`WRITE_WAIT_S`), then raises :class:`~docqa.errors.StoreLockedError` naming the holder.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 import qdrant_edge as qe
 
 from docqa.errors import DocqaError, StoreError, StoreLockedError
+from docqa.storedir import holder, lock_file, unlock_file
 from docqa.stores._shared import (
     RRF_K,
     RRF_WEIGHTS,
@@ -49,6 +55,11 @@ from docqa.stores.base import (
 )
 
 INDEXED_FIELDS = ("files", "sha256", "lang")
+# How long an operation waits for another process to release the shard. A reader (search, status,
+# a notebook session keeping the shard ~2 s after its last query) holds it briefly, and an ingest
+# holds it only while it writes one file's points; optimize after a large ingest holds it longest.
+READ_WAIT_S = 10.0
+WRITE_WAIT_S = 60.0
 
 
 def _edge_config(dim: int) -> qe.EdgeConfig:
@@ -60,20 +71,26 @@ def _edge_config(dim: int) -> qe.EdgeConfig:
     )
 
 
-def _match(conditions: Mapping[str, Sequence[str]]) -> qe.Filter:
+def _match(conditions: Mapping[str, Sequence[str]], must_not: list[Any] | None = None) -> qe.Filter:
     """All conditions must hold; each matches any of its values."""
     must: list[Any] = []
     for name, vals in conditions.items():
         match = qe.MatchValue(vals[0]) if len(vals) == 1 else qe.MatchAny(list(vals))
         must.append(qe.FieldCondition(key=name, match=match))
-    return qe.Filter(must=must)
+    return qe.Filter(must=must, must_not=must_not)
 
 
-def _filter(
-    files: Sequence[str] | None, where: Mapping[str, Sequence[str]] | None
-) -> qe.Filter | None:
-    conditions = filter_conditions(files, where)
-    return _match(conditions) if conditions else None
+def _filter(files: Sequence[str] | None, where: Mapping[str, Sequence[str]] | None) -> qe.Filter:
+    """The search filter: the caller's conditions, and never a point not yet published."""
+    return _match(filter_conditions(files, where), [qe.IsEmptyCondition(key="files")])
+
+
+def _content(sha256: str, keep_fingerprint: str | None = None) -> qe.Filter:
+    """The points of one content, less those made with ``keep_fingerprint``."""
+    if keep_fingerprint is None:
+        return _match({"sha256": [sha256]})
+    keep = qe.FieldCondition(key="fingerprint", match=qe.MatchValue(keep_fingerprint))
+    return _match({"sha256": [sha256]}, [keep])
 
 
 def _sparse(vector: SparseVector) -> qe.SparseVector:
@@ -95,14 +112,22 @@ def _dense_of(hit: qe.ScoredPoint) -> list[float] | None:
     return dense_of(hit.vector)
 
 
+def _locked(exc: Exception) -> bool:
+    return "WouldBlock" in str(exc)
+
+
+def locked_error(where: Path, who: str = "") -> StoreLockedError:
+    """The error for a shard another process holds (``who``: that process, when known)."""
+    return StoreLockedError(
+        f"store {where} is in use by another docqa process{f' ({who})' if who else ''}: "
+        "close it (or the notebook holding it) and retry"
+    )
+
+
 def translate(exc: Exception, where: Path) -> StoreError:
     """Turn a Qdrant Edge exception (always a bare ``Exception``) into a one-line StoreError."""
-    text = str(exc)
-    if "WouldBlock" in text:
-        return StoreLockedError(
-            f"store {where} is in use by another docqa process: "
-            "close it (or the notebook holding it) and retry"
-        )
+    if _locked(exc):
+        return locked_error(where)
     return StoreError(f"Qdrant Edge failed on {where}: {first_line(exc)}")
 
 
@@ -112,15 +137,31 @@ class EdgeStore:
     Args:
         path: The docqa store folder (``.docqa``).
         collection: Collection name; one shard folder per collection.
+        writer: Wait as a writer: longer, and ahead of readers that come meanwhile.
+        lock_wait_s: Seconds to wait for another process to release the shard (default
+            :data:`WRITE_WAIT_S` for a writer, else :data:`READ_WAIT_S`).
     """
 
     kind = "edge"
 
-    def __init__(self, path: Path, collection: str = "docqa") -> None:
+    def __init__(
+        self,
+        path: Path,
+        collection: str = "docqa",
+        *,
+        writer: bool = False,
+        lock_wait_s: float | None = None,
+    ) -> None:
         self.root = Path(path)
         self.collection = collection
+        self.writer = writer
+        default_wait = WRITE_WAIT_S if writer else READ_WAIT_S
+        self.lock_wait_s = default_wait if lock_wait_s is None else lock_wait_s
         self.shard_path = self.root / "qdrant" / collection
         self._meta_path = self.root / "qdrant" / f"{collection}.json"
+        self._lock_path = self.root / "qdrant" / f"{collection}.lock"
+        self._queue_path = self.root / "qdrant" / f"{collection}.queue"  # a writer waits
+        self._lock: IO[str] | None = None
         self._shard: qe.EdgeShard | None = None
 
     def __enter__(self) -> EdgeStore:
@@ -152,9 +193,44 @@ class EdgeStore:
 
     def _open(self) -> qe.EdgeShard | None:
         if self._shard is None and self._exists():
-            with self._engine():
-                self._shard = qe.EdgeShard.load(str(self.shard_path))
+            self._shard = self._load()
         return self._shard
+
+    def _load(self) -> qe.EdgeShard:
+        """Take the shard's lock (waiting up to ``lock_wait_s``), then open the shard."""
+        self._take_lock()
+        try:
+            with self._engine():
+                return qe.EdgeShard.load(str(self.shard_path))
+        except BaseException:
+            self._drop_lock()
+            raise
+
+    def _take_lock(self) -> None:
+        if self._lock is not None:
+            return
+        try:
+            self._wait_for_lock()
+        except OSError as exc:
+            raise StoreError(f"cannot lock store {self.root}: {exc.strerror or exc}") from exc
+        if self._lock is None:
+            raise locked_error(self.root, holder(self._lock_path))
+
+    def _wait_for_lock(self) -> None:
+        if not self.writer:
+            self._lock = lock_file(self._lock_path, self.lock_wait_s, yield_to=self._queue_path)
+        else:  # queue first: readers arriving meanwhile wait behind this writer
+            queued = lock_file(self._queue_path, self.lock_wait_s)
+            try:
+                self._lock = lock_file(self._lock_path, self.lock_wait_s) if queued else None
+            finally:
+                if queued is not None:
+                    unlock_file(queued)
+
+    def _drop_lock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            unlock_file(lock)
 
     def _require(self) -> qe.EdgeShard:
         shard = self._open()
@@ -176,6 +252,7 @@ class EdgeStore:
             self._require()
             return
         self.shard_path.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
         with self._engine():
             shard = qe.EdgeShard.create(str(self.shard_path), _edge_config(dim))
             self._shard = shard
@@ -200,10 +277,17 @@ class EdgeStore:
     def close(self) -> None:
         """Flush and close the shard, releasing its lock (safe to call twice)."""
         shard, self._shard = self._shard, None
-        if shard is not None:
-            with self._engine():
-                shard.flush()
-                shard.close()
+        try:
+            if shard is not None:
+                with self._engine():
+                    shard.flush()
+                    shard.close()
+        finally:
+            self._drop_lock()
+
+    def release(self) -> None:
+        """Let other processes open the shard; the next operation here opens it again."""
+        self.close()
 
     def drop(self) -> None:
         """Delete the shard and its dim record (``docqa reset``).
@@ -211,11 +295,15 @@ class EdgeStore:
         Raises:
             StoreLockedError: another process holds the shard; nothing is deleted.
         """
-        # Opening takes the WAL lock: deleting files under another process would corrupt it.
-        self._open()
         self.close()
-        shutil.rmtree(self.shard_path, ignore_errors=True)
-        self._meta_path.unlink(missing_ok=True)
+        if not self._lock_path.parent.is_dir():
+            return
+        self._take_lock()  # deleting files under another process would corrupt its shard
+        try:
+            shutil.rmtree(self.shard_path, ignore_errors=True)
+            self._meta_path.unlink(missing_ok=True)
+        finally:
+            self._drop_lock()
 
     def flush(self) -> None:
         """Make written points durable."""
@@ -252,14 +340,13 @@ class EdgeStore:
         with self._engine():
             shard.update(qe.UpdateOperation.upsert_points(edge_points))
 
-    def delete_content(self, sha256: str) -> None:
-        """Delete every point of one content."""
+    def delete_content(self, sha256: str, keep_fingerprint: str | None = None) -> None:
+        """Delete every point of one content, except those made with ``keep_fingerprint``."""
         shard = self._open()
         if shard is not None:
+            op = qe.UpdateOperation.delete_points_by_filter(_content(sha256, keep_fingerprint))
             with self._engine():
-                shard.update(
-                    qe.UpdateOperation.delete_points_by_filter(_match({"sha256": [sha256]}))
-                )
+                shard.update(op)
 
     def set_files(self, sha256: str, files: Sequence[str]) -> None:
         """Rewrite payload ``files`` of every point of one content."""
@@ -302,8 +389,10 @@ class EdgeStore:
             ValueError: dense mode without a dense vector.
         """
         run = resolve_mode(mode, dense, sparse)
+        if run is None or k <= 0 or (files is not None and not files):
+            return []
         shard = self._open()
-        if run is None or shard is None or k <= 0 or (files is not None and not files):
+        if shard is None:
             return []
         flt = _filter(files, where)
         limit = prefetch_limit(k, prefetch_k)
@@ -318,7 +407,7 @@ class EdgeStore:
         dense: Sequence[float] | None,
         sparse: SparseVector | None,
         k: int,
-        flt: qe.Filter | None,
+        flt: qe.Filter,
         prefetch_k: int,
         weights: tuple[float, float],
     ) -> qe.QueryRequest:
