@@ -21,8 +21,9 @@ from pathlib import Path
 import docqa
 from docqa.config import Settings
 from docqa.embedding import make_embedder
-from docqa.llm import Completion, Message, Usage, make_llm
+from docqa.llm import Completion, Message, make_llm
 from docqa.stores import open_store
+from docqa.types import TokenUsage
 
 HERE = Path(__file__).resolve().parent
 STORE = HERE / ".cache" / "answer" / "store"
@@ -47,7 +48,7 @@ class InstantLLM:
         text = "The documents say so [1]."
         if on_token:
             on_token(text)
-        return Completion(text, "instant", "instant", Usage(None, None), 0.0, 0.0, "stop")
+        return Completion(text, "instant", "instant", TokenUsage(None, None), 0.0, 0.0, "stop")
 
     def count_tokens(self, text: str) -> int | None:
         return None

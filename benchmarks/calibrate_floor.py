@@ -26,10 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from docqa.api import ingest, search
 from docqa.config import Settings
 from docqa.embedding import Embedder, make_embedder
-from docqa.ingestion import ingest
-from docqa.retrieval import search
 from docqa.stores import open_store
 
 HERE = Path(__file__).resolve().parent

@@ -35,15 +35,14 @@ from pathlib import Path
 
 import convert_questions  # this folder
 
-from docqa import parsing
+from docqa.api import evaluate, ingest, search
 from docqa.config import Settings
 from docqa.embedding import Embedder, make_embedder
-from docqa.evaluation import Judge, Question, evaluate, load_questions, rank_hits
-from docqa.ingestion import ingest
+from docqa.evaluation import Judge, Question, load_questions, rank_hits
+from docqa.formats import pdf as pdf_format
 from docqa.language import words
 from docqa.metrics import contains_answer
 from docqa.parsing import parse
-from docqa.retrieval import search
 from docqa.sparse import Bm25Encoder
 from docqa.stores import ScoredPoint, Store, open_store
 from docqa.types import Hit
@@ -107,13 +106,13 @@ def store_settings(
 @contextmanager
 def outline_off(off: bool) -> Iterator[None]:
     """Parse PDFs as if they had no outline (no heading paths), when ``off``."""
-    real = parsing._pdfium_outline
+    real = pdf_format._pdfium_outline
     if off:
-        parsing._pdfium_outline = lambda *_: []
+        pdf_format._pdfium_outline = lambda *_: []
     try:
         yield
     finally:
-        parsing._pdfium_outline = real
+        pdf_format._pdfium_outline = real
 
 
 def question_files() -> dict[str, Path]:

@@ -38,10 +38,10 @@ from typing import Any
 import convert_questions  # this folder
 import quality  # this folder
 
+from docqa.api import evaluate, ingest
 from docqa.config import Settings
 from docqa.embedding import Embedder, make_embedder
-from docqa.evaluation import Question, evaluate, load_questions, path_matches
-from docqa.ingestion import ingest
+from docqa.evaluation import Question, load_questions, path_matches
 from docqa.types import IngestEvent
 
 DOCS = Path("/work/scale-corpus/debx/python3.11-doc/usr/share/doc/python3.11/html")

@@ -1,6 +1,6 @@
 """Query latency of docqa's hybrid retrieval on the embedded Qdrant Edge store, by store size.
 
-What is timed: ``docqa.retrieval.search`` end to end, as ``docqa search`` and ``docqa ask`` run
+What is timed: ``docqa.search`` end to end, as ``docqa search`` and ``docqa ask`` run
 it: query embedding with the real default embedder, BM25 query encoding, the hybrid RRF query on
 an optimized (HNSW-indexed) Edge shard that is already open, and turning points into hits.
 Opening the shard and loading the embedder are one-off costs, reported apart.
@@ -31,9 +31,9 @@ from typing import Any
 import calibrate_floor as floor  # this folder: its cached store holds the real FAQ chunks
 import numpy as np
 
+from docqa.api import search
 from docqa.config import Settings
 from docqa.embedding import Embedder, make_embedder
-from docqa.retrieval import search
 from docqa.sparse import Bm25Encoder
 from docqa.stores import SparseVector, StoredPoint, StorePoint
 from docqa.stores.edge import EdgeStore

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import time  # noqa: E402
 
 from docqa import parsing, writing  # noqa: E402
+from docqa.api import ingest  # noqa: E402
 from docqa.config import Settings  # noqa: E402
-from docqa.ingestion import ingest  # noqa: E402
 from docqa.stores import edge  # noqa: E402
 from tests.fakes import HashEmbedder  # noqa: E402
 

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Union
 
@@ -15,7 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from docqa.embedding import ModelInfo, default_model_dir
-from docqa.llm import Completion, Message, TokenCallback, Usage
+from docqa.llm import Completion, Message, TokenCallback
+from docqa.types import TokenUsage
 
 # --- HashEmbedder -----------------------------------------------------------------------------
 
@@ -159,7 +161,7 @@ class ScriptedLLM:
             text=text,
             model=self.model,
             backend=self.backend,
-            usage=Usage(prompt, len(text.split())),
+            usage=TokenUsage(prompt, len(text.split())),
             seconds=time.perf_counter() - start,
             first_token_s=first,
             done_reason="stop",
@@ -170,12 +172,40 @@ class ScriptedLLM:
         self.closed = True
 
 
-def install_hash_embedder(monkeypatch: Any) -> HashEmbedder:
-    """Make docqa build a :class:`HashEmbedder` wherever it builds one from settings (the CLI)."""
-    from docqa import embedding
+# --- the seam: what a docqa session builds -----------------------------------------------------
 
-    emb = HashEmbedder()
-    monkeypatch.setattr(embedding, "resolve_model", lambda settings: emb.info)
-    monkeypatch.setattr(embedding, "embedder_id", lambda settings, info=None: emb.id)
-    monkeypatch.setattr(embedding, "make_embedder", lambda settings: emb)
-    return emb
+
+def install_factories(monkeypatch: Any, **factories: Any) -> None:
+    """Make every :class:`docqa.session.Session` build with these factories (the one seam).
+
+    Keywords are fields of :class:`docqa.factories.Factories`: ``make_embedder``,
+    ``embedder_identity``, ``resolve_backend``, ``make_llm``, ``open_store``.
+    """
+    from docqa import factories as seam
+
+    monkeypatch.setattr(seam, "active", replace(seam.active, **factories))
+
+
+def install_hash_embedder(monkeypatch: Any, emb: HashEmbedder | None = None) -> HashEmbedder:
+    """Make every session (the CLI's, the public functions') build a :class:`HashEmbedder`."""
+    fake = emb or HashEmbedder()
+    install_factories(
+        monkeypatch,
+        make_embedder=lambda settings: fake,
+        embedder_identity=lambda settings: (fake.info.name, fake.info.dim, fake.id),
+    )
+    return fake
+
+
+def install_llm(
+    monkeypatch: Any,
+    make: Callable[[Any, str], Any],
+    resolve: Callable[[Any], tuple[str, str | None]] | None = None,
+) -> None:
+    """Make every session build its LLM with ``make(settings, backend)``, the backend chosen by
+    ``resolve(settings)`` (default: ``settings.llm`` as is, no warning)."""
+    install_factories(
+        monkeypatch,
+        make_llm=make,
+        resolve_backend=resolve or (lambda settings: (settings.llm, None)),
+    )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from docqa.api import ingest
 from docqa.config import Settings
-from docqa.ingestion import ingest
 
 from .fakes import HashEmbedder
 

@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 
 from docqa import prompts, retrieval
-from docqa.chat import Chat
+from docqa.api import Chat, ingest
 from docqa.config import Settings
-from docqa.ingestion import ingest
 from docqa.llm import Message
 from docqa.types import Hit
 
-from .fakes import HashEmbedder, ScriptedLLM
+from .fakes import HashEmbedder, ScriptedLLM, install_llm
 
 BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
 COLD = "The cold room is kept at 4 degrees. Unlabelled samples are discarded every Friday."
@@ -41,13 +40,13 @@ def settings(tmp_path: Path, emb: HashEmbedder) -> Settings:
 def queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What retrieval was asked, in order."""
     seen: list[str] = []
-    real = retrieval.search
+    real = retrieval.search_store
 
     def spy(question: str, *args: Any, **kwargs: Any) -> list[Hit]:
         seen.append(question)
         return real(question, *args, **kwargs)
 
-    monkeypatch.setattr(retrieval, "search", spy)
+    monkeypatch.setattr(retrieval, "search_store", spy)
     return seen
 
 
@@ -129,7 +128,6 @@ def test_streamed_turn_is_remembered_once_complete(settings: Settings, emb: Hash
 def test_chat_builds_and_closes_its_own_model(
     settings: Settings, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from docqa import llm as backends
 
     llm = ScriptedLLM("Two [1].", "How many boats?", "Two [1].")
     built: list[str] = []
@@ -138,8 +136,7 @@ def test_chat_builds_and_closes_its_own_model(
         built.append(str(backend))
         return llm
 
-    monkeypatch.setattr(backends, "resolve_backend", lambda s: ("gguf", "fell back"))
-    monkeypatch.setattr(backends, "make_llm", make)
+    install_llm(monkeypatch, make, lambda s: ("gguf", "fell back"))
     with Chat(settings, embedder=emb) as chat:
         assert chat.ask("How many boats?").warnings[0] == "fell back"
         assert chat.ask("Sure?").warnings[0] == "fell back"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import random
+import string
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -118,3 +122,64 @@ def test_line_ranges_for_text_sections(tokenizer: Tokenizer) -> None:
 
 def test_whitespace_only_sections_make_no_chunks(tokenizer: Tokenizer) -> None:
     assert Chunker(tokenizer, ChunkSpec(256, 200)).chunk([Section("  \n\n \t ")]) == []
+
+
+# --- runs without spaces (issue 13, item 7) ---------------------------------------------------
+
+
+def wordpiece_word_limit(tokenizer: Tokenizer) -> int:
+    """Characters from which WordPiece reads a whole word as one [UNK] token."""
+    return int(json.loads(tokenizer.to_str())["model"]["max_input_chars_per_word"])
+
+
+def tiles(section: Section, chunks: list[Chunk]) -> bool:
+    """Chunks are in order, each starts at or before the previous one's end, and together they
+    reach from the first to the last non-space character."""
+    text = section.text
+    if not chunks:
+        return not text.strip()
+    first = len(text) - len(text.lstrip())
+    last = len(text.rstrip())
+    joined = all(b.start <= a.end for a, b in zip(chunks, chunks[1:], strict=False))
+    ordered = all(a.start < b.start for a, b in zip(chunks, chunks[1:], strict=False))
+    exact = all(text[c.start : c.end] == c.text for c in chunks)
+    return joined and ordered and exact and chunks[0].start <= first and chunks[-1].end >= last
+
+
+RUNS = ["long word", "hex blob", "base64", "base64 lines", "dropped characters"]
+
+
+def hostile_run(name: str) -> str:
+    """Small stand-ins (the cut does not depend on size) for a 5 MB word, a 1 MB hex blob,
+    base64 on one line and in 76-character lines, and characters the tokenizer drops."""
+    rng = random.Random(13)
+    blob = rng.randbytes(48_000)
+    runs = {
+        "long word": lambda: (
+            "Intro sentence. " + "".join(rng.choices(string.ascii_letters, k=200_000))
+        ),
+        "hex blob": lambda: "key = " + blob.hex() + "\nafter the blob.",
+        "base64": lambda: base64.b64encode(blob).decode(),
+        "base64 lines": lambda: base64.encodebytes(blob).decode(),
+        "dropped characters": lambda: "start " + "\u200b\x07" * 100_000 + " end",
+    }
+    return runs[name]()
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_runs_without_spaces_are_cut_to_the_window(tokenizer: Tokenizer, name: str) -> None:
+    section = Section(hostile_run(name))
+    spec = ChunkSpec(max_tokens=256, target=200, overlap=32)
+    chunks = Chunker(tokenizer, spec).chunk([section])
+    most = spec.max_tokens * wordpiece_word_limit(tokenizer)  # what a full window can carry
+    assert max(len(c.text) for c in chunks) <= most, "a chunk holds more than a window"
+    assert all(full_len(tokenizer, c) <= spec.max_tokens for c in chunks)
+    assert all(c.n_tokens <= spec.max_tokens for c in chunks)
+    assert tiles(section, chunks)
+
+
+def test_ordinary_text_chunks_are_unchanged_by_the_run_rule(tokenizer: Tokenizer) -> None:
+    # a 100-character word is still one WordPiece word: cut only beyond that
+    text = " ".join(f"Sentence {i} has a {'x' * 100} in it." for i in range(60))
+    chunks = Chunker(tokenizer, ChunkSpec(256, 100)).chunk([Section(text)])
+    assert all(c.text.rstrip().endswith(".") for c in chunks)

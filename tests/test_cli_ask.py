@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from docqa import llm as backends
 from docqa import prompts
+from docqa.api import ingest
 from docqa.cli import cli
 from docqa.config import Settings
-from docqa.ingestion import ingest
+from docqa.errors import LLMError
 from docqa.llm import Message
 
-from .fakes import HashEmbedder, ScriptedLLM, install_hash_embedder
+from .fakes import HashEmbedder, ScriptedLLM, install_hash_embedder, install_llm
 
 BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
 FALLBACK = "Ollama not reachable at http://localhost:11434: answering with x.gguf in-process"
@@ -56,8 +56,7 @@ def llm(monkeypatch: pytest.MonkeyPatch) -> CliLLM:
         fake.built_with.append(settings)
         return fake
 
-    monkeypatch.setattr(backends, "resolve_backend", lambda settings: ("gguf", FALLBACK))
-    monkeypatch.setattr(backends, "make_llm", make)
+    install_llm(monkeypatch, make, lambda settings: ("gguf", FALLBACK))
     return fake
 
 
@@ -184,7 +183,7 @@ def test_chat_ends_at_eof_and_survives_an_interrupted_answer(store: Path, llm: C
 
 def test_chat_reports_errors_and_goes_on(store: Path, llm: CliLLM) -> None:
     def fail(messages: Sequence[Message]) -> str:
-        raise backends.LLMError("the model fell over: retry")
+        raise LLMError("the model fell over: retry")
 
     llm.enqueue(fail, "Two [1].")
     code, out, err = invoke(store, "chat", stdin="How many boats?\nHow many boats?\n")

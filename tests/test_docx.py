@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from docqa import embedding, parsing
+from docqa.api import ingest, search
 from docqa.chunking import Chunker, ChunkSpec
 from docqa.config import Settings
 from docqa.errors import SourceError
-from docqa.ingestion import ingest
-from docqa.retrieval import search
 from docqa.types import ParsedDoc
 
 from .fakes import HashEmbedder

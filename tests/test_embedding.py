@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from docqa.config import Settings
 from docqa.embedding import (
     DEFAULT_MODEL,
-    Embedder,
     embedder_id,
     load_tokenizer,
     make_embedder,
     resolve_model,
 )
 from docqa.errors import EmbedderError
-
-from .fakes import HashEmbedder
 
 
 def test_default_model_resolves_from_the_package() -> None:
@@ -93,33 +87,3 @@ def test_tokenizer_has_no_saved_truncation_or_padding() -> None:
     ids = tokenizer.encode("word " * 300).ids
     assert len(ids) == 302  # tokenizer.json alone would cut at 128 and pad short texts
     assert len(tokenizer.encode("hi").ids) == 3
-
-
-def test_importing_embedding_stays_light() -> None:
-    heavy = ["torch", "onnxruntime", "sentence_transformers", "transformers", "llama_index"]
-    code = f"import sys, docqa, docqa.embedding\nprint([m for m in {heavy!r} if m in sys.modules])"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"
-
-
-def test_hash_embedder_ranks_shared_words_first() -> None:
-    embedder: Embedder = HashEmbedder()
-    docs = embedder.embed_documents(
-        ["Boats leave the harbour at dawn.", "The cold room is kept at four degrees."]
-    )
-    query = embedder.embed_query("When do boats leave the harbour?")
-    assert docs.shape == (2, 64) and docs.dtype == np.float32
-    assert np.allclose(np.linalg.norm(docs, axis=1), 1.0)
-    scores = docs @ query
-    assert scores[0] > scores[1]
-
-
-def test_hash_embedder_counts_its_use() -> None:
-    embedder = HashEmbedder()
-    assert (embedder.calls, embedder.embedded) == (0, 0)
-    embedder.embed_documents(["a b", "c d", "e"])
-    embedder.embed_query("a")
-    assert (embedder.calls, embedder.embedded) == (2, 4)
-    assert embedder.id == "hash-bow:hash:64"

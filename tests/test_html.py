@@ -9,16 +9,14 @@ from pathlib import Path
 import pytest
 
 from docqa import parsing
+from docqa.api import ingest, search
 from docqa.config import Settings
 from docqa.errors import SourceError
-from docqa.ingestion import ingest
-from docqa.retrieval import search
 from docqa.types import ParsedDoc
 
 from .conftest import CURATED
 from .fakes import HashEmbedder
 
-needs_curated = pytest.mark.skipif(not CURATED.is_dir(), reason="shared corpora not found")
 FAQ = "html_python_faq_programming.html"
 SIDEBAR = ("Table of Contents", "Previous topic", "Next topic", "This Page", "Quick search")
 
@@ -36,7 +34,6 @@ def page(body: str, head: str = "<meta charset='utf-8'><title>T</title>") -> str
 # --- the real Sphinx page --------------------------------------------------------------------
 
 
-@needs_curated
 def test_python_faq_keeps_content_and_drops_the_sidebar() -> None:
     path = CURATED / FAQ
     doc = parsing.parse(path, path.read_bytes(), Settings())
@@ -60,7 +57,6 @@ def test_python_faq_keeps_content_and_drops_the_sidebar() -> None:
     assert ">>> x = 10\n>>> def bar():\n...     print(x)" in code  # <pre> keeps its lines
 
 
-@needs_curated
 def test_an_html_answer_is_found_and_cited_by_heading(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -217,3 +213,47 @@ def test_a_page_of_only_navigation_says_so(tmp_path: Path) -> None:
 def test_binary_named_html_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="binary data, not HTML"):
         parse_html(tmp_path, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 10)
+
+
+# --- deep pages (issue 13, item 6) ---------------------------------------------------------
+
+WORDS = ["zero", "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"]
+
+
+def word(i: int) -> str:
+    """A distinct made-up word per paragraph (the hash embedder matches whole words)."""
+    return "".join(WORDS[int(d)] for d in str(i))
+
+
+DEEP = {
+    "400 unclosed font tags": "".join(
+        f"<font><p>Paragraph {word(i)} here.</p>" for i in range(400)
+    ),
+    "well-formed, 450 deep": "".join(f"<div><p>Paragraph {word(i)} here.</p>" for i in range(450))
+    + "</div>" * 450,
+    "deeper than lxml can go": "<h2>Deep</h2>"
+    + "".join(f"<div><p>Paragraph {word(i)} here.</p>" for i in range(2500))
+    + "</div>" * 2500,
+}
+
+
+@pytest.mark.parametrize("name", list(DEEP))
+def test_every_paragraph_of_a_deep_page_is_kept(tmp_path: Path, name: str) -> None:
+    doc = parse_html(tmp_path, page(DEEP[name] + "<script>var hidden = 1;</script>"))
+    lines = [line for s in doc.sections for line in s.text.splitlines()]
+    paragraphs = [line for line in lines if line.startswith("Paragraph ")]
+    assert len(paragraphs) == DEEP[name].count("<p>")
+    assert all(f"Paragraph {word(i)} here." in paragraphs for i in (0, 255, 399))
+    assert not any("hidden" in line for line in lines)
+
+
+def test_the_deepest_paragraphs_are_searchable(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "deep.html").write_text(page(DEEP["400 unclosed font tags"]), encoding="utf-8")
+    settings = Settings(store=tmp_path / "store", search_mode="bm25")
+    report = ingest(folder, settings, embedder=HashEmbedder())
+    assert report.added == 1 and report.failed == ()
+    for i in (254, 300, 399):
+        hits = search(word(i), settings, embedder=HashEmbedder(), k=3)
+        assert any(f"Paragraph {word(i)} here." in h.text for h in hits), i

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from docqa.api import ingest
 from docqa.config import Settings
 from docqa.errors import ConfirmationRequired, IndexMismatchError, IngestPathError
-from docqa.ingestion import ingest
 from docqa.manifest import Manifest
 from docqa.stores import open_store
 
@@ -112,6 +112,32 @@ def test_removing_more_than_half_asks_first(folder: Path, settings: Settings) ->
     assert len({f for p in points(settings).values() for f in p["files"]}) == 3  # type: ignore[attr-defined]
     report = ingest(folder, settings, embedder=HashEmbedder(), yes=True)
     assert report.removed == 2
+
+
+def test_a_confirm_callback_is_asked_once_and_decides(tmp_path: Path, settings: Settings) -> None:
+    folder = tmp_path / "a:b"  # a colon in the path must not cut the question short
+    folder.mkdir()
+    for name in ("one.txt", "two.txt", "three.txt"):
+        (folder / name).write_text(f"The {name} file talks about boats.\n")
+    ingest(folder, settings, embedder=HashEmbedder())
+    (folder / "one.txt").unlink()
+    (folder / "two.txt").unlink()
+    asked: list[str] = []
+    with pytest.raises(ConfirmationRequired, match="--yes"):
+        ingest(
+            folder, settings, embedder=HashEmbedder(), confirm=lambda q: asked.append(q) or False
+        )
+    report = ingest(
+        folder, settings, embedder=HashEmbedder(), confirm=lambda q: asked.append(q) or True
+    )
+    assert report.removed == 2
+    assert (
+        asked
+        == [
+            f"this run would remove 2 of 3 files from the store (they are no longer under {folder})"
+        ]
+        * 2
+    )
 
 
 def test_identical_bytes_are_embedded_once(folder: Path, settings: Settings) -> None:

@@ -8,8 +8,6 @@ and OpenAI's server-sent events ending with ``data: [DONE]``.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -511,14 +509,3 @@ def test_explicit_backends_are_not_probed(httpx_mock: HTTPXMock) -> None:
 def test_unknown_backend_name() -> None:
     with pytest.raises(ConfigError, match="unknown LLM backend"):
         make_llm(Settings(), backend="claude")
-
-
-def test_importing_the_llm_module_loads_no_heavy_engine() -> None:
-    code = (
-        "import sys, docqa, docqa.llm; "
-        "print(sorted(m for m in ('xllamacpp', 'llama_index', 'torch') if m in sys.modules))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"

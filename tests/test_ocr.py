@@ -16,19 +16,17 @@ from click.testing import CliRunner
 
 import docqa
 from docqa import parsing
+from docqa.api import ingest, search
 from docqa.cli import cli
 from docqa.config import Settings
 from docqa.errors import SourceError
 from docqa.fingerprint import file_fingerprint
 from docqa.formats import ocr
-from docqa.ingestion import ingest
-from docqa.retrieval import search
 from docqa.types import ParsedDoc
 
 from .conftest import CURATED
 from .fakes import HashEmbedder
 
-needs_curated = pytest.mark.skipif(not CURATED.is_dir(), reason="shared corpora not found")
 HUCK = "scanned_c03-29_huckfinn.pdf"
 VICKSBURG = "scanned_with_ocr_layer_vicksburg.pdf"
 
@@ -72,7 +70,6 @@ def parse_curated(name: str, **settings: object) -> ParsedDoc:
 # --- when OCR runs ---------------------------------------------------------------------------
 
 
-@needs_curated
 def test_auto_leaves_pages_with_a_text_layer_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     import pytesseract
 
@@ -86,7 +83,6 @@ def test_auto_leaves_pages_with_a_text_layer_alone(monkeypatch: pytest.MonkeyPat
     assert "tesseract" not in doc.parser
 
 
-@needs_curated
 def test_always_ocrs_every_page_at_300_dpi(fake_tesseract: list[tuple[int, int]]) -> None:
     doc = parse_curated(VICKSBURG, ocr="always", ocr_languages="eng")
     assert [s.text for s in doc.sections] == ["Recognised words in eng."] * 6
@@ -95,14 +91,12 @@ def test_always_ocrs_every_page_at_300_dpi(fake_tesseract: list[tuple[int, int]]
     assert abs(width - 1800) <= 1 and abs(height - 2700) <= 1  # a 6 x 9 in page at 300 dpi
 
 
-@needs_curated
 def test_auto_ocrs_only_image_pages(fake_tesseract: list[tuple[int, int]]) -> None:
     doc = parse_curated("scanned_linn.pdf", ocr="auto")
     assert [s.text for s in doc.sections] == ["Recognised words in eng+fra."]
     assert len(fake_tesseract) == 1
 
 
-@needs_curated
 def test_ocr_that_finds_nothing_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     import pytesseract
 
@@ -120,14 +114,12 @@ def test_render_scale_is_300_dpi_but_capped_for_huge_pages() -> None:
 # --- errors ----------------------------------------------------------------------------------
 
 
-@needs_curated
 def test_without_ocr_a_scan_fails_with_the_flag_to_use() -> None:
     with pytest.raises(SourceError) as info:
         parse_curated("scanned_linn.pdf")
     assert "no text layer" in info.value.reason and "--ocr auto" in info.value.reason
 
 
-@needs_curated
 def test_missing_tesseract_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ocr, "tesseract_version", lambda: "missing")
     with pytest.raises(SourceError) as info:
@@ -136,7 +128,6 @@ def test_missing_tesseract_says_what_to_install(monkeypatch: pytest.MonkeyPatch)
     assert "\n" not in str(info.value)
 
 
-@needs_curated
 def test_missing_language_data_names_the_package(tesseract: None) -> None:
     with pytest.raises(SourceError) as info:
         parse_curated("scanned_linn.pdf", ocr="auto", ocr_languages="eng+xyz")
@@ -184,7 +175,6 @@ def test_cli_ingest_passes_ocr_through(monkeypatch: pytest.MonkeyPatch, tmp_path
 # --- the whole path, with Tesseract ----------------------------------------------------------
 
 
-@needs_curated
 def test_a_failed_scan_is_read_when_ocr_is_turned_on(tesseract: None, tmp_path: Path) -> None:
     folder = tmp_path / "scans"
     folder.mkdir()

@@ -10,16 +10,15 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from docqa import parsing
 from docqa.config import Settings
 from docqa.errors import SourceError
-from docqa.parsing import markdown_sections, parse, parser_id, read_bytes
+from docqa.formats import pdf as pdf_format
+from docqa.formats.markdown import markdown_sections
+from docqa.parsing import parse, parser_id, read_bytes
 from docqa.types import ParsedDoc
 
-CURATED = Path(__file__).parents[1].parent / "shared" / "corpora" / "curated"
-needs_curated = pytest.mark.skipif(
-    not CURATED.is_dir(), reason=f"shared test corpus not found at {CURATED}"
-)
+from .conftest import CURATED
+
 FAQS = ["en_faq_debian-faq.en.pdf", "fr_faq_debian-faq.fr.pdf"]
 ALPHA_RUN = re.compile(r"[^\W\d_]+")
 
@@ -58,7 +57,6 @@ def parse_bytes(tmp_path: Path, name: str, data: bytes, **settings: object) -> P
 # --- PDFs: text quality and page numbers -----------------------------------------------------
 
 
-@needs_curated
 @pytest.mark.parametrize("name", FAQS)
 def test_faq_words_are_not_glued(name: str) -> None:
     doc = parse_curated(name)
@@ -67,7 +65,6 @@ def test_faq_words_are_not_glued(name: str) -> None:
     assert glue_rate(doc) < 0.005  # measured ~0.0075%
 
 
-@needs_curated
 def test_pypdf_is_selectable_and_glues_more_words() -> None:
     # pypdf takes ~1.5 s per FAQ (pdfium ~0.15 s), so only the English one is read with it.
     name = FAQS[0]
@@ -79,7 +76,6 @@ def test_pypdf_is_selectable_and_glues_more_words() -> None:
     assert glue_rate(slow) > glue_rate(default)
 
 
-@needs_curated
 def test_english_faq_keeps_true_page_numbers() -> None:
     doc = parse_curated("en_faq_debian-faq.en.pdf")
     pages = [s.page for s in doc.sections]
@@ -92,13 +88,11 @@ def test_english_faq_keeps_true_page_numbers() -> None:
     assert all(s.first_line is None for s in doc.sections)
 
 
-@needs_curated
 @pytest.mark.parametrize(("name", "language"), [(FAQS[0], "en"), (FAQS[1], "fr")])
 def test_pdf_language_is_detected(name: str, language: str) -> None:
     assert parse_curated(name).language == language
 
 
-@needs_curated
 def test_pdf_text_is_normalised() -> None:
     doc = parse_curated("en_manual_R-intro.pdf")  # pdfium emits \r\n, U+FFFE and \x14 here
     assert len({s.page for s in doc.sections}) == 113
@@ -108,7 +102,6 @@ def test_pdf_text_is_normalised() -> None:
     assert "other documentation will" in faq  # pdfium's line-end hyphen marker is dropped
 
 
-@needs_curated
 @pytest.mark.parametrize(
     ("name", "pages", "phrase"),
     [
@@ -137,7 +130,6 @@ BAD_PDFS = [
 ]
 
 
-@needs_curated
 @pytest.mark.parametrize(("name", "keyword"), BAD_PDFS)
 def test_bad_pdfs_raise_one_line_source_errors(name: str, keyword: str) -> None:
     with pytest.raises(SourceError) as info:
@@ -147,7 +139,6 @@ def test_bad_pdfs_raise_one_line_source_errors(name: str, keyword: str) -> None:
     assert "\n" not in str(info.value) and ": " in info.value.reason  # says what to do
 
 
-@needs_curated
 def test_unreadable_pdf_reason_names_both_parsers() -> None:
     with pytest.raises(SourceError) as info:
         parse_curated("truncated_R-intro_first300KB.pdf")
@@ -156,7 +147,6 @@ def test_unreadable_pdf_reason_names_both_parsers() -> None:
     assert info.value.reason.endswith("re-export or repair it")
 
 
-@needs_curated
 @pytest.mark.parametrize(
     ("name", "password", "parser", "expected"),
     [
@@ -174,7 +164,6 @@ def test_encrypted_pdf_opens_with_the_password(
         parse_curated(name, pdf_password="wrong", pdf_parser=parser)
 
 
-@needs_curated
 def test_pypdf_on_aes_needs_cryptography_or_opens() -> None:
     name = "encrypted_aes256_user-foo_owner-bar.pdf"
     if importlib.util.find_spec("cryptography") is not None:
@@ -185,19 +174,17 @@ def test_pypdf_on_aes_needs_cryptography_or_opens() -> None:
             parse_curated(name, pdf_parser="pypdf", pdf_password="foo")
 
 
-@needs_curated
 def test_scan_without_text_names_the_ocr_flag() -> None:
     with pytest.raises(SourceError) as never:  # OCR itself is tested in test_ocr.py
         parse_curated("scanned_linn.pdf")
     assert "--ocr auto (DOCQA_OCR=auto)" in never.value.reason
 
 
-@needs_curated
 def test_pdfium_refusal_falls_back_to_pypdf(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise pdfium.PdfiumError("Failed to load document (PDFium: Data format error).", 3)
 
-    monkeypatch.setattr(parsing.pdfium, "PdfDocument", refuse)
+    monkeypatch.setattr(pdf_format.pdfium, "PdfDocument", refuse)
     doc = parse_curated("scanned_with_ocr_layer_vicksburg.pdf")
     assert doc.parser.startswith("pypdf-")
     assert len(doc.warnings) == 1 and "pypdfium2 could not read it" in doc.warnings[0]
@@ -291,7 +278,6 @@ def test_empty_files(tmp_path: Path, name: str, data: bytes) -> None:
         parse_bytes(tmp_path, name, data)
 
 
-@needs_curated
 def test_real_text_file() -> None:
     doc = parse_curated("scanned_linn.groundtruth.txt")
     raw = (CURATED / "scanned_linn.groundtruth.txt").read_text(encoding="utf-8")
@@ -400,7 +386,6 @@ def test_markdown_file_parse(tmp_path: Path) -> None:
     assert "".join(s.text for s in doc.sections) == CRAFTED
 
 
-@needs_curated
 def test_real_markdown_keeps_all_text_and_headings() -> None:
     doc = parse_curated("md_node_url.md")
     raw = (CURATED / "md_node_url.md").read_text(encoding="utf-8").replace("\r\n", "\n")

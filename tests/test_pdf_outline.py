@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from docqa import parsing
 from docqa.config import Settings
+from docqa.formats import pdf as pdf_format
 from docqa.formats.pdf_outline import Mark, sections
 from docqa.parsing import parse
+from docqa.types import Section
 
 PAGE_1 = (
     "Chapter 1\nBoats\n1.1 How many boats?\nThe station owns two boats, moored at the pier "
@@ -25,7 +26,7 @@ MARKS = [
 ]
 
 
-def _by_page(found: tuple[parsing.Section, ...]) -> dict[int | None, str]:
+def _by_page(found: tuple[Section, ...]) -> dict[int | None, str]:
     pages: dict[int | None, str] = defaultdict(str)
     for section in found:
         pages[section.page] += section.text
@@ -78,7 +79,7 @@ def test_real_faq_text_is_unchanged_by_the_cuts(
 ) -> None:
     pdf = curated / "fr_faq_debian-faq.fr.pdf"
     with_outline = parse(pdf, pdf.read_bytes(), Settings())
-    monkeypatch.setattr(parsing, "_pdfium_outline", lambda *a: [])
+    monkeypatch.setattr(pdf_format, "_pdfium_outline", lambda *a: [])
     without = parse(pdf, pdf.read_bytes(), Settings())
     assert len(with_outline.sections) > len(without.sections)
     assert _by_page(with_outline.sections) == _by_page(without.sections)

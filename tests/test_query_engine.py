@@ -12,13 +12,14 @@ from llama_index.core import Settings as LlamaSettings
 from llama_index.core.llms import ChatMessage, MessageRole, MockLLM
 from llama_index.llms.ollama import Ollama
 
+from docqa.api import ingest, query_engine, search
 from docqa.config import Settings
-from docqa.ingestion import ingest
-from docqa.llamaindex import DocqaLLM, llama_llm, query_engine
-from docqa.llm import Completion, Message, Usage
-from docqa.retrieval import search
+from docqa.llamaindex import DocqaLLM, llama_llm
+from docqa.llm import Completion, Message
+from docqa.session import Session
+from docqa.types import TokenUsage
 
-from .fakes import HashEmbedder
+from .fakes import HashEmbedder, install_factories
 from .ollama_server import OllamaTestServer
 
 ANSWER = "The launch has a 90 hp engine (guide/boats.md)."
@@ -41,7 +42,9 @@ class ScriptedLLM:
         self.calls.append(list(messages))
         if on_token is not None:
             on_token(self.answer)
-        return Completion(self.answer, self.model, self.backend, Usage(10, 5), 0.01, 0.01, "stop")
+        return Completion(
+            self.answer, self.model, self.backend, TokenUsage(10, 5), 0.01, 0.01, "stop"
+        )
 
     def count_tokens(self, text: str) -> int | None:
         return None
@@ -126,7 +129,7 @@ def test_docqa_llm_adapter_maps_roles_and_streams_whole() -> None:
 
 def test_ollama_backend_uses_llama_index_ollama_with_docqa_settings() -> None:
     settings = Settings(llm="ollama", llm_url="http://127.0.0.1:9", num_ctx=4096, max_tokens=99)
-    model = llama_llm(settings)  # llm="ollama" is taken as is: no probe, no request
+    model = llama_llm(Session(settings))  # llm="ollama" is taken as is: no probe, no request
     assert isinstance(model, Ollama)
     assert model.base_url == "http://127.0.0.1:9" and model.context_window == 4096
     assert model.additional_kwargs["num_ctx"] == 4096
@@ -148,7 +151,9 @@ class ScriptedEngine:
 def test_query_engine_over_the_ollama_api(settings: Settings) -> None:
     with OllamaTestServer(ScriptedEngine(), model="smollm2") as server:
         ollama = settings.with_(llm="ollama", llm_url=server.url, model="smollm2", num_ctx=2048)
-        model = llama_llm(ollama)  # what query_engine(ollama) builds; kept to close its client
+        model = llama_llm(
+            Session(ollama)
+        )  # what query_engine(ollama) builds; kept to close its client
         try:
             engine = query_engine(ollama, llm=model, embedder=HashEmbedder())
             response = engine.query("launch engine power")
@@ -165,7 +170,6 @@ def test_query_engine_over_the_ollama_api(settings: Settings) -> None:
 def test_the_embedder_is_loaded_once_per_engine(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from docqa import embedding
 
     built: list[HashEmbedder] = []
 
@@ -173,7 +177,7 @@ def test_the_embedder_is_loaded_once_per_engine(
         built.append(HashEmbedder())
         return built[-1]
 
-    monkeypatch.setattr(embedding, "make_embedder", make)
+    install_factories(monkeypatch, make_embedder=make)
     engine = query_engine(settings, llm=ScriptedLLM())
     engine.query("launch engine")
     engine.query("badges office")

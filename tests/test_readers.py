@@ -8,9 +8,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from docqa.api import status
+from docqa.api import search, status
 from docqa.config import Settings
-from docqa.retrieval import search
 
 DRIVER = Path(__file__).with_name("crash_driver.py")
 FILES = 6

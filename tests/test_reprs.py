@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from docqa.api import status
+from docqa.api import ingest, status
 from docqa.config import Settings
-from docqa.ingestion import ingest
 from docqa.types import Hit
 
 from .fakes import HashEmbedder

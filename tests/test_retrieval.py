@@ -1,37 +1,34 @@
-"""Retrieval: ranking, file globs, the relevance floor, BM25 without an embedder, reranking, CLI.
+"""Retrieval: ranking, file globs, the relevance floor, BM25 without an embedder, reranking.
 
 Stores are real: Qdrant Edge in tmp_path and qdrant-client ``:memory:`` (the server adapter's
-test double), filled by a real ingest with the bag-of-words HashEmbedder.
+test double), filled by a real ingest with the bag-of-words HashEmbedder. The ``docqa search``
+command is in test_retrieval_cli.py.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from qdrant_client import QdrantClient
 
-from docqa import embedding
-from docqa.cli import cli
+from docqa.api import ingest, search
 from docqa.config import Settings
 from docqa.embedding import default_model_dir
 from docqa.errors import EmbedderError, NoMatchError, NoStoreError
-from docqa.ingestion import ingest
 from docqa.manifest import FileRow
 from docqa.rerank import load_reranker, rerank
-from docqa.retrieval import MUTED_DENSE, fusion_weights, match_files, relevant, search
+from docqa.retrieval import MUTED_DENSE, fusion_weights, match_files, relevant
 from docqa.sparse import Bm25Encoder
 from docqa.stores import Store, open_store
 from docqa.stores._shared import RRF_K
 from docqa.stores.server import ServerStore
 from docqa.types import Hit
 
-from .fakes import HashEmbedder, install_hash_embedder
+from .fakes import HashEmbedder, install_factories, install_hash_embedder
 
 FILES = {
     "guide/boats.md": "# Boats\n\n## Launch\n\nThe launch has a 90 hp outboard engine, seats six.",
@@ -142,7 +139,7 @@ def test_bm25_mode_never_builds_an_embedder(
     def boom(settings: Settings) -> None:
         raise AssertionError("bm25 search built an embedder")
 
-    monkeypatch.setattr(embedding, "make_embedder", boom)
+    install_factories(monkeypatch, make_embedder=boom)
     hits = search("life jackets", settings, mode="bm25", store=store)
     assert names(hits)[0] == "guide-safety.txt"
     assert all(h.dense_score is None for h in hits)
@@ -152,7 +149,7 @@ def test_search_builds_the_configured_embedder(
     store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emb = HashEmbedder()
-    monkeypatch.setattr(embedding, "make_embedder", lambda settings: emb)
+    install_hash_embedder(monkeypatch, emb)
     assert names(search("badges office", settings, store=store))[0] == "badges.txt"
     assert emb.calls == 1
 
@@ -249,55 +246,6 @@ def test_missing_rerank_folder_names_the_setting(tmp_path: Path) -> None:
         rerank("q", [hit], Settings(rerank_model=tmp_path / "empty"))
 
 
-# --- the search command ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_embedder(monkeypatch: pytest.MonkeyPatch) -> HashEmbedder:
-    """The CLI builds its embedder from settings: hand it the hashed bag-of-words fake."""
-    return install_hash_embedder(monkeypatch)
-
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def test_cli_search_prints_ranked_lines(
-    cli_embedder: HashEmbedder, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = str(tmp_path / "store")
-    assert run_cli("--store", store, "ingest", str(folder))[0] == 0
-    monkeypatch.chdir(tmp_path)  # paths under the cwd are shown relative to it
-    code, out, _ = run_cli("--store", store, "search", "launch outboard engine", "-k", "2")
-    lines = out.splitlines()
-    assert code == 0 and len(lines) == 2
-    assert lines[0].startswith("1. ")
-    assert "(cos " in lines[0] and "data/guide/boats.md § Boats > Launch" in lines[0]
-    assert lines[0].endswith("  ## Launch The launch has a 90 hp outboard engine, seats six.")
-    code, out, _ = run_cli("--store", store, "search", "boat", "--file", "notes/**/*.txt")
-    assert code == 0 and all("data/notes/" in line for line in out.splitlines())
-
-
-def test_cli_search_json_and_bm25(cli_embedder: HashEmbedder, folder: Path, tmp_path: Path) -> None:
-    store = str(tmp_path / "store")
-    run_cli("--store", store, "ingest", str(folder))
-    code, out, _ = run_cli("--store", store, "search", "life jackets", "--mode", "bm25", "--json")
-    hits = json.loads(out)
-    assert code == 0 and isinstance(hits, list) and hits
-    assert hits[0]["file"] == str(folder / "notes" / "deep" / "guide-safety.txt")
-    assert set(hits[0]) >= {"file", "text", "score", "page", "heading", "dense_score"}
-    assert hits[0]["dense_score"] is None
-
-
-def test_cli_search_errors_are_one_line(cli_embedder: HashEmbedder, tmp_path: Path) -> None:
-    code, out, err = run_cli("--store", str(tmp_path / "none"), "search", "anything")
-    assert code == 1 and out == ""
-    assert err.strip() == f"Error: no docqa store at {tmp_path / 'none'} or its parents, " + (
-        "run `docqa ingest PATH` first"
-    )
-
-
 def test_where_filters_by_language_on_both_adapters(tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
@@ -319,22 +267,6 @@ def test_where_filters_by_language_on_both_adapters(tmp_path: Path) -> None:
             "boat", settings, k=5, where={"lang": ["fr", "en"]}, embedder=emb, store=store
         )
         assert len(either) == 2
-
-
-def test_cli_where_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    emb = HashEmbedder()
-    monkeypatch.setattr(embedding, "make_embedder", lambda settings: emb)
-    folder = tmp_path / "mixed"
-    folder.mkdir()
-    (folder / "en.txt").write_text("The boat leaves the harbour.\n")
-    (folder / "fr.txt").write_text("Le bateau quitte le port.\n")
-    ingest(folder, Settings(store=tmp_path / "store"), embedder=emb)
-    runner = CliRunner()
-    base = ["--store", str(tmp_path / "store"), "search", "boat bateau"]
-    result = runner.invoke(cli, [*base, "--where", "lang=fr"])
-    assert result.exit_code == 0 and "fr.txt" in result.stdout and "en.txt" not in result.stdout
-    bad = runner.invoke(cli, [*base, "--where", "lang"])
-    assert bad.exit_code == 2 and "KEY=VALUE" in bad.stderr
 
 
 # --- fusion for questions in a language the embedder does not read ---------------------------

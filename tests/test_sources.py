@@ -12,10 +12,7 @@ from docqa.errors import IngestPathError
 from docqa.parsing import KINDS
 from docqa.sources import SUPPORTED, Scan, os_error_reason, scan, sha256_file
 
-CURATED = Path(__file__).parents[1].parent / "shared" / "corpora" / "curated"
-needs_curated = pytest.mark.skipif(
-    not CURATED.is_dir(), reason=f"shared test corpus not found at {CURATED}"
-)
+from .conftest import CURATED
 
 
 def skip_unless_chmod_blocks_reads(tmp_path: Path) -> None:
@@ -45,7 +42,6 @@ def rels(result: Scan) -> list[str]:
 # --- the real corpus -------------------------------------------------------------------------
 
 
-@needs_curated
 def test_scan_curated_lists_every_supported_file_sorted() -> None:
     result = scan(CURATED)
     expected = sorted(
@@ -61,7 +57,6 @@ def test_scan_curated_lists_every_supported_file_sorted() -> None:
         assert f.path == (f.root / f.rel).resolve()
 
 
-@needs_curated
 def test_scan_single_file_root_uses_the_file_name() -> None:
     pdf = CURATED / "en_faq_debian-faq.en.pdf"
     result = scan(pdf)
@@ -77,7 +72,6 @@ def test_scan_single_unsupported_file_is_skipped(tmp_path: Path) -> None:
     assert result.skipped == ("notes.odt",)
 
 
-@needs_curated
 def test_sha256_file_matches_hashlib_on_a_real_pdf() -> None:
     pdf = CURATED / "en_faq_debian-faq.en.pdf"
     assert sha256_file(pdf) == hashlib.sha256(pdf.read_bytes()).hexdigest()

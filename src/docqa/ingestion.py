@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from docqa import embedding, fingerprint, parsing, sources, storedir
 from docqa.chunking import Chunker, ChunkSpec
-from docqa.config import Settings, store_path
+from docqa.config import Settings
 from docqa.errors import (
     ConfirmationRequired,
     DocqaError,
@@ -31,7 +31,6 @@ from docqa.errors import (
 from docqa.manifest import WRITING, Manifest
 from docqa.progress import IngestBar
 from docqa.sparse import Bm25Encoder
-from docqa.stores import open_store
 from docqa.types import IngestEvent, IngestReport
 from docqa.writing import Work, clean_orphans, file_row, forget, store_file
 
@@ -56,6 +55,7 @@ class Run:
     embedder_id: str
     on_progress: Progress
     yes: bool = False
+    confirm: Callable[[str], bool] | None = None
     _embedder: Embedder | None = None
     _chunker: Chunker | None = None
     _base: str | None = None
@@ -106,59 +106,66 @@ class Run:
             self._changing = True
 
 
-def ingest(
+def ingest_root(path: str | Path) -> Path:
+    """The absolute file or folder to ingest.
+
+    Raises:
+        IngestPathError: ``path`` does not exist.
+    """
+    if not Path(path).expanduser().exists():
+        raise IngestPathError(f"{sources.path_text(path)}: no such file or folder")
+    return sources.ingest_root(Path(path))
+
+
+def ingest_into(
     path: str | Path,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
-    embedder: Embedder | None = None,
-    store: Store | None = None,
+    store: Store,
+    manifest: Manifest,
+    identity: Callable[[], tuple[str, int, str]],
+    embedder: Callable[[], Embedder],
     on_progress: Progress | None = None,
     yes: bool = False,
+    confirm: Callable[[str], bool] | None = None,
     progress: bool = False,
 ) -> IngestReport:
-    """Ingest a file or folder into the store; see the module docstring for the guarantees.
+    """Ingest a file or folder into ``store`` (what :func:`docqa.ingest` runs once its session
+    has the store and the manifest); see the module docstring for the guarantees.
 
     Args:
         path: File or folder to ingest.
-        settings: Settings; defaults to ``Settings()`` (env vars and ``docqa.toml``).
-        embedder: Embedder to use instead of the one the settings name.
-        store: Store to use instead of the one the settings name.
+        settings: Settings.
+        store: The open store.
+        manifest: The store's manifest.
+        identity: ``(model name, dim, embedder id)`` of the embedder, without loading it.
+        embedder: Loads the embedder (called only when something is to be embedded).
         on_progress: Called with an :class:`IngestEvent` as work advances.
         yes: Go ahead even when the run would remove more than half of the store's files.
+        confirm: Asked that question (a line) when ``yes`` is false; ``True`` goes ahead.
         progress: Draw a progress bar (tqdm.auto: a widget in Jupyter) when no
             ``on_progress`` is given.
-
-    Returns:
-        An :class:`IngestReport`; failed files are listed with their reason, not raised.
 
     Raises:
         IngestPathError: ``path`` does not exist.
         IndexMismatchError: the store was built with another embedding model or dimension.
         ConfirmationRequired: the run would remove more than half the store and ``yes`` is false.
     """
-    settings = settings or Settings()
-    if not Path(path).expanduser().exists():
-        raise IngestPathError(f"{path}: no such file or folder")
-    root = sources.ingest_root(Path(path))
+    root = ingest_root(path)
     bar = IngestBar() if progress and on_progress is None else None
     started = time.perf_counter()
-    store_dir = store_path(settings, create=True)
-    with storedir.writer_lock(store_dir):
-        manifest = Manifest(store_dir)
-        own_store = store is None
-        store = store or open_store(settings, store_dir, writer=True)
-        try:
-            run = _make_run(settings, store, manifest, embedder, on_progress or bar)
-            run.yes = yes
-            report = _ingest(run, root)
-        finally:
-            if bar is not None:
-                bar.close()
-            if own_store:
-                store.close()
-            else:
+    store_dir = manifest.path.parent
+    try:
+        with storedir.writer_lock(store_dir):
+            run = _make_run(settings, store, manifest, identity, embedder, on_progress or bar)
+            run.yes, run.confirm = yes, confirm
+            try:
+                report = _ingest(run, root)
+            finally:
                 store.release()
-            manifest.close()
+    finally:
+        if bar is not None:
+            bar.close()
     return replace(report, seconds=time.perf_counter() - started, store=str(store_dir))
 
 
@@ -166,24 +173,17 @@ def _make_run(
     settings: Settings,
     store: Store,
     manifest: Manifest,
-    embedder: Embedder | None,
+    identity: Callable[[], tuple[str, int, str]],
+    embedder: Callable[[], Embedder],
     on_progress: Progress | None,
 ) -> Run:
-    if embedder is not None:
-        name, dim, emb_id = embedder.info.name, embedder.info.dim, embedder.id
-    else:
-        info = embedding.resolve_model(settings)
-        name, dim, emb_id = info.name, info.dim, embedding.embedder_id(settings, info)
+    name, dim, emb_id = identity()
     _check_collection(manifest, store, name, dim)
-
-    def factory() -> Embedder:
-        return embedder if embedder is not None else embedding.make_embedder(settings)
-
     return Run(
         settings=settings,
         store=store,
         manifest=manifest,
-        embedder_factory=factory,
+        embedder_factory=embedder,
         encoder=Bm25Encoder(settings.languages),
         embedder_id=emb_id,
         on_progress=on_progress or (lambda _e: None),
@@ -208,10 +208,10 @@ def _check_collection(manifest: Manifest, store: Store, name: str, dim: int) -> 
 
 def _ingest(run: Run, root: Path) -> IngestReport:
     clean_orphans(run)
-    run.on_progress(IngestEvent("scan", path=str(root)))
+    run.on_progress(IngestEvent("scan", path=sources.path_text(root)))
     scan = sources.scan(root, follow_links=run.settings.follow_links)
     base = root if root.is_dir() else root.parent
-    failed = [(str(base / rel), reason) for rel, reason in scan.errors]
+    failed = [(sources.path_text(base) + "/" + rel, reason) for rel, reason in scan.errors]
     todo, unchanged = _plan(run, scan, failed)
     removed = _remove_missing(run, root, scan, todo, unchanged)
     notes = _outside_note(root, scan.outside)
@@ -223,7 +223,7 @@ def _ingest(run: Run, root: Path) -> IngestReport:
         with run.hold():
             run.store.optimize()
     if not scan.files and root.is_dir():
-        notes.append(f"no supported files under {root}")
+        notes.append(f"no supported files under {sources.path_text(root)}")
     with run.manifest.transaction():
         run.manifest.delete_meta(WRITING)
     run.on_progress(IngestEvent("done", files_done=len(todo), files_total=len(todo)))
@@ -264,8 +264,8 @@ def _outside_note(root: Path, outside: Sequence[str]) -> list[str]:
         return []
     shown = ", ".join(outside[:5]) + (", …" if len(outside) > 5 else "")
     return [
-        f"{len(outside)} symlink(s) lead out of {root} and were skipped ({shown}): "
-        "--follow-links (DOCQA_FOLLOW_LINKS=1) ingests them"
+        f"{len(outside)} symlink(s) lead out of {sources.path_text(root)} and were skipped "
+        f"({shown}): --follow-links (DOCQA_FOLLOW_LINKS=1) ingests them"
     ]
 
 
@@ -276,10 +276,10 @@ def _plan(run: Run, scan: sources.Scan, failed: list[tuple[str, str]]) -> tuple[
         try:
             sha = sources.sha256_file(src.path)
         except OSError as exc:
-            failed.append((str(src.path), sources.os_error_reason(exc)))
+            failed.append((src.key, sources.os_error_reason(exc)))
             continue
         fp = run.fingerprint(src.path)
-        row = run.manifest.file(str(src.path))
+        row = run.manifest.file(src.key)
         if row and row.status == "done" and row.sha256 == sha and row.fingerprint == fp:
             unchanged += 1
         else:
@@ -294,18 +294,21 @@ def _remove_missing(
 
     Rows an older docqa recorded for ``root`` under a link's target (outside it) count as under.
     """
-    present = {str(s.path) for s in scan.files}
-    under = {r.abspath for r in run.manifest.files(under=str(root))}
-    rows = [r for r in run.manifest.files() if r.abspath in under or r.root == str(root)]
+    present = {s.key for s in scan.files}
+    top = sources.path_text(root)
+    under = {r.abspath for r in run.manifest.files(top)}
+    rows = [r for r in run.manifest.files() if r.abspath in under or r.root == top]
     gone = [r for r in rows if r.abspath not in present]
     if not gone or not scan.files:
         return 0
     total = len([r for r in run.manifest.files() if r.status == "done"])
     if not run.yes and 2 * len(gone) > total:
-        raise ConfirmationRequired(
+        question = (
             f"this run would remove {len(gone)} of {total} files from the store "
-            f"(they are no longer under {root}): rerun with --yes to go ahead"
+            f"(they are no longer under {root})"
         )
+        if run.confirm is None or not run.confirm(question):
+            raise ConfirmationRequired(f"{question}: rerun with --yes to go ahead")
     run.changing()
     with run.hold():
         for row in gone:
@@ -323,10 +326,11 @@ def _parse_all(run: Run, todo: list[Work], failed: list[tuple[str, str]], notes:
             keep.append(work)  # same bytes already embedded under another path
             continue
         try:
+            sources.check_size(work.src.path, run.settings.max_file_mb)
             data = parsing.read_bytes(work.src.path)
             work.parsed = parsing.parse(work.src.path, data, run.settings)
             work.chunks = run.chunker.chunk(work.parsed.sections)
-            notes.extend(f"{work.src.path}: {w}" for w in work.parsed.warnings)
+            notes.extend(f"{work.src.key}: {w}" for w in work.parsed.warnings)
         except DocqaError as exc:
             _record_failure(run, work, str(exc), failed)
             continue
@@ -337,7 +341,7 @@ def _parse_all(run: Run, todo: list[Work], failed: list[tuple[str, str]], notes:
 
 def _record_failure(run: Run, work: Work, reason: str, failed: list[tuple[str, str]]) -> None:
     reason = reason.removeprefix(f"{work.src.path}: ")
-    failed.append((str(work.src.path), reason))
+    failed.append((work.src.key, reason))
     if work.previous and work.previous.status == "done":
         run.changing()
         with run.hold():

@@ -37,10 +37,8 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from docqa import llm as docqa_llm
-from docqa.config import Settings
-from docqa.embedding import Embedder
-from docqa.retrieval import relevant, search
-from docqa.stores import SearchMode, Store
+from docqa.collaborators import Collaborators
+from docqa.retrieval import relevant
 from docqa.types import Hit
 
 logger = logging.getLogger(__name__)
@@ -71,46 +69,25 @@ def hit_node(hit: Hit) -> NodeWithScore:
 
 
 class DocqaRetriever(BaseRetriever):
-    """A LlamaIndex retriever over docqa's :func:`~docqa.retrieval.search`.
+    """A LlamaIndex retriever over docqa's search (a session's :meth:`search`).
 
     Only hits that reach ``settings.relevance_floor`` are returned, as docqa's own answers
     only use those: a question the documents do not cover retrieves nothing.
 
     Args:
-        settings: docqa settings (store, top_k, search_mode, relevance_floor, rerank_model).
-        embedder: Embedder to use; loaded from the settings on the first query otherwise.
-        store: Store to use instead of the one the settings name (left open).
-        files: Glob filters, as in :func:`~docqa.retrieval.search`.
+        collaborators: The session whose store and embedder serve the searches.
+        files: Glob filters, as in :func:`docqa.search`.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        embedder: Embedder | None = None,
-        store: Store | None = None,
-        files: Sequence[str] | None = None,
-    ) -> None:
+    def __init__(self, collaborators: Collaborators, files: Sequence[str] | None = None) -> None:
         super().__init__(callback_manager=CallbackManager([]))
-        self.settings = settings
-        self.embedder = embedder
-        self.store = store
+        self.collaborators = collaborators
         self.files = list(files) if files else None
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        mode: SearchMode = self.settings.search_mode
-        if self.embedder is None and mode != "bm25":
-            from docqa import embedding  # loaded once, not per query
-
-            self.embedder = embedding.make_embedder(self.settings)
-        hits = search(
-            query_bundle.query_str,
-            self.settings,
-            files=self.files,
-            embedder=self.embedder,
-            store=self.store,
-        )
-        return [hit_node(h) for h in relevant(hits, self.settings)]
+        hits = self.collaborators.search(query_bundle.query_str, files=self.files)
+        settings = self.collaborators.settings
+        return [hit_node(h) for h in relevant(hits, settings)]
 
 
 def _role(role: MessageRole) -> docqa_llm.Role:
@@ -187,8 +164,8 @@ class DocqaLLM(CustomLLM):
         return whole()
 
 
-def llama_llm(settings: Settings) -> LlamaLLM:
-    """The LlamaIndex LLM for the configured backend.
+def llama_llm(collaborators: Collaborators) -> LlamaLLM:
+    """The LlamaIndex LLM for the session's backend.
 
     Ollama gets LlamaIndex's own ``Ollama`` client with docqa's context window, answer budget,
     timeout, temperature, seed and keep-alive; the other backends are docqa's, wrapped.
@@ -196,11 +173,12 @@ def llama_llm(settings: Settings) -> LlamaLLM:
     Raises:
         LLMUnavailableError: no usable backend (see :func:`docqa.llm.resolve_backend`).
     """
-    backend, warning = docqa_llm.resolve_backend(settings)
-    if warning:
-        logger.warning(warning)
+    settings = collaborators.settings
+    backend = collaborators.backend
+    if collaborators.backend_warning:
+        logger.warning(collaborators.backend_warning)
     if backend != "ollama":
-        return DocqaLLM(docqa_llm.make_llm(settings, backend), settings.max_tokens)
+        return DocqaLLM(collaborators.llm, settings.max_tokens)
     from llama_index.llms.ollama import Ollama
 
     return Ollama(
@@ -219,34 +197,14 @@ def llama_llm(settings: Settings) -> LlamaLLM:
     )
 
 
-def query_engine(
-    settings: Settings | None = None,
-    *,
-    llm: docqa_llm.LLM | LlamaLLM | None = None,
-    embedder: Embedder | None = None,
-    store: Store | None = None,
+def build_query_engine(
+    collaborators: Collaborators, llm: docqa_llm.LLM | LlamaLLM | None = None
 ) -> RetrieverQueryEngine:
-    """A LlamaIndex ``RetrieverQueryEngine`` over the docqa store.
-
-    Retrieval is docqa's (hybrid search, file filters, relevance floor, optional rerank); each
-    source node carries ``locator``, ``file``, ``page`` and ``heading`` metadata. LlamaIndex's
-    global ``Settings`` are neither read for the LLM nor changed.
-
-    Args:
-        settings: docqa settings; defaults to ``Settings()``.
-        llm: A docqa LLM or a LlamaIndex LLM; defaults to the backend the settings name.
-        embedder: Embedder to use instead of the one the settings name.
-        store: Store to use instead of the one the settings name (left open).
-
-    Returns:
-        The engine: ``engine.query("...")`` returns a LlamaIndex ``Response``.
-
-    Raises:
-        LLMUnavailableError: no ``llm`` was given and the settings name no usable backend.
-    """
-    settings = settings or Settings()
+    """A LlamaIndex ``RetrieverQueryEngine`` over a session (what :func:`docqa.query_engine`
+    returns); ``llm`` defaults to the session's backend."""
+    settings = collaborators.settings
     if llm is None:
-        model = llama_llm(settings)
+        model = llama_llm(collaborators)
     elif isinstance(llm, LlamaLLM):
         model = llm
     else:
@@ -258,7 +216,7 @@ def query_engine(
         chat_prompt_helper=ChatPromptHelper.from_llm_metadata(model.metadata),
         callback_manager=callbacks,
     )
-    retriever = DocqaRetriever(settings, embedder=embedder, store=store)
+    retriever = DocqaRetriever(collaborators)
     return RetrieverQueryEngine(
         retriever=retriever, response_synthesizer=synthesizer, callback_manager=callbacks
     )

@@ -1,7 +1,8 @@
-"""Progress bars for long work, drawn with ``tqdm.auto`` (a widget in Jupyter, text in a terminal).
+"""Progress bars for long work, drawn with tqdm (``tqdm.auto``: a widget in Jupyter).
 
-The library reports :class:`~docqa.types.IngestEvent` values; :class:`IngestBar` is the one
+The library reports :class:`~docqa.types.IngestEvent` values; :class:`IngestBar` is their one
 renderer, used by the CLI and by ``docqa.ingest(..., progress=True)`` in notebooks.
+:class:`QuestionBar` counts the questions ``docqa.evaluate`` has done (its ``on_progress``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,29 @@ class IngestBar:
 
     def close(self) -> None:
         """Close the current bar, if any."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class QuestionBar:
+    """A bar of questions evaluated, for ``docqa.evaluate(..., on_progress=bar)``."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="question", desc="evaluating", file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        """Close the bar, if any."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None

@@ -17,11 +17,12 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docqa.config import Settings, store_path
+from docqa.config import Settings
 from docqa.errors import NoMatchError
-from docqa.manifest import FileRow, Manifest
+from docqa.manifest import FileRow
+from docqa.sources import path_text
 from docqa.sparse import Bm25Encoder
-from docqa.stores import SearchMode, open_store
+from docqa.stores import SearchMode
 from docqa.types import Hit
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def _hit(point: ScoredPoint) -> Hit:
         chunk_id=point.id,
         files=files,
         dense_score=point.dense_score,
+        vector=point.dense,
     )
 
 
@@ -63,8 +65,9 @@ def _variants(pattern: str) -> set[str]:
 def _names(row: FileRow, cwd: Path) -> set[str]:
     """The names a user may write for a stored file: absolute, under its root, under the cwd."""
     names = {row.abspath, row.rel}
-    if row.abspath.startswith(str(cwd).rstrip("/") + "/"):
-        names.add(os.path.relpath(row.abspath, cwd))
+    here = path_text(cwd)
+    if row.abspath.startswith(here.rstrip("/") + "/"):
+        names.add(os.path.relpath(row.abspath, here))
     return names
 
 
@@ -90,27 +93,12 @@ def match_files(patterns: Iterable[str], rows: Sequence[FileRow], cwd: Path) -> 
     done = [r for r in rows if r.status == "done"]
     found: set[str] = set()
     for raw in patterns:
-        pattern = os.path.expanduser(raw)
+        pattern = path_text(os.path.expanduser(raw))  # as stored: a non-UTF-8 name as \xNN
         hits = {r.abspath for r in done if _matches(pattern, r, cwd)}
         if not hits:
             raise NoMatchError(f"no ingested file matches {raw!r} (see `docqa status`)")
         found |= hits
     return sorted(found)
-
-
-def resolve_files(patterns: Iterable[str], settings: Settings) -> list[str]:
-    """Stored absolute paths named by glob ``patterns``, read from the store's manifest.
-
-    Raises:
-        NoStoreError: there is no store.
-        NoMatchError: a pattern matches no ingested file.
-    """
-    manifest = Manifest(store_path(settings, create=False))
-    try:
-        rows = manifest.files()
-    finally:
-        manifest.close()
-    return match_files(patterns, rows, Path.cwd())
 
 
 # --- search ------------------------------------------------------------------------------------
@@ -146,9 +134,7 @@ def _query_points(
     dense = None
     if mode != "bm25":
         if embedder is None:
-            from docqa import embedding  # looked up at call time, so tests can swap the factory
-
-            embedder = embedding.make_embedder(settings)
+            raise ValueError(f"{mode} search needs an embedder")
         dense = [float(x) for x in embedder.embed_query(question)]
     encoder = Bm25Encoder(settings.languages)
     sparse = encoder.encode_query(question) if mode != "dense" else None
@@ -162,59 +148,43 @@ def _query_points(
     return sorted(hits, key=lambda h: (-h.score, -(h.dense_score or -1.0), h.chunk_id))
 
 
-def search(
+def search_store(
     question: str,
-    settings: Settings | None = None,
+    settings: Settings,
+    store: Store,
+    embedder: Embedder | None,
     *,
     k: int | None = None,
     mode: SearchMode | None = None,
-    files: Sequence[str] | None = None,
+    paths: Sequence[str] | None = None,
     where: Mapping[str, str | Sequence[str]] | None = None,
-    embedder: Embedder | None = None,
-    store: Store | None = None,
 ) -> list[Hit]:
-    """Top-``k`` chunks for ``question``, best first.
+    """Top-``k`` chunks of ``store`` for ``question``, best first (what :func:`docqa.search`
+    runs once its session has the store, the embedder and the file paths).
 
     Args:
         question: The question or keywords.
-        settings: Settings; defaults to ``Settings()``.
+        settings: Uses ``top_k``, ``search_mode``, ``languages`` and ``rerank_model``.
+        store: The open store.
+        embedder: Embeds the question; ``None`` only in ``bm25`` mode.
         k: How many hits; defaults to ``settings.top_k``.
-        mode: ``hybrid`` (default from settings), ``dense`` or ``bm25`` (needs no embedder).
-        files: Only search these files: globs such as ``"*.md"`` or ``"docs/**/guide*.pdf"``,
-            matched against every ingested path (see :func:`match_files`).
+        mode: ``hybrid`` (default from settings), ``dense`` or ``bm25``.
+        paths: Only these stored absolute paths (see :func:`match_files`).
         where: Payload filters, e.g. ``{"lang": "fr"}`` (a value or a list of accepted values;
             every key must match). ``lang`` is indexed.
-        embedder: Embedder to use instead of the one the settings name.
-        store: Store to use instead of the one the settings name (left open).
-
-    Returns:
-        Hits best first; ``dense_score`` is each chunk's cosine (``None`` in ``bm25`` mode).
 
     Raises:
-        NoStoreError: there is no store (run ``docqa ingest PATH`` first).
-        NoMatchError: a ``files`` pattern matches no ingested file.
         EmbedderError: ``settings.rerank_model`` is set but cannot be loaded.
     """
-    settings = settings or Settings()
     k = k or settings.top_k
-    paths = resolve_files(files, settings) if files else None
     pool = k
     if settings.rerank_model is not None:
         from docqa.rerank import pool_size
 
         pool = pool_size(k)
-    own = store is None
-    if store is None:
-        store = open_store(settings, store_path(settings, create=False))
-    try:
-        conditions = {
-            key: [v] if isinstance(v, str) else list(v) for key, v in (where or {}).items()
-        }
-        plan = (pool, mode or settings.search_mode, paths, conditions or None)
-        hits = _query_points(question, settings, store, plan, embedder)
-    finally:
-        if own:
-            store.close()
+    conditions = {key: [v] if isinstance(v, str) else list(v) for key, v in (where or {}).items()}
+    plan = (pool, mode or settings.search_mode, paths, conditions or None)
+    hits = _query_points(question, settings, store, plan, embedder)
     if settings.rerank_model is not None:
         from docqa.rerank import rerank
 

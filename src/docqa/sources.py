@@ -10,6 +10,10 @@ Symlinks: a link whose target lies inside the ingested folder is followed; one t
 it is skipped (and listed in :attr:`Scan.outside`) unless ``follow_links`` is set. Either way a
 file is recorded under the path it has inside the folder (the link's path, not its target's), so
 deleting the link removes it on the next run.
+
+File names are bytes on Linux and need not be UTF-8 (``bad\\xffname.txt``); Python hands them over
+with the odd bytes as lone surrogates, which SQLite, the store and a terminal all reject. Every
+path docqa stores or prints goes through :func:`path_text`, which writes such bytes as ``\\xNN``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docqa import storedir
-from docqa.errors import IngestPathError
+from docqa.errors import IngestPathError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +37,31 @@ IGNORED_DIRS = frozenset({"__pycache__"})
 _BLOCK = 1 << 20  # 1 MiB: large enough to keep hashing I/O-bound, small enough for any memory
 
 
+def path_text(path: str | os.PathLike[str]) -> str:
+    """A path as text that can be stored and printed: the same string for a UTF-8 name, and
+    ``\\xNN`` for each byte of a name that is not UTF-8 (``bad\\xffname.txt``)."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """One file to ingest.
 
     Attributes:
         path: Absolute path of the file inside ``root`` (a link's own path, not its target).
-        rel: POSIX path relative to ``root``; for a single-file root, the file's name.
+        rel: POSIX path relative to ``root`` (for a single-file root, the file's name), as
+            :func:`path_text`.
         root: The ingest path the file was found under (see :func:`ingest_root`).
     """
 
     path: Path
     rel: str
     root: Path
+
+    @property
+    def key(self) -> str:
+        """``path`` as :func:`path_text`: how the manifest, the store and messages name it."""
+        return path_text(self.path)
 
 
 @dataclass(frozen=True)
@@ -82,7 +98,7 @@ class _Walk:
     chains: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def rel(self, path: str) -> str:
-        return Path(os.path.relpath(path, self.root)).as_posix()
+        return path_text(Path(os.path.relpath(path, self.root)).as_posix())
 
     def leaves(self, full: str) -> bool:
         """True when ``full`` is a link that leads out of the root and links are not followed."""
@@ -154,6 +170,24 @@ def ingest_root(path: Path) -> Path:
     return path.absolute().parent.resolve() / path.name
 
 
+def check_size(path: Path, max_mb: int) -> None:
+    """Refuse a text, Markdown, HTML or DOCX file over ``max_mb`` MB before it is read whole
+    (``Settings.max_file_mb``); PDFs are read page by page and are not bounded here.
+
+    Raises:
+        SourceError: The file is larger, or cannot be looked at.
+    """
+    try:
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise SourceError(path, os_error_reason(exc)) from exc
+    if Path(path).suffix.lower() != ".pdf" and size > max_mb << 20:
+        mb = size / (1 << 20)
+        raise SourceError(
+            path, f"{mb:,.0f} MB, over DOCQA_MAX_FILE_MB={max_mb}: raise it to read it"
+        )
+
+
 def scan(root: Path, follow_links: bool = False) -> Scan:
     """List the files under an ingest path.
 
@@ -170,13 +204,13 @@ def scan(root: Path, follow_links: bool = False) -> Scan:
     """
     root = Path(root).expanduser()
     if not root.exists():
-        raise IngestPathError(f"{root}: no such file or folder")
+        raise IngestPathError(f"{path_text(root)}: no such file or folder")
     root = ingest_root(root)
     if root.is_dir():
         return _scan_folder(root, follow_links)
     if root.suffix.lower() not in SUPPORTED:
-        return Scan(files=(), skipped=(root.name,))
-    return Scan(files=(SourceFile(path=root, rel=root.name, root=root),))
+        return Scan(files=(), skipped=(path_text(root.name),))
+    return Scan(files=(SourceFile(path=root, rel=path_text(root.name), root=root),))
 
 
 def _scan_folder(root: Path, follow_links: bool) -> Scan:
@@ -189,10 +223,10 @@ def _scan_folder(root: Path, follow_links: bool) -> Scan:
         walk.errors.append((where, _dir_error_reason(exc)))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=True):
-        # Real folders before links, so a link to a sibling is the one reported as duplicate.
         if storedir.is_store(Path(dirpath)):  # a docqa store in the folder: not documents
             dirnames[:] = [n for n in dirnames if n != storedir.SHARDS]
             filenames = [n for n in filenames if not n.startswith(storedir.MANIFEST)]
+        # Real folders before links, so a link to a sibling is the one reported as duplicate.
         order = sorted(dirnames, key=lambda n: (os.path.islink(os.path.join(dirpath, n)), n))
         dirnames[:] = _descend_into(walk, dirpath, order)
         for name in sorted(filenames):

@@ -209,7 +209,7 @@ def _unlock(handle: IO[str]) -> None:
     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _held(path: Path) -> bool:
+def held(path: Path) -> bool:
     """True when another process holds the lock on ``path`` now."""
     try:
         handle = path.open("r", encoding="utf-8")
@@ -236,7 +236,7 @@ def lock_file(path: Path, wait_s: float, *, yield_to: Path | None = None) -> IO[
     delay = 0.005
     while True:
         handle = (
-            None if yield_to is not None and _held(yield_to) else path.open("a+", encoding="utf-8")
+            None if yield_to is not None and held(yield_to) else path.open("a+", encoding="utf-8")
         )
         if handle is not None and _try_lock(handle):
             # The file may have been replaced meanwhile (a reset ended): then lock the new one.
@@ -296,4 +296,4 @@ def writer_lock(folder: Path, wait_s: float | None = None) -> Iterator[None]:
 
 def writer(folder: Path) -> str | None:
     """Who holds the writer lock now (``pid 123 (docqa ingest)``), or None when nobody does."""
-    return holder(folder / LOCK) if _held(folder / LOCK) else None
+    return holder(folder / LOCK) if held(folder / LOCK) else None

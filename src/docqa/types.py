@@ -4,9 +4,10 @@ These frozen dataclasses are the only things that cross module boundaries: parsi
 :class:`Section`, chunking yields :class:`Chunk`, the store yields :class:`Hit`, ingest returns
 :class:`IngestReport`. No LlamaIndex or Qdrant object leaves the module that uses it.
 
-Locations (decided once): a citation locator is the file path plus the 1-based ``page`` for PDFs,
-or the Markdown ``heading`` path plus the 1-based line range (``first_line``..``last_line``) for
-text and Markdown.
+Locations (decided once): a chunk is located by the 1-based ``page`` for PDFs, or by the heading
+path plus the 1-based line range (``first_line``..``last_line``) for text and Markdown; they read
+``file p. N`` or ``file § a > b (line N)`` (:func:`docqa.render.locate`). Their text, Markdown
+and HTML come from :mod:`docqa.render`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from docqa import render
+
+
+def _without_vectors(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``asdict`` factory leaving out stored vectors (``Hit.vector``): records stay readable."""
+    return {key: value for key, value in items if key != "vector"}
 
 
 @dataclass(frozen=True)
@@ -82,33 +90,20 @@ class Hit:
     chunk_id: str = ""
     files: tuple[str, ...] = ()
     dense_score: float | None = None
+    vector: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
+    """The chunk's stored dense vector when the search read it (not in ``to_dict``)."""
 
     @property
     def locator(self) -> str:
-        """Human-readable place: ``file p. N`` or ``file § heading (lines a-b)``."""
-        if self.page is not None:
-            return f"{self.file} p. {self.page}"
-        where = " > ".join(self.heading)
-        lines = f"lines {self.first_line}-{self.last_line}" if self.first_line else ""
-        parts = [p for p in (f"§ {where}" if where else "", lines) if p]
-        return f"{self.file} {' '.join(parts)}".strip()
+        """Human-readable place: ``file p. N`` or ``file § heading (line N)``."""
+        return render.locate(self.file, self.page, self.heading, self.first_line)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
+        """JSON-ready dict (without the vector)."""
+        return asdict(self, dict_factory=_without_vectors)
 
     def _repr_html_(self) -> str:
-        import html
-
-        cosine = "" if self.dense_score is None else f", cosine {self.dense_score:.3f}"
-        snippet = " ".join(self.text.split())
-        snippet = snippet[:300] + ("…" if len(snippet) > 300 else "")
-        place = _where(self.file, self.page, self.heading, self.first_line)
-        return (
-            f"<div><b>{html.escape(place)}</b> "
-            f"<small>(score {self.score:.4f}{cosine})</small>"
-            f"<blockquote>{html.escape(snippet)}</blockquote></div>"
-        )
+        return render.hit_html(self)
 
 
 IngestStage = Literal["scan", "parse", "embed", "store", "optimize", "done"]
@@ -154,33 +149,17 @@ class IngestReport:
 
     def summary(self) -> str:
         """One line: counts of what happened."""
-        return (
-            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.removed} removed, {len(self.failed)} failed, {self.skipped} skipped "
-            f"({self.chunks} chunks, {self.seconds:.1f} s)"
-        )
+        return render.ingest_summary(self)
 
     def to_json(self) -> str:
         """JSON text of every field."""
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)
 
     def _repr_markdown_(self) -> str:
-        rows = "\n".join(f"| `{p}` | {r} |" for p, r in self.failed)
-        failed = f"\n\n| failed file | reason |\n|---|---|\n{rows}" if rows else ""
-        return f"**docqa ingest** into `{self.store}`: {self.summary()}{failed}"
+        return render.ingest_markdown(self)
 
     def _repr_html_(self) -> str:
-        import html
-
-        rows = "".join(
-            f"<tr><td><code>{html.escape(p)}</code></td><td>{html.escape(r)}</td></tr>"
-            for p, r in self.failed
-        )
-        table = f"<table><tr><th>failed file</th><th>reason</th></tr>{rows}</table>" if rows else ""
-        return (
-            f"<p><b>docqa ingest</b> into <code>{html.escape(self.store)}</code>: "
-            f"{html.escape(self.summary())}</p>{table}"
-        )
+        return render.ingest_html(self)
 
 
 @dataclass(frozen=True)
@@ -219,69 +198,16 @@ class StoreStatus:
 
     def summary(self) -> str:
         """A few lines for the terminal."""
-        lines = [
-            f"store:       {self.store} ({self.backend})",
-            f"files:       {self.files} ({self.failed} failed)",
-            f"chunks:      {self.chunks} ({self.points} points)",
-            f"embedder:    {self.embed_model} ({self.dim}-d)",
-            f"fingerprint: {self.fingerprint}",
-            f"size:        {self.size_bytes / 1e6:.1f} MB",
-        ]
-        if self.roots:
-            lines.append(f"roots:       {', '.join(self.roots)}")
-        lines += [f"warning:     {w}" for w in self.warnings]
-        lines += [f"failed:      {f.path}: {f.reason}" for f in self.failures]
-        return "\n".join(lines)
+        return render.status_summary(self)
 
     def _repr_markdown_(self) -> str:
-        return "```\n" + self.summary() + "\n```"
+        return render.status_markdown(self)
 
     def _repr_html_(self) -> str:
-        import html
-
-        rows = [
-            ("store", f"{self.store} ({self.backend})"),
-            ("files", f"{self.files} ({self.failed} failed)"),
-            ("chunks", f"{self.chunks} ({self.points} points)"),
-            ("embedder", f"{self.embed_model} ({self.dim}-d)"),
-            ("fingerprint", self.fingerprint),
-            ("size", f"{self.size_bytes / 1e6:.1f} MB"),
-            *(("roots", r) for r in self.roots),
-            *(("warning", w) for w in self.warnings),
-            *(("failed", f"{f.path}: {f.reason}") for f in self.failures),
-        ]
-        cells = "".join(
-            f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(v)}</td></tr>"
-            for k, v in rows
-        )
-        return f"<table>{cells}</table>"
+        return render.status_html(self)
 
 
 # --- answers ---------------------------------------------------------------------------------
-
-
-def shown_path(path: str) -> str:
-    """``path`` relative to the current folder when it lies inside it, else unchanged."""
-    import os
-
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return path
-    return path if rel.startswith("..") else rel
-
-
-def _where(file: str, page: int | None, heading: tuple[str, ...], first: int | None) -> str:
-    """``file p. N`` for PDFs, ``file § a > b (line N)`` for text and Markdown."""
-    shown = shown_path(file)
-    if page is not None:
-        return f"{shown} p. {page}"
-    parts = [shown]
-    if heading:
-        parts.append("§ " + " > ".join(heading))
-    if first is not None:
-        parts.append(f"(line {first})")
-    return " ".join(parts)
 
 
 class _Record:
@@ -289,7 +215,7 @@ class _Record:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (nested records included)."""
-        fields: dict[str, Any] = asdict(self)  # type: ignore[call-overload]  # subclasses are dataclasses
+        fields: dict[str, Any] = asdict(self, dict_factory=_without_vectors)  # type: ignore[call-overload]  # subclasses are dataclasses
         return fields
 
     def to_json(self) -> str:
@@ -325,18 +251,13 @@ class Citation(_Record):
     @property
     def locator(self) -> str:
         """``[n] file p. N`` or ``[n] file § heading (line N)``, path relative when possible."""
-        return f"[{self.n}] {_where(self.file, self.page, self.heading, self.first_line)}"
+        return render.citation_locator(self)
 
     def _repr_markdown_(self) -> str:
-        return f"**{self.locator}**: > {self.quote}"
+        return render.citation_markdown(self)
 
     def _repr_html_(self) -> str:
-        import html
-
-        return (
-            f"<p><b>{html.escape(self.locator)}</b></p>"
-            f"<blockquote>{html.escape(self.quote)}</blockquote>"
-        )
+        return render.citation_html(self)
 
 
 @dataclass(frozen=True)
@@ -362,15 +283,6 @@ class Timings:
     llm_s: float = 0.0
     first_token_s: float | None = None
     total_s: float = 0.0
-
-
-def source_lines(hits: tuple[Hit, ...], skip: tuple[int, ...] = ()) -> list[str]:
-    """``[n] file p. N`` for each hit numbered from 1, leaving out the numbers in ``skip``."""
-    return [
-        f"[{n}] {_where(h.file, h.page, h.heading, h.first_line)}"
-        for n, h in enumerate(hits, 1)
-        if n not in skip
-    ]
 
 
 @dataclass(frozen=True)
@@ -406,21 +318,13 @@ class Answer(_Record):
 
     def sources(self) -> list[str]:
         """``[n] file p. N`` for every source given to the model, numbered as in the text."""
-        return source_lines(self.hits, self.dropped_sources)
+        return render.source_lines(self.hits, self.dropped_sources)
 
     def _repr_markdown_(self) -> str:
-        sources = "\n".join(f"- {s}" for s in self.sources())
-        notes = "\n".join(f"> ⚠ {w}" for w in self.warnings)
-        return "\n\n".join(p for p in (self.text, sources, notes) if p)
+        return render.answer_markdown(self)
 
     def _repr_html_(self) -> str:
-        import html
-
-        items = "".join(f"<li>{html.escape(s)}</li>" for s in self.sources())
-        notes = "".join(f"<p><i>⚠ {html.escape(w)}</i></p>" for w in self.warnings)
-        body = html.escape(self.text).replace("\n", "<br>")
-        sources = f"<ol style='list-style:none'>{items}</ol>" if items else ""
-        return f"<p>{body}</p>{sources}{notes}"
+        return render.answer_html(self)
 
 
 SupportStatus = Literal["supported", "similar", "unsupported"]
@@ -451,26 +355,7 @@ class SentenceSupport(_Record):
         return {"supported": "✓", "similar": "~"}.get(self.status, " ")
 
     def _repr_markdown_(self) -> str:
-        return f"{self.mark} {self.sentence} ({self.reason})"
-
-
-_BACKGROUND = {"supported": "#c8f0c8", "similar": "#fff1a8"}
-
-
-def _support_html(marks: tuple[SentenceSupport, ...], fallback: str) -> str:
-    import html
-
-    if not marks:
-        return html.escape(fallback).replace("\n", "<br>")
-    spans = []
-    for m in marks:
-        color = _BACKGROUND.get(m.status)
-        style = f" style='background:{color}'" if color else ""
-        spans.append(
-            f"<span{style} title='{html.escape(m.reason, quote=True)}'>"
-            f"{html.escape(m.sentence)}</span>"
-        )
-    return " ".join(spans)
+        return render.support_markdown(self)
 
 
 @dataclass(frozen=True)
@@ -507,34 +392,7 @@ class Comparison(_Record):
         return share(self.baseline_support), share(self.rag_support)
 
     def _repr_markdown_(self) -> str:
-        def column(title: str, marks: tuple[SentenceSupport, ...], text: str) -> str:
-            body = "\n".join(f"- {m.mark} {m.sentence}".replace("-   ", "- ") for m in marks)
-            body = body or text
-            return f"**{title}**\n\n{body}"
-
-        sources = "\n".join(f"- {s}" for s in source_lines(self.hits))
-        return "\n\n".join(
-            [
-                f"### {self.question}",
-                column("Model only", self.baseline_support, self.baseline.text),
-                column("With documents", self.rag_support, self.rag.text),
-                f"**Sources** (✓ supported, ~ similar)\n\n{sources}" if sources else "",
-            ]
-        ).strip()
+        return render.comparison_markdown(self)
 
     def _repr_html_(self) -> str:
-        import html
-
-        sources = "".join(f"<li>{html.escape(s)}</li>" for s in source_lines(self.hits))
-        cell = "style='vertical-align:top;text-align:left;width:50%'"
-        legend = (
-            f"<span style='background:{_BACKGROUND['supported']}'>supported</span> "
-            f"<span style='background:{_BACKGROUND['similar']}'>similar</span> (hover for why)"
-        )
-        return (
-            f"<p><b>{html.escape(self.question)}</b></p><table>"
-            f"<tr><th {cell}>baseline (model only)</th><th {cell}>with documents</th></tr>"
-            f"<tr><td {cell}>{_support_html(self.baseline_support, self.baseline.text)}</td>"
-            f"<td {cell}>{_support_html(self.rag_support, self.rag.text)}</td></tr></table>"
-            f"<p>{legend}</p><ol style='list-style:none'>{sources}</ol>"
-        )
+        return render.comparison_html(self)

@@ -61,8 +61,8 @@ def file_row(
 ) -> FileRow:
     """The manifest row of a worked file."""
     return FileRow(
-        abspath=str(work.src.path),
-        root=str(work.src.root),
+        abspath=work.src.key,
+        root=sources.path_text(work.src.root),
         rel=work.src.rel,
         sha256=work.sha256,
         fingerprint=work.fingerprint,
@@ -127,7 +127,7 @@ def store_file(run: Run, work: Work, tick: Callable[[int], None]) -> None:
         work.parsed, work.chunks = None, []
     points = embed(run, work, tick) if work.parsed is not None else []
     run.changing()
-    paths = sorted({*run.manifest.paths_of(work.sha256), str(work.src.path)})
+    paths = sorted({*run.manifest.paths_of(work.sha256), work.src.key})
     with run.hold():
         if work.parsed is not None:
             with run.manifest.transaction():

@@ -4,7 +4,7 @@
 # Usage: tests/data/make_docx.sh   (from anywhere; needs pandoc and the repo's .venv)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-CURATED="$HERE/../../../shared/corpora/curated"
+CURATED="$HERE/corpus"
 PY="$HERE/../../.venv/bin/python"
 # Node.js url API docs: headings down to level 5, code blocks, links, one table (protocol | port)
 pandoc -f markdown -t docx -o "$HERE/node_url.docx" "$CURATED/md_node_url.md"

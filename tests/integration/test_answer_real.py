@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from docqa import embedding
-from docqa.answering import ask, compare
+from docqa.api import ask, compare, ingest
 from docqa.config import Settings
 from docqa.embedding import Embedder
-from docqa.ingestion import ingest
 from docqa.llm import LLM, Completion, GgufLLM, Message, TokenCallback
 
 from ..conftest import REPO

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from docqa.api import evaluate, ingest
 from docqa.config import Settings
-from docqa.evaluation import evaluate
-from docqa.ingestion import ingest
 
 from ..conftest import REPO
 

@@ -9,9 +9,8 @@ import pytest
 from rapidfuzz.distance import Levenshtein
 
 from docqa import parsing
+from docqa.api import ingest, search
 from docqa.config import Settings
-from docqa.ingestion import ingest
-from docqa.retrieval import search
 from docqa.types import Hit
 
 from ..conftest import CURATED

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from docqa import embedding
+from docqa.api import ingest, search
 from docqa.config import Settings
 from docqa.embedding import Embedder
-from docqa.ingestion import ingest
-from docqa.retrieval import relevant, search
+from docqa.retrieval import relevant
 from docqa.stores import Store, open_store
 
 from ..conftest import REPO

@@ -18,6 +18,7 @@ UTF-8 when the bytes decode as UTF-8, else charset-normalizer's guess (with a wa
 from __future__ import annotations
 
 import codecs
+import html.parser
 import re
 from pathlib import Path
 from typing import Any
@@ -146,10 +147,16 @@ def html_sections(path: Path, text: str) -> tuple[Section, ...]:
     import lxml.etree
     import lxml.html
 
+    # huge_tree: libxml2 otherwise stops building the tree 256 elements deep and drops the rest
+    # without a word (400 unclosed <font> tags); the page's size is bounded before (max_file_mb).
+    parser = lxml.html.HTMLParser(huge_tree=True)
+    page = _XML_DECL.sub("", text)
     try:
-        root = lxml.html.document_fromstring(_XML_DECL.sub("", text))
+        root = lxml.html.document_fromstring(page, parser=parser)
     except (lxml.etree.ParserError, ValueError) as exc:
         raise SourceError(path, f"not a readable HTML page ({exc}): check the file") from exc
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):
+        return _flat_sections(page)  # deeper than even huge_tree's 2048 levels
     title = " ".join(root.findtext(".//title", default="").split())
     lxml.etree.strip_elements(root, lxml.etree.Comment, *_DROP, with_tail=False)
     main = _main_element(root)
@@ -261,3 +268,64 @@ class _Collector:
         self.flush()
         self.outline.line(markdown_table(rows))
         return True
+
+
+_FLAT_SKIP = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object"})
+
+
+def _flat_sections(page: str) -> tuple[Section, ...]:
+    """All the text of a page nested too deep for lxml, read as a stream of tags: headings and
+    block breaks are kept; page chrome is not told apart from content."""
+    reader = _FlatReader()
+    reader.feed(page)
+    reader.close()
+    reader.flush()
+    return reader.outline.sections(reader.title)
+
+
+class _FlatReader(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.outline = Outline()
+        self.words: list[str] = []
+        self.skipping = 0
+        self.level: int | None = None  # inside <hN>
+        self.in_title = False
+        self.title = ""
+        self.prefix = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _FLAT_SKIP:
+            self.skipping += 1
+        elif tag == "title":
+            self.in_title = True
+        elif tag in _HEADINGS or tag in _BLOCKS or tag == "pre":
+            self.flush()
+            self.level = _HEADINGS.get(tag, self.level)
+            self.prefix = "- " if tag == "li" else self.prefix
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _FLAT_SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag == "title":
+            self.in_title = False
+        elif tag in _HEADINGS and self.level is not None:
+            self.outline.heading(self.level, " ".join("".join(self.words).split()))
+            self.words, self.level = [], None
+        elif tag in _BLOCKS or tag == "pre":
+            self.flush()
+
+    def handle_data(self, data: str) -> None:
+        if self.in_title:
+            self.title = " ".join(f"{self.title} {data}".split())
+        elif not self.skipping:
+            self.words.append(data)
+
+    def flush(self) -> None:
+        if self.level is not None:
+            return  # a heading's text is written at its end tag
+        line = " ".join("".join(self.words).split())
+        self.words = []
+        if line:
+            self.outline.line(self.prefix + line)
+            self.prefix = ""

@@ -57,7 +57,9 @@ def open_store(settings: Settings, store_dir: Path, *, writer: bool = False) -> 
 
         key = settings.qdrant_api_key
         secret = key.get_secret_value() if key is not None else None
-        return ServerStore.from_url(settings.qdrant_url, secret, settings.collection)
+        return ServerStore.from_url(
+            settings.qdrant_url, secret, settings.collection, settings.qdrant_timeout_s
+        )
     from docqa.stores.edge import EdgeStore
 
     return EdgeStore(store_dir, settings.collection, writer=writer)

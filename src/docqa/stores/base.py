@@ -45,12 +45,14 @@ class StorePoint:
 
 @dataclass(frozen=True)
 class ScoredPoint:
-    """One search result. ``dense_score`` is the cosine of the dense query, when it was run."""
+    """One search result. ``dense_score`` is the cosine of the dense query, when it was run;
+    ``dense`` the point's stored dense vector, when the search read it."""
 
     id: str
     score: float
     payload: Mapping[str, Any]
     dense_score: float | None = None
+    dense: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,20 @@ with backoff for ``lock_wait_s`` seconds (readers :data:`READ_WAIT_S`, writers
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import qdrant_edge as qe
 
 from docqa.errors import DocqaError, StoreError, StoreLockedError
-from docqa.storedir import holder, lock_file, unlock_file
+from docqa.storedir import held, holder, lock_file, unlock_file
 from docqa.stores._shared import (
     RRF_K,
     RRF_WEIGHTS,
@@ -60,6 +62,20 @@ INDEXED_FIELDS = ("files", "sha256", "lang")
 # holds it only while it writes one file's points; optimize after a large ingest holds it longest.
 READ_WAIT_S = 10.0
 WRITE_WAIT_S = 60.0
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _serialized(method: Method) -> Method:
+    """One operation at a time per store object: a thread never closes the shard under another."""
+
+    @functools.wraps(method)
+    def wrapper(self: EdgeStore, *args: Any, **kwargs: Any) -> Any:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _edge_config(dim: int) -> qe.EdgeConfig:
@@ -163,6 +179,7 @@ class EdgeStore:
         self._queue_path = self.root / "qdrant" / f"{collection}.queue"  # a writer waits
         self._lock: IO[str] | None = None
         self._shard: qe.EdgeShard | None = None
+        self._mutex = threading.RLock()
 
     def __enter__(self) -> EdgeStore:
         return self
@@ -192,6 +209,8 @@ class EdgeStore:
         ).is_dir()
 
     def _open(self) -> qe.EdgeShard | None:
+        if self._shard is not None and not self.writer and held(self._queue_path):
+            self.close()  # a writer waits: let it in, and open again behind it
         if self._shard is None and self._exists():
             self._shard = self._load()
         return self._shard
@@ -238,6 +257,7 @@ class EdgeStore:
             raise StoreError(f"store {self.root} has no index yet: run `docqa ingest PATH` first")
         return shard
 
+    @_serialized
     def ensure(self, dim: int) -> None:
         """Create the shard with ``dim``-d dense vectors if missing, and open it.
 
@@ -274,6 +294,7 @@ class EdgeStore:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"store {self.root} has an unreadable index config: {exc}") from exc
 
+    @_serialized
     def close(self) -> None:
         """Flush and close the shard, releasing its lock (safe to call twice)."""
         shard, self._shard = self._shard, None
@@ -289,6 +310,7 @@ class EdgeStore:
         """Let other processes open the shard; the next operation here opens it again."""
         self.close()
 
+    @_serialized
     def drop(self) -> None:
         """Delete the shard and its dim record (``docqa reset``).
 
@@ -305,12 +327,14 @@ class EdgeStore:
         finally:
             self._drop_lock()
 
+    @_serialized
     def flush(self) -> None:
         """Make written points durable."""
         if self._shard is not None:
             with self._engine():
                 self._shard.flush()
 
+    @_serialized
     def optimize(self) -> None:
         """Merge segments and build the HNSW index (seconds for large stores; holds the GIL)."""
         shard = self._open()
@@ -331,6 +355,7 @@ class EdgeStore:
 
     # --- writes ----------------------------------------------------------------------------
 
+    @_serialized
     def upsert(self, points: Sequence[StorePoint]) -> None:
         """Write points in one all-or-nothing operation (same id: replaced)."""
         if not points:
@@ -340,6 +365,7 @@ class EdgeStore:
         with self._engine():
             shard.update(qe.UpdateOperation.upsert_points(edge_points))
 
+    @_serialized
     def delete_content(self, sha256: str, keep_fingerprint: str | None = None) -> None:
         """Delete every point of one content, except those made with ``keep_fingerprint``."""
         shard = self._open()
@@ -348,6 +374,7 @@ class EdgeStore:
             with self._engine():
                 shard.update(op)
 
+    @_serialized
     def set_files(self, sha256: str, files: Sequence[str]) -> None:
         """Rewrite payload ``files`` of every point of one content."""
         shard = self._require()
@@ -359,6 +386,7 @@ class EdgeStore:
 
     # --- reads -----------------------------------------------------------------------------
 
+    @_serialized
     def count(self, sha256: str | None = None) -> int:
         """Number of points, all or of one content (0 when there is no shard)."""
         shard = self._open()
@@ -368,6 +396,7 @@ class EdgeStore:
         with self._engine():
             return shard.count(qe.CountRequest(exact=True, filter=flt))
 
+    @_serialized
     def search(
         self,
         dense: Sequence[float] | None,
@@ -440,26 +469,30 @@ class EdgeStore:
 
     @staticmethod
     def _scored(hit: qe.ScoredPoint, run: SearchMode, dense: Sequence[float] | None) -> ScoredPoint:
+        vector = _dense_of(hit)
         if run == "dense":
             dense_score: float | None = hit.score
         else:
-            dense_score = cosine(dense, _dense_of(hit)) if dense is not None else None
+            dense_score = cosine(dense, vector) if dense is not None else None
         return ScoredPoint(
             id=str(hit.id),
             score=float(hit.score),
             payload=payload_dict(hit.payload),
             dense_score=dense_score,
+            dense=tuple(vector) if vector else None,
         )
 
     def points(self, with_vectors: bool = False) -> Iterator[StoredPoint]:
         """Every point, scrolled page by page."""
-        shard = self._open()
         offset: Any = None
-        while shard is not None:
+        while True:
             request = qe.ScrollRequest(
                 offset=offset, limit=SCROLL_PAGE, with_payload=True, with_vector=with_vectors
             )
-            with self._engine():
+            with self._mutex, self._engine():
+                shard = self._open()
+                if shard is None:
+                    return
                 records, offset = shard.scroll(request)
             yield from (_stored(r) for r in records)
             if offset is None:

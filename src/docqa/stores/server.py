@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -100,13 +101,16 @@ def _dense_of(hit: models.ScoredPoint) -> list[float] | None:
     return dense_of(hit.vector)
 
 
-def translate(exc: Exception, where: str) -> StoreError:
+def translate(exc: Exception, where: str, timeout_s: float = TIMEOUT_S) -> StoreError:
     """Turn a qdrant-client / httpx exception into a one-line StoreError saying what to do."""
     source = exc.source if isinstance(exc, ResponseHandlingException) else exc
     if isinstance(source, httpx.ConnectError):
         return StoreError(f"no Qdrant server at {where}: start it or unset DOCQA_QDRANT_URL")
     if isinstance(source, httpx.TimeoutException):
-        return StoreError(f"Qdrant at {where} did not answer in {TIMEOUT_S} s: check the server")
+        return StoreError(
+            f"Qdrant at {where} did not answer within {timeout_s:g}s: check the server or "
+            "raise DOCQA_QDRANT_TIMEOUT_S"
+        )
     if isinstance(exc, UnexpectedResponse):
         if exc.status_code in (401, 403):
             return StoreError(
@@ -133,28 +137,37 @@ class ServerStore:
 
     kind = "server"
 
-    def __init__(self, client: QdrantClient, collection: str, where: str = "") -> None:
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection: str,
+        where: str = "",
+        timeout_s: float = TIMEOUT_S,
+    ) -> None:
         self.client = client
+        self.timeout_s = timeout_s
         self.collection = collection
         self.where = where or f"collection {collection!r}"
         self._exists = False
         self._plain_rrf = False  # set when the server rejects weighted RRF
 
     @classmethod
-    def from_url(cls, url: str, api_key: str | None, collection: str) -> ServerStore:
+    def from_url(
+        cls, url: str, api_key: str | None, collection: str, timeout_s: float = TIMEOUT_S
+    ) -> ServerStore:
         """A store on the server at ``url`` (no request is made until the first operation).
 
         Args:
             url: Server URL, e.g. ``http://localhost:6333``.
             api_key: The server's API key, or None.
             collection: Collection name.
+            timeout_s: Seconds to wait for each request.
         """
         # check_compatibility would call the server now and only warn when it is down;
         # the first real operation reports that instead, as a StoreError.
-        client = QdrantClient(
-            url=url, api_key=api_key, timeout=TIMEOUT_S, check_compatibility=False
-        )
-        return cls(client, collection, where=url)
+        seconds = max(1, math.ceil(timeout_s))  # qdrant-client takes whole seconds
+        client = QdrantClient(url=url, api_key=api_key, timeout=seconds, check_compatibility=False)
+        return cls(client, collection, where=url, timeout_s=seconds)
 
     @classmethod
     def from_path(cls, path: Path, collection: str) -> ServerStore:
@@ -189,7 +202,7 @@ class ServerStore:
         except DocqaError:
             raise
         except Exception as exc:
-            raise translate(exc, self.where) from exc
+            raise translate(exc, self.where, self.timeout_s) from exc
 
     def _has_collection(self) -> bool:
         # Cached once true: every read would otherwise cost a round trip more.
@@ -389,15 +402,17 @@ class ServerStore:
     def _scored(
         hit: models.ScoredPoint, run: SearchMode, dense: Sequence[float] | None
     ) -> ScoredPoint:
+        vector = _dense_of(hit)
         if run == "dense":
             dense_score: float | None = hit.score
         else:
-            dense_score = cosine(dense, _dense_of(hit)) if dense is not None else None
+            dense_score = cosine(dense, vector) if dense is not None else None
         return ScoredPoint(
             id=str(hit.id),
             score=float(hit.score),
             payload=payload_dict(hit.payload),
             dense_score=dense_score,
+            dense=tuple(vector) if vector else None,
         )
 
     def points(self, with_vectors: bool = False) -> Iterator[StoredPoint]:

@@ -7,34 +7,14 @@ the conversation so far, bounded by the context window (oldest turns left out fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, overload
+from typing import Literal, overload
 
-from docqa import prompts
-from docqa.answering import (
-    MESSAGE_OVERHEAD,
-    Answerer,
-    AnswerStream,
-    Job,
-    TokenCounter,
-    fit_history,
-)
-from docqa.config import Settings
+from docqa.answering.ask import Answerer
+from docqa.answering.jobs import Job, condense_messages
+from docqa.answering.streaming import AnswerStream
 from docqa.llm import Message
 from docqa.support import strip_citations
 from docqa.types import Answer
-
-if TYPE_CHECKING:
-    from docqa.embedding import Embedder
-    from docqa.llm import LLM
-    from docqa.stores import Store
-
-
-def _pairs(messages: Sequence[Message]) -> list[tuple[str, str]]:
-    """(question, answer) pairs of a user/assistant history."""
-    users = [m.content for m in messages if m.role == "user"]
-    answers = [m.content for m in messages if m.role == "assistant"]
-    return list(zip(users, answers, strict=False))
 
 
 def _clean_question(text: str) -> str:
@@ -45,12 +25,9 @@ def _clean_question(text: str) -> str:
     return line.strip("\"'“”«» ")
 
 
-class Chat:
-    """A conversation with memory over the ingested documents.
-
-        >>> with docqa.Chat() as chat:
-        ...     chat.ask("How many boats does the station own?")
-        ...     chat.ask("How long is the bigger one?")
+class Conversation:
+    """A conversation with memory over an :class:`~docqa.answering.Answerer` (the public
+    :class:`docqa.Chat` builds one from settings).
 
     Attributes:
         history: The conversation so far (user questions and answers without their ``[n]``
@@ -58,25 +35,9 @@ class Chat:
         last_query: What the last question was searched as (the standalone rewrite).
     """
 
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        llm: LLM | None = None,
-        embedder: Embedder | None = None,
-        store: Store | None = None,
-        files: Sequence[str] | None = None,
-    ) -> None:
-        """Start an empty conversation; the model and embedder load on the first question.
-
-        Args:
-            settings: Settings; defaults to ``Settings()``.
-            llm: Language model to use instead of the one the settings name.
-            embedder: Embedder to use instead of the one the settings name.
-            store: Store to use instead of the one the settings name (left open).
-            files: Only use these files (globs).
-        """
-        self._answerer = Answerer(settings, llm=llm, embedder=embedder, store=store, files=files)
+    def __init__(self, answerer: Answerer) -> None:
+        """Start an empty conversation; the model and embedder load on the first question."""
+        self._answerer = answerer
         self.history: list[Message] = []
         self.last_query: str | None = None
 
@@ -140,15 +101,7 @@ class Chat:
         left out first; an empty rewrite falls back on the question itself.
         """
         llm = self._answerer.llm
-        count = TokenCounter(llm)
-        fixed = count(prompts.CONDENSE_SYSTEM) + count(prompts.condense_user([], question))
-        room = llm.context_window - self._answerer.settings.max_tokens - fixed
-        # the turns are joined into one message: each costs its text, not a message's overhead
-        turns = fit_history(self.history, count, room + MESSAGE_OVERHEAD * len(self.history))
-        messages = [
-            Message("system", prompts.CONDENSE_SYSTEM),
-            Message("user", prompts.condense_user(_pairs(turns), question)),
-        ]
+        messages = condense_messages(question, self.history, llm, self._answerer.settings)
         return _clean_question(llm.chat(messages).text) or question
 
     def _remember(self, answer: Answer, kept: int) -> None:
@@ -166,10 +119,9 @@ class Chat:
         self.last_query = None
 
     def close(self) -> None:
-        """Close the model if the chat built it."""
-        self._answerer.close()
+        """Release what the conversation owns (nothing here; see :class:`docqa.Chat`)."""
 
-    def __enter__(self) -> Chat:
+    def __enter__(self) -> Conversation:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -1,55 +1,28 @@
-"""``docqa.evaluate`` and ``docqa eval``: question files, relevance, reports, CLI (with fakes)."""
+"""``docqa.evaluate``: question files, relevance, scoring, reports (with fakes; the CLI is in
+test_eval_cli.py)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-import docqa
-from docqa import llm as backends
-from docqa.cli import cli
+from docqa.api import evaluate
 from docqa.config import Settings
-from docqa.errors import ConfigError
+from docqa.errors import ConfigError, QuestionFileError
 from docqa.evaluation import (
     EvalReport,
     Judge,
     Question,
-    QuestionFileError,
     Source,
-    evaluate,
     load_questions,
     path_matches,
 )
-from docqa.ingestion import ingest
-from docqa.llm import Message
 from docqa.types import Hit
 
+from .eval_setup import ROWS, install_reply_llm, make_store, write
 from .fakes import HashEmbedder, ScriptedLLM, install_hash_embedder
-
-BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
-COLD = "The cold room is kept at 4 degrees. Samples stay there for a week."
-FALLBACK = "Ollama not reachable at http://localhost:11434: answering with x.gguf in-process"
-ROWS = [
-    {
-        "id": "boats",
-        "question": "How many boats does the station own?",
-        "answer": "The station owns two boats, the Goéland and the Pétrel.",
-        "sources": ["boats.md"],
-    },
-    {"id": "cold", "question": "How cold is the cold room kept?", "answer": COLD},
-    {"id": "gil", "question": "What is the GIL in Python?", "answerable": False},
-    {"id": "skipped", "question": "Not asked", "use": False},
-]
-
-
-def write(path: Path, rows: Sequence[object]) -> Path:
-    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
-    return path
-
 
 # --- question files --------------------------------------------------------------------------
 
@@ -151,39 +124,12 @@ def emb(monkeypatch: pytest.MonkeyPatch) -> HashEmbedder:
 
 @pytest.fixture
 def store(tmp_path: Path, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch) -> Path:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "boats.md").write_text(f"# Boats\n\n{BOATS}\n")
-    (docs / "cold.txt").write_text(COLD + "\n")
-    (docs / "bikes.txt").write_text("Bicycles are parked behind the main building.\n")
-    path = tmp_path / "store"
-    ingest(docs, Settings(store=path), embedder=emb)
-    monkeypatch.setenv("DOCQA_RELEVANCE_FLOOR", "0")
-    return path
-
-
-def reply(messages: Sequence[Message]) -> str:
-    """RAG prompts get a cited answer, baselines a guess; the GIL question gets an abstention."""
-    prompt = messages[-1].content
-    if "GIL" in prompt:
-        return "The documents do not say." if "[1]" in prompt else "A lock in CPython."
-    if "[1]" not in prompt:
-        return "Probably three boats."
-    if "cold room" in prompt.rsplit("Question:", 1)[-1]:
-        return "It is kept at 4 degrees [1]; see also [2]."
-    return "The station owns two boats, the Goéland and the Pétrel [1]."
+    return make_store(tmp_path, emb, monkeypatch)
 
 
 @pytest.fixture
 def llm(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
-    fake = ScriptedLLM(default=reply)
-
-    def resolve(settings: Settings) -> tuple[str, str | None]:
-        return ("gguf", FALLBACK) if settings.llm == "auto" else (settings.llm, None)
-
-    monkeypatch.setattr(backends, "resolve_backend", resolve)
-    monkeypatch.setattr(backends, "make_llm", lambda settings, backend=None: fake)
-    return fake
+    return install_reply_llm(monkeypatch)
 
 
 def test_retrieval_only_needs_no_llm(store: Path, tmp_path: Path, llm: ScriptedLLM) -> None:
@@ -247,48 +193,3 @@ def test_json_round_trip(store: Path, tmp_path: Path, llm: ScriptedLLM) -> None:
     assert json.loads(report.to_json())["summary"]["answers"][0]["answer"] == "baseline"
     with pytest.raises(ValueError, match="not a docqa eval report"):
         EvalReport.from_json('{"k": 1}')
-
-
-def test_lazy_exports() -> None:
-    assert docqa.evaluate is evaluate and docqa.EvalReport is EvalReport
-
-
-# --- the command -----------------------------------------------------------------------------
-
-
-def invoke(store: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--store", str(store), "eval", *args])
-    return result.exit_code, result.stdout, result.stderr
-
-
-def test_cli_modes_table_json_and_compare_to(store: Path, tmp_path: Path, llm: ScriptedLLM) -> None:
-    questions = write(tmp_path / "q.jsonl", ROWS)
-    code, out, _ = invoke(store, str(questions), "--retrieval-only", "--modes", "dense,bm25,hybrid")
-    assert code == 0, out
-    assert all(f"| {m} | en | 2 |" in out for m in ("dense", "bm25", "hybrid"))
-    assert "Answers" not in out and not llm.calls
-
-    code, out, _ = invoke(store, str(questions), "--retrieval-only", "--json", "-k", "1")
-    assert code == 0 and json.loads(out)["k"] == 1
-    old = tmp_path / "old.json"
-    old.write_text(out)
-    code, out, _ = invoke(store, str(questions), "--retrieval-only", "--compare-to", str(old))
-    assert code == 0 and f"compared with {questions}" in out
-    assert "the earlier run used k=1, this one k=10" in out
-
-
-def test_cli_answers_and_errors(store: Path, tmp_path: Path, llm: ScriptedLLM) -> None:
-    questions = write(tmp_path / "q.jsonl", ROWS)
-    code, _, err = invoke(store, str(questions))
-    assert code == 1 and "DOCQA_LLM=gguf|ollama|openai" in err and "--retrieval-only" in err
-    result = CliRunner(env={"DOCQA_LLM": "gguf"}).invoke(
-        cli, ["--store", str(store), "eval", str(questions)]
-    )
-    assert result.exit_code == 0, result.output
-    assert "### Answers (scripted-1 via scripted)" in result.stdout
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"question": "ok"}\n\n{oops\n')
-    code, _, err = invoke(store, str(bad))
-    assert code == 1 and "bad.jsonl line 3: not JSON (" in err
-    code, _, err = invoke(store, str(questions), "--retrieval-only", "--compare-to", str(bad))
-    assert code == 1 and "cannot compare to" in err

@@ -1,0 +1,27 @@
+"""Answering: retrieve, fit the prompt to the context window, ask the LLM, parse its citations.
+
+One concern per module: :mod:`~docqa.answering.budget` (tokens), :mod:`~docqa.answering.jobs`
+(prompts), :mod:`~docqa.answering.citations` (replies), :mod:`~docqa.answering.streaming`,
+:mod:`~docqa.answering.ask` (the pipeline), :mod:`~docqa.answering.compare` and
+:mod:`~docqa.answering.chat` (conversations). The public ``docqa.ask``, ``docqa.baseline``,
+``docqa.compare`` and ``docqa.Chat`` run them through a :class:`docqa.session.Session`.
+"""
+
+from docqa.answering.ask import Answerer, answer
+from docqa.answering.budget import MESSAGE_OVERHEAD, TokenCounter, fit_history
+from docqa.answering.citations import parse_citations
+from docqa.answering.compare import compare
+from docqa.answering.jobs import Job
+from docqa.answering.streaming import AnswerStream
+
+__all__ = [
+    "MESSAGE_OVERHEAD",
+    "AnswerStream",
+    "Answerer",
+    "Job",
+    "TokenCounter",
+    "answer",
+    "compare",
+    "fit_history",
+    "parse_citations",
+]

@@ -1,0 +1,125 @@
+"""The answering pipeline: :class:`Answerer` retrieves, builds the prompt and asks the LLM, over a
+holder of collaborators (:class:`docqa.session.Session`); :func:`answer` is what ``docqa.ask``
+runs. When no retrieved chunk passes the relevance floor, docqa answers that the documents do
+not contain an answer, without calling the model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from docqa import retrieval
+from docqa.answering.citations import finish
+from docqa.answering.jobs import Job, abstention, baseline_job, rag_job
+from docqa.answering.streaming import AnswerStream
+from docqa.llm import Message, TokenCallback
+from docqa.types import Answer, Hit, Timings
+
+if TYPE_CHECKING:
+    from docqa.collaborators import Collaborators
+    from docqa.embedding import Embedder
+    from docqa.llm import LLM
+
+
+class Answerer:
+    """The answering pipeline over a holder of collaborators (a :class:`docqa.session.Session`).
+
+    The holder builds the LLM (its ``auto`` fallback warning goes into every answer) and the
+    embedder once, and opens the store for each search. ``llm`` answers with another model of
+    the same backend (a model picker, or several models compared).
+    """
+
+    def __init__(
+        self,
+        collaborators: Collaborators,
+        *,
+        files: Sequence[str] | None = None,
+        llm: LLM | None = None,
+    ) -> None:
+        """Keep the holder; nothing is loaded yet."""
+        self.collaborators = collaborators
+        self.settings = collaborators.settings
+        self.files = list(files) if files else None
+        self._llm = llm
+
+    @property
+    def llm(self) -> LLM:
+        """The language model, built on first use."""
+        return self._llm if self._llm is not None else self.collaborators.llm
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder, loaded on first use."""
+        return self.collaborators.embedder
+
+    def warnings(self) -> list[str]:
+        """Warnings every answer carries (the backend fallback)."""
+        warning = self.collaborators.backend_warning
+        return [warning] if warning else []
+
+    def retrieve(self, query: str) -> tuple[list[Hit], float]:
+        """The relevant hits for ``query`` (relevance floor applied) and the seconds it took."""
+        started = time.perf_counter()
+        hits = self.collaborators.search(query, files=self.files)
+        return retrieval.relevant(hits, self.settings), time.perf_counter() - started
+
+    def prepare(
+        self, question: str, *, query: str | None = None, history: Sequence[Message] = ()
+    ) -> Job | Answer:
+        """Retrieve for ``query`` (default: the question) and build the prompt.
+
+        Returns:
+            A :class:`Job` for the LLM, or the finished abstention when nothing relevant was
+            found or no source fits (the LLM is then neither built nor called).
+        """
+        started = time.perf_counter()
+        hits, seconds = self.retrieve(query or question)
+        timings = Timings(retrieval_s=seconds, total_s=time.perf_counter() - started)
+        if not hits:
+            return abstention(question, timings=timings)
+        job = rag_job(question, hits, self.llm, self.settings, history)
+        job.started, job.retrieval_s = started, seconds
+        job.warnings[:0] = self.warnings()
+        if len(job.dropped) == len(hits):
+            warning = (
+                f"no source fits the {self.llm.context_window}-token context window next to the "
+                "question: raise DOCQA_NUM_CTX or lower DOCQA_MAX_TOKENS"
+            )
+            return abstention(question, hits, timings=timings, warnings=[*self.warnings(), warning])
+        return job
+
+    def run(self, job: Job, on_token: TokenCallback | None = None) -> Answer:
+        """Call the LLM on ``job`` (pieces to ``on_token``) and build the answer."""
+        return finish(job, self.llm.chat(job.messages, on_token=on_token))
+
+    def baseline(self, question: str, on_token: TokenCallback | None = None) -> Answer:
+        """The model's answer without documents."""
+        job = baseline_job(question, self.llm, self.settings)
+        job.warnings[:0] = self.warnings()
+        return self.run(job, on_token)
+
+
+def answer(
+    answerer: Answerer,
+    question: str,
+    *,
+    stream: bool = False,
+    history: Sequence[Message] = (),
+    on_close: Callable[[], None] | None = None,
+) -> Answer | AnswerStream:
+    """Answer ``question`` (what :func:`docqa.ask` runs); ``on_close`` once the work is done."""
+    done = on_close or (lambda: None)
+    try:
+        prepared = answerer.prepare(question, history=history)
+        if stream:
+            if isinstance(prepared, Answer):
+                return AnswerStream.of(prepared, on_close=done)
+            return AnswerStream(prepared, answerer.llm, on_close=done)
+    except BaseException:
+        done()
+        raise
+    try:
+        return prepared if isinstance(prepared, Answer) else answerer.run(prepared)
+    finally:
+        done()

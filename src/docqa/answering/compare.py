@@ -1,0 +1,84 @@
+"""The model alone versus the model with the documents (what ``docqa.compare`` runs), each
+sentence marked for support against the sources' stored vectors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from docqa.answering.ask import Answerer
+from docqa.answering.jobs import Job
+from docqa.answering.streaming import Cancelled
+from docqa.support import mark_support
+from docqa.types import Answer, Comparison, Hit
+
+if TYPE_CHECKING:
+    from docqa.embedding import Embedder
+
+
+CONCURRENT_BACKENDS = frozenset({"ollama", "openai"})
+"""Backends served by another process, which can take the baseline and RAG calls at once."""
+
+
+def compare(answerer: Answerer, question: str) -> Comparison:
+    """The baseline and RAG answers to ``question``, each sentence marked for support (what
+    :func:`docqa.compare` runs)."""
+    prepared = answerer.prepare(question)
+    base, rag = _both(answerer, question, prepared)
+    return _marked(question, base, rag, answerer)
+
+
+def _both(answerer: Answerer, question: str, prepared: Job | Answer) -> tuple[Answer, Answer]:
+    """The baseline and RAG answers, concurrently where the backend allows it."""
+    if isinstance(prepared, Answer):
+        return answerer.baseline(question), prepared
+    if answerer.llm.backend not in CONCURRENT_BACKENDS:
+        return answerer.baseline(question), answerer.run(prepared)
+    cancel = threading.Event()
+
+    def check(piece: str) -> None:
+        if cancel.is_set():
+            raise Cancelled
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="docqa-compare") as pool:
+        base = pool.submit(answerer.baseline, question, check)
+        rag = pool.submit(answerer.run, prepared, check)
+        try:
+            return base.result(), rag.result()
+        except BaseException:
+            # Ctrl-C or a failure: stop the other call at its next token, not at its end
+            # (leaving the pool waits for both threads).
+            cancel.set()
+            raise
+
+
+def source_vectors(hits: Sequence[Hit], embedder: Embedder) -> NDArray[np.float32]:
+    """The hits' dense vectors: those the store returned, the others embedded again."""
+    missing = [h.text for h in hits if h.vector is None]
+    fresh: Iterator[NDArray[np.float32]] = iter(
+        list(embedder.embed_documents(missing)) if missing else []
+    )
+    rows = [np.asarray(h.vector, dtype=np.float32) if h.vector else next(fresh) for h in hits]
+    return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+
+def _marked(question: str, base: Answer, rag: Answer, answerer: Answerer) -> Comparison:
+    hits = rag.hits
+    texts = [h.text for h in hits]
+    embedder = answerer.embedder if texts else None
+    vectors = source_vectors(hits, embedder) if embedder is not None else None
+    return Comparison(
+        question=question,
+        baseline=base,
+        rag=rag,
+        hits=hits,
+        baseline_support=mark_support(base.text, texts, embedder, source_vectors=vectors),
+        rag_support=(
+            () if rag.abstained else mark_support(rag.text, texts, embedder, source_vectors=vectors)
+        ),
+    )

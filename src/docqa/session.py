@@ -1,0 +1,427 @@
+"""The one holder of docqa's collaborators: settings, store, embedder, LLM and manifest.
+
+A :class:`Session` builds each collaborator from its settings the first time it is needed and
+keeps it: the embedder (and its tokenizer) and the LLM load once, and a loop of questions pays
+only for the questions. The embedded store is the exception: it locks its folder while open, so
+the session opens it on demand, keeps it open while calls keep coming and releases it after
+:data:`STORE_IDLE_S` seconds without one (and at :meth:`Session.close`): a notebook never locks
+the terminal out for long.
+
+The public functions (``docqa.search``, ``docqa.ask``...) use :func:`get_session`, one session
+per settings per process; given a collaborator (``embedder=``, ``llm=``, ``store=``) they use a
+throwaway session instead, closed when the call ends.
+
+    >>> with docqa.Session() as session:
+    ...     session.search("harbour")
+    ...     session.ask("How many boats?")
+
+Collaborators not given are built by :data:`docqa.factories.active`, the one seam through which
+tests (and host applications) substitute their own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
+
+from docqa import factories
+from docqa.config import Settings, find_store, store_path
+from docqa.lease import StoreLease
+
+if TYPE_CHECKING:
+    from llama_index.core.query_engine import RetrieverQueryEngine
+
+    from docqa.answering import Answerer, AnswerStream
+    from docqa.answering.chat import Conversation
+    from docqa.embedding import Embedder
+    from docqa.evaluation import EvalOptions, EvalReport
+    from docqa.ingestion import Progress as IngestProgress
+    from docqa.llm import LLM, Message
+    from docqa.manifest import Manifest
+    from docqa.stores import SearchMode, Store
+    from docqa.types import Answer, Comparison, Hit, IngestReport, StoreStatus
+
+STORE_IDLE_S = 2.0
+"""Seconds a cached session keeps the embedded store open after its last use."""
+
+
+# --- the session -------------------------------------------------------------------------------
+
+
+class Session:
+    """Settings + store + embedder + LLM + manifest, built lazily once, reused, closeable.
+
+    Thread-safe: a lock guards every lazy build and the store's use count. Collaborators passed
+    in are used as they are and never closed by the session; those it builds, it closes.
+
+    Args:
+        settings: Settings; defaults to ``Settings()`` (env vars and ``docqa.toml``).
+        embedder: Embedder to use instead of the one the settings name.
+        llm: Language model to use instead of the one the settings name.
+        store: Store to use instead of the one the settings name (left open).
+        store_idle_s: Seconds the embedded store stays open after its last use; ``0`` closes it
+            after each use (``None``: :data:`STORE_IDLE_S`).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
+        store: Store | None = None,
+        store_idle_s: float | None = None,
+    ) -> None:
+        """Keep the settings and what was given; nothing is loaded yet."""
+        self.settings = settings or Settings()
+        self.backend_warning: str | None = None
+        self._lock = threading.RLock()
+        self._embedder, self._given_embedder = embedder, embedder is not None
+        self._llm, self._given_llm = llm, llm is not None
+        self._backend: str | None = llm.backend if llm is not None else None
+        self._named: dict[str, LLM] = {}
+        self._given_store = store
+        idle_s = STORE_IDLE_S if store_idle_s is None else store_idle_s
+        self._lease = StoreLease(
+            lambda: factories.active.open_store(self.settings, self.store_dir), idle_s
+        )
+        self._store_dir: Path | None = None
+        self.closed = False
+
+    # --- collaborators ---------------------------------------------------------------------
+
+    @property
+    def store_dir(self) -> Path:
+        """The store folder, found once.
+
+        Raises:
+            NoStoreError: there is no store here or in a parent folder.
+        """
+        with self._lock:
+            if self._store_dir is None:
+                self._store_dir = store_path(self.settings, create=False)
+            return self._store_dir
+
+    def _create_store_dir(self) -> Path:
+        with self._lock:
+            if self._store_dir is None:
+                self._store_dir = store_path(self.settings, create=True)
+            return self._store_dir
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder, loaded on first use."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = factories.active.make_embedder(self.settings)
+            return self._embedder
+
+    def embedder_identity(self) -> tuple[str, int, str]:
+        """``(model name, dim, id)`` of the embedder, without loading it when not loaded."""
+        with self._lock:
+            if self._embedder is not None:
+                info = self._embedder.info
+                return info.name, info.dim, self._embedder.id
+        return factories.active.embedder_identity(self.settings)
+
+    @property
+    def backend(self) -> str:
+        """The LLM backend the settings resolve to (probed once); sets :attr:`backend_warning`."""
+        with self._lock:
+            if self._backend is None:
+                self._backend, self.backend_warning = factories.active.resolve_backend(
+                    self.settings
+                )
+            return self._backend
+
+    @property
+    def llm(self) -> LLM:
+        """The language model, built on first use (``auto`` probes for Ollama once)."""
+        with self._lock:
+            if self._llm is None:
+                self._llm = factories.active.make_llm(self.settings, self.backend)
+            return self._llm
+
+    def llm_for(self, model: str | None) -> LLM:
+        """The same backend with another model (a model picker); ``None``: :attr:`llm`."""
+        if model is None or model == self.settings.model:
+            return self.llm
+        with self._lock:
+            if model not in self._named:
+                backend = self.backend
+                self._named[model] = factories.active.make_llm(
+                    self.settings.with_(model=model), backend
+                )
+            return self._named[model]
+
+    def _open_store(self) -> Store:
+        return factories.active.open_store(self.settings, self.store_dir)
+
+    @contextmanager
+    def open_store(self) -> Iterator[Store]:
+        """The store, open for the ``with`` block and kept open while calls keep coming (see
+        :mod:`docqa.lease`); a store given to the session is yielded as it is."""
+        if self._given_store is not None:
+            yield self._given_store
+            return
+        with self._lease.use() as store:
+            yield store
+
+    @contextmanager
+    def open_manifest(self, *, create: bool = False) -> Iterator[Manifest]:
+        """The store's manifest, open for the ``with`` block (``create``: make the store)."""
+        from docqa.manifest import Manifest
+
+        manifest = Manifest(self._create_store_dir() if create else self.store_dir)
+        try:
+            yield manifest
+        finally:
+            manifest.close()
+
+    # --- what docqa does (each as the public function of the same name) --------------------
+
+    def resolve_files(self, patterns: Sequence[str]) -> list[str]:
+        """Stored absolute paths that the glob ``patterns`` name (as ``match_files``)."""
+        from docqa.retrieval import match_files
+
+        with self.open_manifest() as manifest:
+            rows = manifest.files()
+        return match_files(patterns, rows, Path.cwd())
+
+    def search(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        mode: SearchMode | None = None,
+        files: Sequence[str] | None = None,
+        where: Mapping[str, str | Sequence[str]] | None = None,
+        settings: Settings | None = None,
+    ) -> list[Hit]:
+        """As :func:`docqa.search`; ``settings`` overrides retrieval knobs for this call."""
+        from docqa import retrieval
+
+        settings = settings or self.settings
+        mode = mode or settings.search_mode
+        paths = self.resolve_files(files) if files else None
+        embedder = None if mode == "bm25" else self.embedder
+        with self.open_store() as store:
+            return retrieval.search_store(
+                question, settings, store, embedder, k=k, mode=mode, paths=paths, where=where
+            )
+
+    def answerer(self, files: Sequence[str] | None = None, model: str | None = None) -> Answerer:
+        """The answering pipeline over this session (``model``: another model of the backend)."""
+        from docqa.answering import Answerer
+
+        return Answerer(self, files=files, llm=None if model is None else self.llm_for(model))
+
+    @overload
+    def ask(
+        self,
+        question: str,
+        *,
+        stream: Literal[False] = False,
+        history: Sequence[Message] | None = None,
+        files: Sequence[str] | None = None,
+    ) -> Answer: ...
+
+    @overload
+    def ask(
+        self,
+        question: str,
+        *,
+        stream: Literal[True],
+        history: Sequence[Message] | None = None,
+        files: Sequence[str] | None = None,
+    ) -> AnswerStream: ...
+
+    def ask(
+        self,
+        question: str,
+        *,
+        stream: bool = False,
+        history: Sequence[Message] | None = None,
+        files: Sequence[str] | None = None,
+    ) -> Answer | AnswerStream:
+        """As :func:`docqa.ask`."""
+        from docqa.answering import answer
+
+        return answer(self.answerer(files), question, stream=stream, history=history or ())
+
+    def baseline(self, question: str) -> Answer:
+        """As :func:`docqa.baseline`."""
+        return self.answerer().baseline(question)
+
+    def compare(self, question: str, *, files: Sequence[str] | None = None) -> Comparison:
+        """As :func:`docqa.compare`."""
+        from docqa.answering import compare
+
+        return compare(self.answerer(files), question)
+
+    def chat(self, files: Sequence[str] | None = None) -> Conversation:
+        """A conversation over this session, as :class:`docqa.Chat` (closing it leaves the
+        session open)."""
+
+        return Conversation(self.answerer(files))
+
+    @contextmanager
+    def _writing_store(self) -> Iterator[Store]:
+        """A store of its own for a writer (ingest, reset): it waits longer for the embedded
+        shard and ahead of readers, and lets go of it between writes; this session's own
+        readers meet it like any other process's."""
+        if self._given_store is not None:
+            yield self._given_store
+            return
+        self._lease.close()  # this session's reads must not hold the shard against its ingest
+        store = factories.active.open_store(self.settings, self.store_dir, writer=True)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def ingest(
+        self,
+        path: str | Path,
+        *,
+        on_progress: IngestProgress | None = None,
+        yes: bool = False,
+        confirm: Callable[[str], bool] | None = None,
+        progress: bool = False,
+    ) -> IngestReport:
+        """As :func:`docqa.ingest` (the store is made when there is none)."""
+        from docqa.ingestion import ingest_into, ingest_root
+
+        ingest_root(path)  # a missing path makes no store
+        with self.open_manifest(create=True) as manifest, self._writing_store() as store:
+            return ingest_into(
+                path,
+                self.settings,
+                store=store,
+                manifest=manifest,
+                identity=self.embedder_identity,
+                embedder=lambda: self.embedder,
+                on_progress=on_progress,
+                yes=yes,
+                confirm=confirm,
+                progress=progress,
+            )
+
+    def status(self) -> StoreStatus:
+        """As :func:`docqa.status`."""
+        from docqa.inventory import status
+
+        with self.open_manifest() as manifest, self.open_store() as store:
+            return status(self.settings, self.store_dir, manifest, store)
+
+    def reset(self, *, yes: bool = False) -> Path:
+        """As :func:`docqa.reset`: every session of this process lets go of the store first."""
+        from docqa import storedir
+        from docqa.errors import NoStoreError
+        from docqa.inventory import confirm_reset, remove
+
+        folder = find_store(self.settings)
+        if folder is None:
+            raise NoStoreError(Path.cwd())
+        confirm_reset(folder, yes)
+        self._store_dir = folder
+        close_sessions(folder)
+        self.close()
+        try:
+            with storedir.writer_lock(folder), self._writing_store() as store:
+                return remove(folder, store)
+        finally:
+            self.close()
+            self._store_dir = None
+
+    def evaluate(self, questions: str | Path, **options: Unpack[EvalOptions]) -> EvalReport:
+        """As :func:`docqa.evaluate` (the same keyword options)."""
+        from docqa.evaluation import run_evaluation
+
+        with self.open_store():  # held for the whole run
+            return run_evaluation(self, questions, **options)
+
+    def query_engine(self, llm: Any = None) -> RetrieverQueryEngine:
+        """As :func:`docqa.query_engine` (``llm``: a docqa or LlamaIndex LLM)."""
+        from docqa.llamaindex import build_query_engine
+
+        return build_query_engine(self, llm)
+
+    # --- lifetime ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the store and close what the session built (safe to call twice)."""
+        self._lease.close()
+        with self._lock:
+            self.closed = True
+            built = [] if self._given_llm else [self._llm]
+            built += list(self._named.values())
+            self._llm, self._named = (self._llm if self._given_llm else None), {}
+            if not self._given_embedder:
+                self._embedder = None
+        for llm in built:
+            if llm is not None:
+                llm.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# --- one session per settings per process ------------------------------------------------------
+
+_sessions: dict[tuple[str, str], Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def _key(settings: Settings) -> tuple[str, str]:
+    # Without an explicit store the folder depends on the current directory.
+    where = "" if settings.store is not None else str(Path.cwd())
+    return settings.model_dump_json(), where
+
+
+def get_session(settings: Settings | None = None) -> Session:
+    """The process-wide session for ``settings`` (equal settings share one), made on first use."""
+    settings = settings or Settings()
+    key = _key(settings)
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is None or session.closed:
+            session = _sessions[key] = Session(settings)
+        return session
+
+
+def close_sessions(store_dir: Path | None = None) -> None:
+    """Close the process-wide sessions (only those on ``store_dir`` when given)."""
+    with _sessions_lock:
+        chosen = [
+            (k, s)
+            for k, s in _sessions.items()
+            if store_dir is None or s._store_dir is None or s._store_dir == store_dir
+        ]
+        for key, _ in chosen:
+            del _sessions[key]
+    for _, session in chosen:
+        session.close()
+
+
+atexit.register(close_sessions)
+
+
+def session_for(
+    settings: Settings | None,
+    embedder: Embedder | None = None,
+    llm: LLM | None = None,
+    store: Store | None = None,
+) -> tuple[Session, bool]:
+    """``(session, owned)``: the cached session, or a throwaway one (``owned``: close it) when
+    a collaborator is given."""
+    if embedder is None and llm is None and store is None:
+        return get_session(settings), False
+    return Session(settings, embedder=embedder, llm=llm, store=store, store_idle_s=0), True
