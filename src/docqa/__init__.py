@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     )
     from docqa.evaluation import EvalReport
     from docqa.retrieval import relevant
+    from docqa.server import serve
     from docqa.session import Session
 
 __version__ = "0.1.0"
@@ -78,6 +79,7 @@ _LAZY = {
     "relevant": "docqa.retrieval",
     "query_engine": "docqa.api",
     "evaluate": "docqa.api",
+    "serve": "docqa.server",
     "EvalReport": "docqa.evaluation",
 }
 
@@ -119,6 +121,7 @@ __all__ = [
     "relevant",
     "reset",
     "search",
+    "serve",
     "status",
 ]
 

@@ -171,6 +171,7 @@ def baseline(question: str, settings: Settings | None = None, *, llm: LLM | None
         return session.baseline(question)
 
 
+@overload
 def compare(
     question: str,
     settings: Settings | None = None,
@@ -179,7 +180,33 @@ def compare(
     embedder: Embedder | None = None,
     store: Store | None = None,
     files: Sequence[str] | None = None,
-) -> Comparison:
+    models: None = None,
+) -> Comparison: ...
+
+
+@overload
+def compare(
+    question: str,
+    settings: Settings | None = None,
+    *,
+    llm: LLM | None = None,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+    files: Sequence[str] | None = None,
+    models: Sequence[str],
+) -> list[Comparison]: ...
+
+
+def compare(
+    question: str,
+    settings: Settings | None = None,
+    *,
+    llm: LLM | None = None,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+    files: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+) -> Comparison | list[Comparison]:
     """The model alone versus the model with the documents, each sentence marked for support.
 
     Both answers come from the same model and settings. They are requested at once when the
@@ -194,12 +221,19 @@ def compare(
         embedder: Embedder for retrieval and support marking.
         store: Store to use instead of the one the settings name (left open).
         files: Only use these files (globs).
+        models: Several models of the backend: one comparison each, in this order (the same
+            sources for all: retrieval does not depend on the model).
+
+    Returns:
+        A :class:`Comparison`, or a list of them when ``models`` is given.
 
     Raises:
         NoStoreError: There is no store.
         LLMError: The model failed.
     """
     with _using(settings, embedder, llm, store) as session:
+        if models is not None:
+            return [session.compare(question, files=files, model=m) for m in models]
         return session.compare(question, files=files)
 
 

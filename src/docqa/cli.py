@@ -6,6 +6,7 @@ Every :class:`~docqa.errors.DocqaError` becomes one line on stderr; ``DOCQA_DEBU
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -207,11 +208,14 @@ def reset(ctx: click.Context, yes: bool) -> None:
 # --- ask and chat ---------------------------------------------------------------------------
 
 
-def _answer_options(command: Any) -> Any:
-    """The flags ``ask`` and ``chat`` share."""
+def _answer_options(command: Any, many_models: bool = False) -> Any:
+    """The flags ``ask`` and ``chat`` share (``ask --compare`` takes several ``--model``)."""
+    model_help = "Model name (DOCQA_MODEL); repeat with --compare to compare several."
     for option in reversed(
         [
-            click.option("--model", help="Model name (DOCQA_MODEL)."),
+            click.option("--model", multiple=True, help=model_help)
+            if many_models
+            else click.option("--model", help="Model name (DOCQA_MODEL)."),
             click.option("--preset", help="System-prompt preset (DOCQA_PRESET)."),
             click.option(
                 "-k", "--top-k", "k", type=click.IntRange(min=1), help="Sources (DOCQA_TOP_K)."
@@ -247,22 +251,32 @@ def _stream(result: AnswerStream) -> None:
 @click.argument("question")
 @click.option("--compare", "compare_", is_flag=True, help="Also answer without the documents.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-@_answer_options
+@functools.partial(_answer_options, many_models=True)
 @click.pass_context
 def ask(
     ctx: click.Context,
     question: str,
     compare_: bool,
     as_json: bool,
-    model: str | None,
+    model: tuple[str, ...],
     preset: str | None,
     k: int | None,
     files: tuple[str, ...],
 ) -> None:
     """Answer QUESTION from the documents, citing them as [n]."""
-    settings = _settings(ctx, model=model, preset=preset, top_k=k)
+    if len(model) > 1 and not compare_:
+        raise click.UsageError("several --model work only with --compare")
+    settings = _settings(ctx, model=model[0] if model else None, preset=preset, top_k=k)
     try:
-        if compare_:
+        if compare_ and len(model) > 1:
+            results = docqa.compare(question, settings, files=files or None, models=model)
+            if as_json:
+                click.echo(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2))
+            for name, result in zip(model, results, strict=True):
+                if not as_json:
+                    click.echo(f"== {name} ==\n{render.comparison_text(result, _columns())}\n")
+                _warn(result.warnings)
+        elif compare_:
             result = docqa.compare(question, settings, files=files or None)
             click.echo(result.to_json() if as_json else render.comparison_text(result, _columns()))
             _warn(result.warnings)
@@ -360,6 +374,49 @@ def eval_command(
         bar.close()
     click.echo(report.to_json() if as_json else report.to_markdown())
     _warn([] if as_json else report.warnings)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--api-key", envvar="DOCQA_SERVE_API_KEY", help="Key clients must send (Bearer).")
+@click.option(
+    "--cors", multiple=True, help="Browser origin allowed to call (repeatable; null: file://)."
+)
+@click.option(
+    "--queue",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Requests that may wait for the in-process model (then 503).",
+)
+@click.option("--model", help="Model name (DOCQA_MODEL).")
+@click.option("--preset", help="System-prompt preset (DOCQA_PRESET).")
+@click.option("-k", "--top-k", "k", type=click.IntRange(min=1), help="Sources (DOCQA_TOP_K).")
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    api_key: str | None,
+    cors: tuple[str, ...],
+    queue: int,
+    model: str | None,
+    preset: str | None,
+    k: int | None,
+) -> None:
+    """Serve docqa: a chat page, an OpenAI API (/v1) and an Ollama API (/api); Ctrl-C stops."""
+    settings = _settings(ctx, model=model, preset=preset, top_k=k)
+
+    def ready(url: str) -> None:
+        click.echo(f"docqa serving on {url}  (page: {url}/, OpenAI: {url}/v1, Ollama: {url})")
+
+    try:
+        docqa.serve(
+            settings, host=host, port=port, api_key=api_key, cors=cors, queue=queue, on_ready=ready
+        )
+    except KeyboardInterrupt:  # uvicorn has stopped cleanly, then re-raised the Ctrl-C
+        click.echo("stopped", err=True)
 
 
 def main() -> None:

@@ -393,9 +393,11 @@ def _notes(report: EvalReport) -> list[str]:
 
 def eval_markdown(report: EvalReport) -> str:
     """The report as Markdown: settings, the retrieval and answer tables, changes, warnings."""
-    title = markdown(one_line(f"{report.questions_file} ({len(report.rows)} questions)"))
+    # Read in a terminal and saved as a .md file: raw HTML is made inert, but paths keep their
+    # underscores unescaped (nothing in a report comes from the documents' text).
+    title = html.escape(one_line(f"{report.questions_file} ({len(report.rows)} questions)"), False)
     parts = [f"## docqa eval: {title}"]
-    parts.append("\n".join(f"- {markdown(n)}" for n in _notes(report)))
+    parts.append("\n".join(f"- {html.escape(n, quote=False)}" for n in _notes(report)))
     for title, header, rows in eval_tables(report):
         # the first two columns name the row, the others are numbers (right-aligned)
         rule = "|---|---|" + "---:|" * (len(header) - 2)
@@ -403,9 +405,11 @@ def eval_markdown(report: EvalReport) -> str:
         lines += [f"| {' | '.join(r)} |" for r in rows]
         parts.append(f"### {title}\n\n" + "\n".join(lines))
     if changes := report.changes():
-        parts.append("### Changes\n\n" + "\n".join(f"- {markdown(c)}" for c in changes))
+        parts.append(
+            "### Changes\n\n" + "\n".join(f"- {html.escape(c, quote=False)}" for c in changes)
+        )
     if report.warnings:
-        parts.append("\n".join(f"> ⚠ {markdown(w)}" for w in report.warnings))
+        parts.append("\n".join(f"> ⚠ {html.escape(w, quote=False)}" for w in report.warnings))
     return "\n\n".join(p for p in parts if p) + "\n"
 
 

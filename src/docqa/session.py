@@ -86,9 +86,7 @@ class Session:
         self._named: dict[str, LLM] = {}
         self._given_store = store
         idle_s = STORE_IDLE_S if store_idle_s is None else store_idle_s
-        self._lease = StoreLease(
-            lambda: factories.active.open_store(self.settings, self.store_dir), idle_s
-        )
+        self._lease = StoreLease(self._open_store, idle_s)
         self._store_dir: Path | None = None
         self.closed = False
 
@@ -257,11 +255,13 @@ class Session:
         """As :func:`docqa.baseline`."""
         return self.answerer().baseline(question)
 
-    def compare(self, question: str, *, files: Sequence[str] | None = None) -> Comparison:
-        """As :func:`docqa.compare`."""
+    def compare(
+        self, question: str, *, files: Sequence[str] | None = None, model: str | None = None
+    ) -> Comparison:
+        """As :func:`docqa.compare` (``model``: another model of the backend)."""
         from docqa.answering import compare
 
-        return compare(self.answerer(files), question)
+        return compare(self.answerer(files, model), question)
 
     def chat(self, files: Sequence[str] | None = None) -> Conversation:
         """A conversation over this session, as :class:`docqa.Chat` (closing it leaves the

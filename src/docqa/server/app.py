@@ -1,0 +1,150 @@
+"""The Starlette application: the faces' routes behind docqa's guard.
+
+Safe by default: the guard refuses a Host header that is not this server's (DNS rebinding),
+a cross-site Origin that ``--cors`` did not allow, and, when an API key is set, any request
+without it (``Authorization: Bearer KEY``, or the page's ``docqa_key`` cookie) — except the
+page's own files, which hold no data. CORS headers are sent only for ``--cors`` origins.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from docqa.errors import DocqaError
+from docqa.server import ollama, openai, page
+from docqa.server.errors import Forbidden, ServeError, Unauthorized
+from docqa.server.http import error_body, error_response
+from docqa.server.serving import Serving
+from docqa.server.workbench import Workbench
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+_PUBLIC = ("/static/", "/favicon.ico")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine's loopback."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who may talk to the server.
+
+    Attributes:
+        bind: The address the server listens on.
+        api_key: The key every data request must carry; ``None`` for none (loopback only).
+        cors: Origins allowed to call from a browser (``"null"`` for a page opened from a file).
+        hosts: Extra Host names accepted besides loopback (when bound to loopback).
+    """
+
+    bind: str = "127.0.0.1"
+    api_key: str | None = None
+    cors: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = field(default=())
+
+
+def _hostname(host_header: str) -> str:
+    if host_header.startswith("["):
+        return host_header[1 : host_header.find("]")] if "]" in host_header else host_header
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+class Guard:
+    """Pure ASGI middleware (streams and disconnects pass through untouched)."""
+
+    def __init__(self, app: ASGIApp, policy: Policy) -> None:
+        self.app, self.policy = app, policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        try:
+            self._check(request)
+        except ServeError as error:
+            ollama_face = scope["path"].startswith("/api/")
+            status, body, headers = error_body(error, ollama_face)
+            response = Response(
+                json.dumps(body), status, headers=headers, media_type="application/json"
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _check(self, request: Request) -> None:
+        host = _hostname(request.headers.get("host", ""))
+        bind = self.policy.bind
+        if is_loopback(bind) and not (is_loopback(host) or host in self.policy.hosts):
+            raise Forbidden(
+                f"Host {host!r} is not this server: docqa serve on {bind} answers only "
+                "localhost/127.0.0.1 (use --host to serve other names)"
+            )
+        origin = request.headers.get("origin")
+        if origin is not None and origin not in self.policy.cors:
+            own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+            if origin != own:
+                raise Forbidden(
+                    f"requests from the web origin {origin} are refused: start docqa serve "
+                    f"with --cors {origin} to allow them"
+                )
+        key = self.policy.api_key
+        path = request.url.path
+        if key is None or path == "/" or path.startswith(_PUBLIC) or request.method == "OPTIONS":
+            return
+        given = request.headers.get("authorization", "")
+        token = given[7:].strip() if given.lower().startswith("bearer ") else ""
+        if not token:
+            cookie = SimpleCookie(request.headers.get("cookie", ""))
+            token = cookie["docqa_key"].value if "docqa_key" in cookie else ""
+        if not hmac.compare_digest(token.encode(), key.encode()):
+            raise Unauthorized("a valid API key is required: send Authorization: Bearer KEY")
+
+
+def _on_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, DocqaError)
+    return error_response(error, ollama=request.url.path.startswith("/api/"))
+
+
+def make_app(serving: Serving, policy: Policy, *, upload_limit: int = 64 << 20) -> Starlette:
+    """The application over ``serving``; the caller owns the session and closes it."""
+    middleware: Sequence[Middleware] = [
+        *(
+            [
+                Middleware(
+                    CORSMiddleware,
+                    allow_origins=list(policy.cors),
+                    allow_methods=["GET", "POST", "PUT"],
+                    allow_headers=["authorization", "content-type"],
+                )
+            ]
+            if policy.cors
+            else []
+        ),
+        Middleware(Guard, policy=policy),
+    ]
+    app = Starlette(
+        routes=[*openai.routes, *ollama.routes, *page.routes],
+        middleware=middleware,
+        exception_handlers={DocqaError: _on_error},
+    )
+    app.state.serving = serving
+    app.state.workbench = Workbench(serving, upload_limit=upload_limit)
+    return app

@@ -1,0 +1,106 @@
+"""A docqa server over the behaving fakes, for the serve tests (real uvicorn, ephemeral port)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docqa import prompts
+from docqa.api import ingest
+from docqa.config import Settings
+from docqa.llm import Completion, Message, TokenCallback
+from docqa.server import Running, start
+from docqa.session import Session
+
+from ..fakes import HashEmbedder, ScriptedLLM
+
+BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
+COLD = "The cold room is kept at 4 degrees. Unlabelled samples are discarded every Friday."
+RAG_REPLY = "The station owns two boats [1]."
+BASE_REPLY = "I do not know that station."
+CONDENSED = "How long is the Goéland launch?"
+
+
+def reply(messages: Sequence[Message]) -> str:
+    """What the fake model says, by the kind of prompt it is given."""
+    system = messages[0].content
+    if system.startswith(prompts.RAG_SYSTEM):
+        return RAG_REPLY
+    if system.startswith(prompts.CONDENSE_SYSTEM):
+        return CONDENSED
+    return BASE_REPLY
+
+
+class SlowLLM(ScriptedLLM):
+    """A fake whose tokens take ``delay`` seconds each; records whether it was stopped early."""
+
+    def __init__(
+        self, words: int = 200, delay: float = 0.02, default: Any = None, **kwargs: Any
+    ) -> None:
+        super().__init__(default=default or " ".join(["word"] * words) + " [1].", **kwargs)
+        self.delay = delay
+        self.emitted = 0
+        self.stopped = threading.Event()
+        self.running = 0
+        self.most_running = 0
+        self._count = threading.Lock()
+
+    def chat(
+        self, messages: Sequence[Message], *, on_token: TokenCallback | None = None
+    ) -> Completion:
+        with self._count:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+
+        def slow(piece: str) -> None:
+            time.sleep(self.delay)
+            self.emitted += 1
+            if on_token is not None:
+                on_token(piece)
+
+        try:
+            return super().chat(messages, on_token=slow)
+        except BaseException:
+            self.stopped.set()
+            raise
+        finally:
+            with self._count:
+                self.running -= 1
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> tuple[Settings, HashEmbedder]:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "boats.md").write_text(f"# Boats\n\n{BOATS}\n")
+    (docs / "cold.md").write_text(f"# Cold room\n\n{COLD}\n")
+    emb = HashEmbedder()
+    settings = Settings(store=tmp_path / "store", relevance_floor=0.0, top_k=2, max_tokens=64)
+    ingest(docs, settings, embedder=emb)
+    return settings, emb
+
+
+Serve = Callable[..., Running]
+
+
+@pytest.fixture
+def serve(corpus: tuple[Settings, HashEmbedder]) -> Iterator[Serve]:
+    """``serve(llm=..., **start_kwargs)``: a running server over the fake corpus."""
+    started: list[Running] = []
+    settings, emb = corpus
+
+    def run(llm: Any = None, settings_: Settings | None = None, **kwargs: Any) -> Running:
+        s = settings_ or settings
+        session = Session(s, embedder=emb, llm=llm or ScriptedLLM(default=reply))
+        handle = start(s, session=session, **kwargs)
+        started.append(handle)
+        return handle
+
+    yield run
+    for handle in started:
+        handle.stop()
