@@ -8,7 +8,7 @@
   empty; it refuses an unmarked folder, ``/``, the home folder and the current folder.
 - Writers (ingest, reset) hold ``.docqa-lock`` (an OS lock, freed when the process dies) for the
   whole run; it records who holds it, so the error a second writer gets can name the holder.
-  :func:`lock_file` is the lock itself; the Edge adapter also guards its shard with one.
+  :func:`lock_file` is the lock itself; the Edge adapter guards its shard with a :class:`Gate`.
 """
 
 from __future__ import annotations
@@ -297,3 +297,51 @@ def writer_lock(folder: Path, wait_s: float | None = None) -> Iterator[None]:
 def writer(folder: Path) -> str | None:
     """Who holds the writer lock now (``pid 123 (docqa ingest)``), or None when nobody does."""
     return holder(folder / LOCK) if held(folder / LOCK) else None
+
+
+class Gate:
+    """A lock in front of something one process at a time may open (the Edge shard), fair to a
+    writer: while one waits (holding ``queue``), readers do not take the lock, and a reader
+    holding it sees :attr:`writer_waiting` and can let go.
+
+    Args:
+        lock: The lock file.
+        queue: The file a waiting writer holds.
+        writer: Take the lock as a writer.
+    """
+
+    def __init__(self, lock: Path, queue: Path, *, writer: bool) -> None:
+        self.lock, self.queue, self.writer = lock, queue, writer
+        self._handle: IO[str] | None = None
+
+    @property
+    def taken(self) -> bool:
+        """True while this gate holds the lock."""
+        return self._handle is not None
+
+    @property
+    def writer_waiting(self) -> bool:
+        """True when another process waits to write (a reader holding the lock should go)."""
+        return not self.writer and held(self.queue)
+
+    def take(self, wait_s: float) -> bool:
+        """Take the lock (no-op when taken), waiting up to ``wait_s``; False when it could not."""
+        if self._handle is not None:
+            return True
+        if not self.writer:
+            self._handle = lock_file(self.lock, wait_s, yield_to=self.queue)
+            return self._handle is not None
+        queued = lock_file(self.queue, wait_s)  # readers arriving meanwhile wait behind us
+        if queued is None:
+            return False
+        try:
+            self._handle = lock_file(self.lock, wait_s)
+        finally:
+            unlock_file(queued)
+        return self._handle is not None
+
+    def release(self) -> None:
+        """Let go of the lock (safe when not taken)."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            unlock_file(handle)

@@ -1,8 +1,8 @@
 """Embedded store: one Qdrant Edge shard inside the docqa store folder.
 
-Layout: ``<store>/qdrant/<collection>/`` is the shard (WAL + mmap segments, locked by the WAL
-while open), ``<store>/qdrant/<collection>.json`` records the dense dim so :meth:`EdgeStore.dim`
-answers without opening (and locking) the shard.
+Layout: ``<store>/qdrant/<collection>/`` is the shard (WAL + mmap segments),
+``<store>/qdrant/<collection>.json`` records the dense dim so :meth:`EdgeStore.dim` answers
+without opening (and locking) the shard, ``.lock`` and ``.queue`` beside it are the gate.
 
 The shard opens lazily on the first operation that needs it and stays open until
 :meth:`EdgeStore.close` (or :meth:`EdgeStore.release`, after which the next operation opens it
@@ -25,12 +25,12 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import qdrant_edge as qe
 
 from docqa.errors import DocqaError, StoreError, StoreLockedError
-from docqa.storedir import held, holder, lock_file, unlock_file
+from docqa.storedir import Gate, holder
 from docqa.stores._shared import (
     RRF_K,
     RRF_WEIGHTS,
@@ -80,7 +80,7 @@ def _serialized(method: Method) -> Method:
 
 def _edge_config(dim: int) -> qe.EdgeConfig:
     # Defaults otherwise: HNSW m=16 built by optimize(), payload memory-mapped on disk, WAL on
-    # (the WAL is also the lock that keeps a second process out; never disable it).
+    # (never disable it).
     return qe.EdgeConfig(
         vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
         sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
@@ -176,8 +176,8 @@ class EdgeStore:
         self.shard_path = self.root / "qdrant" / collection
         self._meta_path = self.root / "qdrant" / f"{collection}.json"
         self._lock_path = self.root / "qdrant" / f"{collection}.lock"
-        self._queue_path = self.root / "qdrant" / f"{collection}.queue"  # a writer waits
-        self._lock: IO[str] | None = None
+        queue = self.root / "qdrant" / f"{collection}.queue"  # held by a writer who waits
+        self._gate = Gate(self._lock_path, queue, writer=writer)
         self._shard: qe.EdgeShard | None = None
         self._mutex = threading.RLock()
 
@@ -209,7 +209,7 @@ class EdgeStore:
         ).is_dir()
 
     def _open(self) -> qe.EdgeShard | None:
-        if self._shard is not None and not self.writer and held(self._queue_path):
+        if self._shard is not None and self._gate.writer_waiting:
             self.close()  # a writer waits: let it in, and open again behind it
         if self._shard is None and self._exists():
             self._shard = self._load()
@@ -226,30 +226,15 @@ class EdgeStore:
             raise
 
     def _take_lock(self) -> None:
-        if self._lock is not None:
-            return
         try:
-            self._wait_for_lock()
+            taken = self._gate.take(self.lock_wait_s)
         except OSError as exc:
             raise StoreError(f"cannot lock store {self.root}: {exc.strerror or exc}") from exc
-        if self._lock is None:
+        if not taken:
             raise locked_error(self.root, holder(self._lock_path))
 
-    def _wait_for_lock(self) -> None:
-        if not self.writer:
-            self._lock = lock_file(self._lock_path, self.lock_wait_s, yield_to=self._queue_path)
-        else:  # queue first: readers arriving meanwhile wait behind this writer
-            queued = lock_file(self._queue_path, self.lock_wait_s)
-            try:
-                self._lock = lock_file(self._lock_path, self.lock_wait_s) if queued else None
-            finally:
-                if queued is not None:
-                    unlock_file(queued)
-
     def _drop_lock(self) -> None:
-        lock, self._lock = self._lock, None
-        if lock is not None:
-            unlock_file(lock)
+        self._gate.release()
 
     def _require(self) -> qe.EdgeShard:
         shard = self._open()
