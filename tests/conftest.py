@@ -22,13 +22,21 @@ CURATED = REPO / "tests" / "data" / "corpus"
 EVAL = SHARED / "corpora" / "eval"
 
 
+@pytest.fixture(scope="session")
+def _backend_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding-backend cache per test session: the real embedder is measured once."""
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the developer's DOCQA_* env or docqa.toml, or writes outside tmp_path."""
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _backend_cache: Path) -> None:
+    """No test reads the developer's DOCQA_* env, docqa.toml or backend cache, or writes outside
+    the test's temporary folders."""
     for key in list(os.environ):
         if key.startswith("DOCQA_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("DOCQA_CONFIG", str(tmp_path / "no-docqa.toml"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_backend_cache))
 
 
 @pytest.fixture(autouse=True)

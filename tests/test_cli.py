@@ -44,6 +44,7 @@ def test_ingest_then_unchanged_then_status(data: Path, tmp_path: Path) -> None:
     assert code == 0 and "0 added, 0 updated, 2 unchanged" in out
     code, out, _ = invoke("status", store=store)
     assert code == 0 and f"store:       {store}" in out and "files:       2 (0 failed)" in out
+    assert "embeds with: " in out  # the line itself: tests/test_embedding_choice.py
 
 
 def test_second_run_never_builds_the_embedder(

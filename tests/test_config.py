@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,24 @@ def test_unknown_toml_keys_are_named_with_the_closest_setting_and_bad_values_ref
         Settings()
     with pytest.raises(ValidationError, match="modle"):
         Settings(modle="typo")  # a keyword argument is code, not configuration: refused
+
+
+def test_settings_load_on_first_use() -> None:
+    code = (
+        "import sys, docqa\n"
+        "before = 'pydantic_settings' in sys.modules\n"
+        "from docqa import Settings\n"
+        "print(before, Settings.__module__, Settings(device='cpu').device)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "docqa.config", "cpu"]
+
+
+def test_device_is_one_of_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCQA_DEVICE", "cuda")
+    assert Settings().device == "cuda"
+    with pytest.raises(ValidationError, match="device"):
+        Settings(device="tpu")  # type: ignore[arg-type]
 
 
 def test_with_ignores_none_and_returns_a_copy() -> None:

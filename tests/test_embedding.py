@@ -37,7 +37,7 @@ def test_packaged_folder_by_path_keeps_the_default_name() -> None:
 
 
 def test_embedder_id_needs_no_model_load() -> None:
-    assert embedder_id(Settings()) == "all-MiniLM-L6-v2:onnx-int8:384"  # ONNX_DEFAULT holds
+    assert embedder_id(Settings()) == "all-MiniLM-L6-v2:auto:384"  # measured on first use
     assert embedder_id(Settings(embed_backend="torch")) == "all-MiniLM-L6-v2:torch-fp32:384"
 
 

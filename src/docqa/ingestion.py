@@ -355,6 +355,9 @@ def _store_all(
 ) -> tuple[int, int, int, int]:
     added = updated = chunks = pages = 0
     total = sum(len(w.chunks) for w in todo)
+    expect = getattr(run.embedder, "expect_documents", None) if total else None
+    if expect is not None:  # the auto embedder picks the backend that finishes this soonest
+        expect(total)
     for i, work in enumerate(todo):
         tick = _ticker(run, i, len(todo), (chunks, pages), total, work.src.rel)
         tick(0)

@@ -39,8 +39,19 @@ def _stale(settings: Settings, done: list[FileRow]) -> tuple[str, list[str]]:
     ]
 
 
+def _backend(settings: Settings) -> str:
+    """Which embedding backend runs here and why (nothing is loaded or measured)."""
+    from docqa import embedding
+
+    try:
+        return embedding.describe_backend(settings)
+    except DocqaError as exc:
+        return f"unknown ({exc})"
+
+
 def status(settings: Settings, folder: Path, manifest: Manifest, store: Store) -> StoreStatus:
-    """Describe the store in ``folder``: files, chunks, embedder, size and warnings."""
+    """Describe the store in ``folder``: files, chunks, embedder and the backend that runs it
+    here, size and warnings."""
     rows = manifest.files()
     model = manifest.get_meta("embed_model") or "-"
     dim = int(manifest.get_meta("dim") or 0)
@@ -71,6 +82,7 @@ def status(settings: Settings, folder: Path, manifest: Manifest, store: Store) -
         embed_model=model,
         dim=dim,
         fingerprint=base,
+        embed_backend=_backend(settings),
         size_bytes=size + _dir_size(folder, "manifest.sqlite*"),
         roots=tuple(sorted({r.root for r in rows})),
         warnings=tuple(warnings),

@@ -166,6 +166,7 @@ def _status_rows(status: StoreStatus, roots: Sequence[str]) -> list[tuple[str, s
         ("files", f"{status.files} ({status.failed} failed)"),
         ("chunks", f"{status.chunks} ({status.points} points)"),
         ("embedder", f"{status.embed_model} ({status.dim}-d)"),
+        *((("embeds with", status.embed_backend),) if status.embed_backend else ()),
         ("fingerprint", status.fingerprint),
         ("size", f"{status.size_bytes / 1e6:.1f} MB"),
         *(("roots", r) for r in roots),

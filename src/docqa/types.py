@@ -188,6 +188,7 @@ class StoreStatus:
     dim: int
     fingerprint: str
     size_bytes: int
+    embed_backend: str = ""
     roots: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     failures: tuple[FileStatus, ...] = field(default=())

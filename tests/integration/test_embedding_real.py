@@ -1,4 +1,4 @@
-"""The real MiniLM on both backends: unit vectors, the same directions, sensible ranking."""
+"""The real MiniLM on every CPU backend: unit vectors, the same directions, sensible ranking."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 
 from docqa.config import Settings
 from docqa.embedding import Embedder, embedder_id, make_embedder
+from docqa.embedding.auto import AutoEmbedder
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +25,12 @@ SENTENCES = [
 ]
 
 
-@pytest.fixture(scope="module", params=["onnx", "torch"])
+SETTING = {"onnx-int8": "onnx", "torch-fp32": "torch", "torch-bf16": "torch-bf16"}
+
+
+@pytest.fixture(scope="module", params=list(SETTING.values()))
 def embedder(request: pytest.FixtureRequest) -> Embedder:
     return make_embedder(Settings(embed_backend=request.param, embed_batch_size=2))
-
-
-@pytest.fixture(scope="module")
-def both() -> tuple[Embedder, Embedder]:
-    return make_embedder(Settings(embed_backend="onnx")), make_embedder(
-        Settings(embed_backend="torch")
-    )
 
 
 def test_vectors_are_unit_float32(embedder: Embedder) -> None:
@@ -42,8 +39,7 @@ def test_vectors_are_unit_float32(embedder: Embedder) -> None:
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert embedder.embed_query("x").shape == (384,)
     assert embedder.id == f"all-MiniLM-L6-v2:{embedder.backend}:384"
-    backend = "onnx" if embedder.backend == "onnx-int8" else "torch"
-    assert embedder.id == embedder_id(Settings(embed_backend=backend))
+    assert embedder.id == embedder_id(Settings(embed_backend=SETTING[embedder.backend]))
 
 
 def test_query_ranks_the_relevant_sentence_first(embedder: Embedder) -> None:
@@ -58,15 +54,25 @@ def test_batch_order_is_kept_with_mixed_lengths(embedder: Embedder) -> None:
     assert np.allclose((together * alone).sum(axis=1), 1.0, atol=1e-4)
 
 
-def test_onnx_agrees_with_torch(both: tuple[Embedder, Embedder]) -> None:
-    onnx, torch = both
-    assert (onnx.backend, torch.backend) == ("onnx-int8", "torch-fp32")
-    cosines = (onnx.embed_documents(SENTENCES) * torch.embed_documents(SENTENCES)).sum(axis=1)
-    assert cosines.min() >= 0.99, cosines
+def test_every_backend_agrees_with_fp32(embedder: Embedder) -> None:
+    fp32 = make_embedder(Settings(embed_backend="torch")).embed_documents(SENTENCES)
+    cosines = (embedder.embed_documents(SENTENCES) * fp32).sum(axis=1)
+    # the int8 weights move vectors more than bf16 arithmetic (benchmarks/README.md)
+    assert cosines.min() >= (0.99 if embedder.backend == "onnx-int8" else 0.995), cosines
 
 
-def test_auto_picks_onnx_for_the_default_model() -> None:
-    assert make_embedder(Settings()).backend == "onnx-int8"
+def test_auto_queries_on_onnx_and_documents_on_the_measured_backend() -> None:
+    auto = make_embedder(Settings())
+    assert isinstance(auto, AutoEmbedder) and auto.id == "all-MiniLM-L6-v2:auto:384"
+    auto.embed_query("a question before any document")
+    assert auto.query_embedder().backend == "onnx-int8"
+    vectors = auto.embed_documents(SENTENCES)
+    chosen = auto.documents_embedder().backend
+    assert chosen in auto.plan.candidates and auto.measurement is not None
+    assert auto.measurement.backend == chosen and chosen in auto.describe()
+    assert auto.query_embedder() is auto.documents_embedder()
+    fp32 = make_embedder(Settings(embed_backend="torch")).embed_documents(SENTENCES)
+    assert (vectors * fp32).sum(axis=1).min() >= 0.99
 
 
 def test_empty_input_gives_an_empty_matrix(embedder: Embedder) -> None:

