@@ -94,22 +94,31 @@ def test_reset_refuses_a_folder_that_is_not_a_store(docs: Path) -> None:
     assert listing(docs) == sorted([*before, "manifest.sqlite"])
 
 
-@pytest.mark.parametrize("where", ["home", "cwd", "root"])
-def test_reset_refuses_home_root_and_the_current_folder(
+@pytest.mark.parametrize("where", ["home", "cwd", "parent of cwd"])
+def test_reset_refuses_home_and_the_current_folder(
     where: str, docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Make each a real (marked) store, so only the place itself can be the reason to refuse.
     store = tmp_path / "place"
     cli_run("--store", str(store), "ingest", str(docs))
+    (store / "sub").mkdir()
     before = listing(store)
     if where == "home":
         monkeypatch.setenv("HOME", str(store))
     elif where == "cwd":
         monkeypatch.chdir(store)
-    target = "/" if where == "root" else str(store)
-    code, _, err = cli_run("--store", target, "reset", "--yes")
+    else:
+        monkeypatch.chdir(store / "sub")
+    code, _, err = cli_run("--store", str(store), "reset", "--yes")
     assert code == 1 and "refusing to reset" in err, err
     assert listing(store) == before
+
+
+def test_reset_refuses_the_root_folder() -> None:
+    # Only the check is run on "/": a test that ran `reset` on the real root folder would,
+    # against a regressed reset, delete this machine's files (it did once: /etc went).
+    with pytest.raises(ConfigError, match="refusing to reset /"):
+        storedir.check_resettable(Path("/"))
 
 
 def test_reset_question_names_the_folder(docs: Path, tmp_path: Path) -> None:
