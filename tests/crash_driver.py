@@ -3,8 +3,10 @@
 usage: python crash_driver.py STAGE DATA STORE MARKER
 
 Stages: after-parse (2nd file parsed), mid-embed (2nd embedding batch), mid-upsert (2nd upsert
-call, after it wrote), optimize (while optimize runs), none (run to the end). Before the kill the
-driver writes STAGE into MARKER, so the test can assert the stage was reached.
+call, after it wrote), optimize (while optimize runs), none (run to the end), slow (no kill: each
+embedding batch takes 0.1 s, and MARKER says "embedding" from the first one on). Before the kill
+the driver writes STAGE into MARKER, so the test can assert the stage was reached. Upserts are
+16 points each, so a file of more than 16 chunks takes several.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from docqa import parsing  # noqa: E402
+import time  # noqa: E402
+
+from docqa import parsing, writing  # noqa: E402
 from docqa.api import ingest  # noqa: E402
 from docqa.config import Settings  # noqa: E402
 from docqa.stores import edge  # noqa: E402
@@ -51,6 +55,17 @@ def wrap(owner: Any, name: str, stage: str, nth: int, before: bool = False) -> N
 class SlowEmbedder(HashEmbedder):
     """Small batches so there are several embedding calls per file."""
 
+
+writing.UPSERT_BATCH = 16
+if STAGE == "slow":
+    original_embed = SlowEmbedder.embed_documents
+
+    def slow_embed(self: Any, texts: Any) -> Any:
+        MARKER.write_text("embedding")
+        time.sleep(0.1)
+        return original_embed(self, texts)
+
+    SlowEmbedder.embed_documents = slow_embed  # type: ignore[method-assign]
 
 if STAGE == "after-parse":
     wrap(parsing, "parse", STAGE, 2)

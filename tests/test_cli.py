@@ -153,3 +153,17 @@ def test_help_lists_the_verbs() -> None:
         [sys.executable, "-m", "docqa", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert all(verb in help_text for verb in ("ingest", "status", "reset"))
+
+
+def test_follow_links_flag_and_setting(data: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("A note kept outside the folder.\n")
+    (data / "link.txt").symlink_to(outside)
+    code, out, err = invoke("ingest", str(data), store=tmp_path / "s1")
+    assert code == 0 and "2 added" in out and "1 skipped" in out and "lead out of" in err
+    code, out, _ = invoke("ingest", "--follow-links", str(data), store=tmp_path / "s2")
+    assert code == 0 and "3 added" in out and "0 skipped" in out
+    result = CliRunner().invoke(
+        cli, ["--store", str(tmp_path / "s3"), "ingest", str(data)], env={"DOCQA_FOLLOW_LINKS": "1"}
+    )
+    assert result.exit_code == 0 and "3 added" in result.stdout

@@ -75,3 +75,65 @@ def test_kill_then_rerun_equals_clean_run(
     for pid, (payload, vector) in again.items():
         assert payload == clean[pid][0]
         assert np.allclose(vector, clean[pid][1], atol=1e-6)
+
+
+# --- a kill while a file is written: old points stay, half-written ones are never served --------
+
+
+def write_text(path: Path, word: str, lines: int = 400) -> None:
+    """~20 chunks (several 16-point upserts in the driver), each naming ``word``."""
+    path.write_text(
+        "".join(f"Line {i}: the {word} rests by harbour gate {i}.\n" for i in range(lines))
+    )
+
+
+@pytest.fixture
+def texts(tmp_path: Path) -> Path:
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    write_text(folder / "a.txt", "walrus")
+    write_text(folder / "b.txt", "pelican")
+    return folder
+
+
+def hits_of(store: Path, word: str) -> list[str]:
+    from docqa.api import search
+
+    hits = search(word, Settings(store=store), k=1000, mode="bm25")
+    return sorted(h.text for h in hits if word in h.text)
+
+
+def interrupted(store: Path) -> bool:
+    from docqa.api import status
+
+    return (
+        "an ingest was interrupted: run `docqa ingest` again to finish"
+        in status(Settings(store=store)).warnings
+    )
+
+
+def test_kill_during_an_update_keeps_the_old_version_searchable(
+    texts: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    assert run("none", texts, store) == (0, "finished")
+    old = hits_of(store, "walrus")
+    assert len(old) > 16 and not interrupted(store)
+    write_text(texts / "a.txt", "walrus", lines=420)  # changed: new bytes, new points
+    assert run("mid-upsert", texts, store) == (-9, "mid-upsert")
+    assert hits_of(store, "walrus") == old, "the old version must stay whole and alone"
+    assert interrupted(store)
+    assert run("none", texts, store) == (0, "finished")
+    new = hits_of(store, "walrus")
+    assert new != old and any("gate 419" in t for t in new) and not interrupted(store)
+
+
+def test_kill_during_a_first_ingest_serves_no_half_written_file(
+    texts: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    assert run("mid-upsert", texts, store) == (-9, "mid-upsert")  # inside a.txt, the first file
+    assert hits_of(store, "walrus") == []
+    assert interrupted(store)
+    assert run("none", texts, store) == (0, "finished")
+    assert len(hits_of(store, "walrus")) > 16 and not interrupted(store)

@@ -200,3 +200,76 @@ def test_manifest_records_every_path(folder: Path, settings: Settings) -> None:
     manifest.close()
     assert sorted(r.rel for r in rows) == ["a.txt", "guide.md", "sub/c.txt"]
     assert all(r.root == str(folder) and len(r.sha256) == 64 and r.status == "done" for r in rows)
+
+
+# --- symlinks ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def linked(tmp_path: Path) -> tuple[Path, Path]:
+    """A root holding one file of its own and ten links to nine files outside it."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "own.txt").write_text("Our own file about the harbour pilots.\n")
+    for i in range(9):
+        (outside / f"o{i}.txt").write_text(f"Outside note {i}: the zebra crossing number {i}.\n")
+        (root / f"link{i}.txt").symlink_to(outside / f"o{i}.txt")
+    (root / "again.txt").symlink_to(outside / "o0.txt")  # a second link to one target
+    return root, outside
+
+
+def stored_files(settings: Settings) -> set[str]:
+    return {f for p in points(settings).values() for f in p["files"]}  # type: ignore[attr-defined]
+
+
+def test_links_out_of_the_root_are_skipped_by_default(
+    linked: tuple[Path, Path], settings: Settings
+) -> None:
+    root, _ = linked
+    report = ingest(root, settings, embedder=HashEmbedder())
+    assert (report.added, report.skipped) == (1, 10)
+    assert any("10 symlink(s) lead out of" in w and "--follow-links" in w for w in report.warnings)
+    assert stored_files(settings) == {str(root / "own.txt")}
+
+
+def test_followed_links_are_recorded_under_their_own_path(
+    linked: tuple[Path, Path], settings: Settings
+) -> None:
+    root, outside = linked
+    follow = settings.with_(follow_links=True)
+    report = ingest(root, follow, embedder=HashEmbedder())
+    manifest = Manifest(settings.store)  # type: ignore[arg-type]
+    rows = [r for r in manifest.files() if r.status == "done"]
+    manifest.close()
+    assert report.added == len(rows) == 11, "the report and the manifest count the same files"
+    assert {r.abspath for r in rows} == {str(p) for p in root.iterdir()}
+    assert not any(f.startswith(str(outside)) for f in stored_files(settings))
+    # Deleting the links removes their content on the next run.
+    for link in [*root.glob("link*"), root / "again.txt"]:
+        link.unlink()
+    report = ingest(root, follow, embedder=HashEmbedder(), yes=True)
+    assert report.removed == 10
+    assert stored_files(settings) == {str(root / "own.txt")}
+    assert not any("zebra" in str(p["text"]) for p in points(settings).values())
+
+
+def test_rows_recorded_under_a_link_target_by_older_versions_are_removed(
+    linked: tuple[Path, Path], settings: Settings
+) -> None:
+    """Older docqa stored a followed link under its target, outside the ingested root."""
+    from dataclasses import replace
+
+    root, outside = linked
+    ingest(root, settings, embedder=HashEmbedder())
+    manifest = Manifest(settings.store)  # type: ignore[arg-type]
+    own = manifest.file(str(root / "own.txt"))
+    assert own is not None
+    with manifest.transaction():  # what the old rule left: the target's path, this root
+        manifest.put_file(replace(own, abspath=str(outside / "o0.txt"), rel="link0.txt"))
+    manifest.close()
+    report = ingest(root, settings, embedder=HashEmbedder())
+    assert report.removed == 1
+    manifest = Manifest(settings.store)  # type: ignore[arg-type]
+    assert [r.abspath for r in manifest.files()] == [str(root / "own.txt")]
+    manifest.close()

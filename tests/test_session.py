@@ -33,7 +33,7 @@ def settings(tmp_path: Path) -> Settings:
 
 def _locked(folder: Path) -> bool:
     try:
-        with EdgeStore(folder) as other:
+        with EdgeStore(folder, lock_wait_s=0) as other:
             other.count()
     except StoreLockedError:
         return True

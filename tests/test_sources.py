@@ -146,7 +146,7 @@ def test_loop_through_a_link_outside_the_root_terminates(tmp_path: Path) -> None
     touch(outside / "o.md")
     (root / "out").symlink_to(outside, target_is_directory=True)
     (outside / "back").symlink_to(root, target_is_directory=True)
-    result = scan(root)
+    result = scan(root, follow_links=True)
     assert rels(result) == ["out/o.md", "r.md"]
     assert [e[0] for e in result.errors] == ["out/back"]
 
@@ -161,15 +161,47 @@ def test_two_links_to_one_folder_are_walked_once(tmp_path: Path) -> None:
     assert result.errors == ()
 
 
-def test_file_symlink_resolves_to_its_target(tmp_path: Path) -> None:
+def test_links_out_of_the_root_are_skipped_and_listed(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    target = touch(outside / "secret.txt")
+    touch(outside / "deep" / "more.md")
+    touch(root / "own.md")
+    (root / "alias.txt").symlink_to(target)
+    (root / "away").symlink_to(outside / "deep", target_is_directory=True)
+    (root / "inside.md").symlink_to(root / "own.md")  # stays in the root: followed
+    result = scan(root)
+    assert rels(result) == ["inside.md", "own.md"]
+    assert result.outside == ("alias.txt", "away/")
+    assert set(result.outside) <= set(result.skipped) and result.errors == ()
+
+
+def test_links_are_recorded_under_their_own_path(tmp_path: Path) -> None:
     target = touch(tmp_path / "store" / "real.txt")
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "alias.txt").symlink_to(target)
-    result = scan(tmp_path / "docs")
-    assert rels(result) == ["alias.txt"]
-    assert result.files[0].path == target.resolve()
-    single = scan(tmp_path / "docs" / "alias.txt")  # a single-file root keeps the given name
-    assert rels(single) == ["alias.txt"] and single.files[0].path == target.resolve()
+    touch(tmp_path / "elsewhere" / "sub" / "x.md")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "alias.txt").symlink_to(target)
+    (docs / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    result = scan(docs, follow_links=True)
+    assert rels(result) == ["alias.txt", "linked/sub/x.md"]
+    assert [f.path for f in result.files] == [docs / "alias.txt", docs / "linked/sub/x.md"]
+    assert result.outside == ()
+    # A single-file root keeps the name given, even when it is a link to another folder.
+    single = scan(docs / "alias.txt")
+    assert rels(single) == ["alias.txt"] and single.files[0].path == docs.resolve() / "alias.txt"
+
+
+def test_a_store_inside_the_folder_is_not_scanned(tmp_path: Path) -> None:
+    from docqa import storedir
+
+    touch(tmp_path / "doc.md")
+    storedir.create(tmp_path / "store")
+    touch(tmp_path / "store" / "manifest.sqlite")
+    touch(tmp_path / "store" / "qdrant" / "docqa" / "segments" / "notes.txt")
+    touch(tmp_path / "store" / "mine.txt")  # the user's own file in the store folder
+    result = scan(tmp_path)
+    assert rels(result) == ["doc.md", "store/mine.txt"]
+    assert result.skipped == () and result.errors == ()
 
 
 def test_broken_file_links(tmp_path: Path) -> None:

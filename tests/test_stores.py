@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import random
 import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -39,6 +41,8 @@ DOCS = [  # text, lang, sha256, files
     ("Kernel modules load at boot from the initramfs", "en", "sha-x", ["/d/c.md"]),
 ]
 LOCK_MESSAGE = "is in use by another docqa process"
+SPARSE0 = ENC.encode_document("word", "en")
+FILES = {"sha256": "s", "files": ["/d/s.md"]}
 
 
 def unit(seed: int) -> list[float]:
@@ -152,6 +156,42 @@ def test_delete_content_removes_only_that_content(filled: Store) -> None:
     assert all(p.payload["sha256"] != "sha-en" for p in filled.points())
 
 
+def test_delete_content_can_keep_one_fingerprint(filled: Store) -> None:
+    newer = [
+        StorePoint(pid(100 + i), unit(i), p.sparse, {**p.payload, "fingerprint": "new"})
+        for i, p in enumerate(make_points())
+        if p.payload["sha256"] == "sha-fr"
+    ]
+    filled.upsert(newer)
+    assert filled.count("sha-fr") == 4
+    filled.delete_content("sha-fr", keep_fingerprint="new")
+    assert {p.id for p in filled.points() if p.payload["sha256"] == "sha-fr"} == {
+        p.id for p in newer
+    }
+    assert filled.count() == len(DOCS)
+
+
+def test_unpublished_points_are_counted_but_never_searched(filled: Store) -> None:
+    """Points with no ``files`` are a file being written: no search mode returns them."""
+    hidden = [
+        StorePoint(
+            pid(200 + i), unit(i), ENC.encode_document(text, lang), {"sha256": "new", "files": []}
+        )
+        for i, (text, lang, _sha, _files) in enumerate(DOCS)
+    ]
+    filled.upsert(hidden)
+    assert filled.count() == 2 * len(DOCS) and filled.count("new") == len(DOCS)
+    query, words = unit(1), ENC.encode_query("database backups every night")
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = filled.search(query, words, 50, mode=mode)  # type: ignore[arg-type]
+        assert hits and all(h.payload["sha256"] != "new" for h in hits), mode
+        where = filled.search(query, words, 50, mode=mode, where={"lang": ["en"]})  # type: ignore[arg-type]
+        assert where and all(h.payload["sha256"] != "new" for h in where), mode
+    filled.set_files("new", ["/d/new.md"])  # published: now found, by path too
+    hits = filled.search(query, words, 50, mode="hybrid", files=["/d/new.md"])
+    assert {h.id for h in hits} == {p.id for p in hidden}
+
+
 def test_set_files_rewrites_payload_and_filter_finds_either_path(filled: Store) -> None:
     filled.set_files("sha-fr", ["/d/a.md", "/copy/a.md"])
     found = [p for p in filled.points() if p.payload["sha256"] == "sha-fr"]
@@ -239,7 +279,9 @@ def test_points_scroll_past_one_page(store: Store) -> None:
     store.ensure(DIM)
     # Every other point has an empty BM25 vector (a chunk of stopwords only).
     points = [
-        StorePoint(pid(i), unit(i), ENC.encode_document("word" if i % 2 else "the", "en"), {})
+        StorePoint(
+            pid(i), unit(i), ENC.encode_document("word" if i % 2 else "the", "en"), {"files": ["f"]}
+        )
         for i in range(600)
     ]
     store.upsert(points)
@@ -289,7 +331,7 @@ from pathlib import Path
 from typing import Any
 from docqa.errors import StoreLockedError
 from docqa.stores.edge import EdgeStore
-store = EdgeStore(Path(sys.argv[1]), "docqa")
+store = EdgeStore(Path(sys.argv[1]), "docqa", lock_wait_s=float(sys.argv[2]))
 for step in (store.count, store.drop):
     try:
         step()
@@ -300,9 +342,12 @@ store.close()
 """
 
 
-def run_child(root: Path) -> list[str]:
+def run_child(root: Path, wait_s: float = 0.3) -> list[str]:
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(root)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", CHILD, str(root), str(wait_s)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     return out.stdout.splitlines()
@@ -315,10 +360,67 @@ def test_edge_second_process_is_locked_out_until_close(tmp_path: Path) -> None:
     lines = run_child(tmp_path)
     assert len(lines) == 2 and all(line.startswith("locked:") for line in lines)
     assert LOCK_MESSAGE in lines[0] and "close it (or the notebook" in lines[0]
+    assert f"(pid {os.getpid()} " in lines[0], "the message names the process holding it"
     assert holder.count() == len(DOCS)  # the refused drop deleted nothing
     holder.close()
     assert run_child(tmp_path) == ["ok", "ok"]
     assert EdgeStore(tmp_path, "docqa").dim() is None
+
+
+PROBER = """
+import sys, time
+from pathlib import Path
+from docqa.errors import StoreLockedError
+from docqa.stores.edge import EdgeStore
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    store = EdgeStore(Path(sys.argv[1]), "docqa")
+    store.lock_wait_s = 0
+    try:
+        store.count()
+    except StoreLockedError:
+        pass
+    finally:
+        store.close()
+"""
+
+
+def test_edge_refused_opens_leave_the_holder_intact(tmp_path: Path) -> None:
+    """qdrant-edge 0.9 touches a held shard's files before refusing a second opener: without
+    docqa's own lock in front of it, the holder's next flush fails or its points vanish."""
+    holder = EdgeStore(tmp_path, "docqa")
+    holder.ensure(DIM)
+    prober = subprocess.Popen([sys.executable, "-c", PROBER, str(tmp_path), "3"])
+    try:
+        for k in range(40):
+            holder.upsert(
+                [
+                    StorePoint(str(uuid.UUID(int=1000 * k + i + 1)), unit(i), SPARSE0, FILES)
+                    for i in range(5)
+                ]
+            )
+            holder.flush()
+            time.sleep(0.05)
+    finally:
+        assert prober.wait(timeout=60) == 0
+    assert holder.count() == 200
+    holder.close()
+    with EdgeStore(tmp_path, "docqa") as again:
+        assert again.count() == 200
+
+
+def test_edge_waits_for_a_holder_that_lets_go(tmp_path: Path) -> None:
+    """Another process meeting the shard held retries until it is released, within its wait."""
+    holder = EdgeStore(tmp_path, "docqa")
+    holder.ensure(DIM)
+    holder.upsert(make_points())
+    timer = threading.Timer(1.0, holder.release)
+    timer.start()
+    try:
+        lines = run_child(tmp_path, wait_s=20)
+    finally:
+        timer.join()
+    assert lines == ["ok", "ok"]
 
 
 def test_edge_optimize_keeps_results(tmp_path: Path) -> None:
@@ -326,7 +428,9 @@ def test_edge_optimize_keeps_results(tmp_path: Path) -> None:
         store.ensure(DIM)
         store.upsert(
             [
-                StorePoint(pid(i), unit(i), ENC.encode_document(f"doc {i}", "en"), {"sha256": "s"})
+                StorePoint(
+                    pid(i), unit(i), ENC.encode_document(f"doc {i}", "en"), {"files": ["/d/s.md"]}
+                )
                 for i in range(500)
             ]
         )

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 import docqa
 from docqa import render
 from docqa.config import Settings, SettingWarning
-from docqa.errors import ConfigError, DocqaError
+from docqa.errors import ConfigError, ConfirmationRequired, DocqaError
 from docqa.progress import IngestBar, QuestionBar
 from docqa.types import Answer
 
@@ -108,6 +108,11 @@ def cli(ctx: click.Context, store: Path | None, debug: bool) -> None:
     type=click.Choice(["never", "auto", "always"]),
     help="OCR scanned PDF pages with Tesseract: auto = pages without text (DOCQA_OCR).",
 )
+@click.option(
+    "--follow-links",
+    is_flag=True,
+    help="Also ingest symlinks that lead out of the folder (DOCQA_FOLLOW_LINKS).",
+)
 @click.pass_context
 def ingest(
     ctx: click.Context,
@@ -116,9 +121,11 @@ def ingest(
     password: str | None,
     as_json: bool,
     ocr: str | None,
+    follow_links: bool,
 ) -> None:
     """Add a file or folder to the store (only new and changed files are embedded)."""
-    settings = _settings(ctx, pdf_password=password, ocr=ocr)
+    links = follow_links or None  # unset: DOCQA_FOLLOW_LINKS decides
+    settings = _settings(ctx, pdf_password=password, ocr=ocr, follow_links=links)
     bar = IngestBar(enabled=not as_json and sys.stderr.isatty())
 
     def confirm(question: str) -> bool:
@@ -187,12 +194,15 @@ def search(
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def reset(ctx: click.Context, yes: bool) -> None:
-    """Delete the store (points and manifest)."""
+    """Delete the store (points and manifest; other files in its folder stay)."""
     settings = _settings(ctx)
-    if not yes and sys.stdin.isatty():
-        yes = click.confirm("Delete the docqa store and everything ingested?")
-    removed = docqa.reset(settings, yes=yes)
-    click.echo(f"removed {render.one_line(str(removed))}")
+    try:
+        removed = docqa.reset(settings, yes=yes)
+    except ConfirmationRequired as exc:
+        if not sys.stdin.isatty() or not click.confirm(str(exc).split(": pass")[0] + ". Go ahead?"):
+            raise
+        removed = docqa.reset(settings, yes=True)
+    click.echo(f"removed the docqa store at {render.one_line(str(removed))}")
 
 
 # --- ask and chat ---------------------------------------------------------------------------

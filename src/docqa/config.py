@@ -35,6 +35,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from docqa import storedir
 from docqa.errors import ConfigError, NoStoreError
 
 STORE_DIRNAME = ".docqa"
@@ -87,6 +88,11 @@ class Settings(BaseSettings):
         description="Seconds to wait for the Qdrant server on each request (whole seconds).",
     )
     collection: str = Field("docqa", description="Qdrant collection name.")
+    follow_links: bool = Field(
+        False,
+        description="Ingest what symlinks that lead out of the ingested folder point to "
+        "(off: such links are skipped and listed). Links inside it are always followed.",
+    )
 
     # --- embedding ---------------------------------------------------------------------------
     embed_model: str = Field(
@@ -252,6 +258,16 @@ class Settings(BaseSettings):
             raise ConfigError(f"bad setting file {path}: {detail} (fix or remove it)") from None
         return (init_settings, _Checked(env_settings), _Checked(toml, str(path)))
 
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store_not_empty(cls, value: object) -> object:
+        # An empty DOCQA_STORE would be Path("") = the current folder: never guess that.
+        if isinstance(value, str) and not value.strip():
+            raise ConfigError(
+                "bad setting store: DOCQA_STORE (or --store) is empty: unset it or name a folder"
+            )
+        return value
+
     @property
     def floor(self) -> float:
         """``relevance_floor``, or when unset the floor calibrated for ``embed_model`` (the
@@ -341,10 +357,13 @@ def find_store(settings: Settings, start: Path | None = None) -> Path | None:
 
 
 def store_path(settings: Settings, *, create: bool, start: Path | None = None) -> Path:
-    """Resolve the store folder; with ``create`` a new ``./.docqa/`` is made when none exists.
+    """Resolve the store folder; with ``create`` it is made (and marked) when needed.
+
+    Without ``create`` nothing is made or written: the folder must be a docqa store.
 
     Raises:
-        NoStoreError: nothing found and ``create`` is false, or the named store does not exist.
+        NoStoreError: nothing found and ``create`` is false, or the folder is not a docqa store.
+        ConfigError: the store setting names a file.
     """
     found = find_store(settings, start)
     if found is None:
@@ -352,9 +371,9 @@ def store_path(settings: Settings, *, create: bool, start: Path | None = None) -
         if not create:
             raise NoStoreError(found.parent)
     if create:
-        found.mkdir(parents=True, exist_ok=True)
-    elif not found.is_dir():
-        raise NoStoreError(found)
+        storedir.create(found)
+    else:
+        storedir.check(found)
     return found
 
 

@@ -22,8 +22,10 @@ class ConfigError(DocqaError):
 class NoStoreError(DocqaError):
     """No docqa store exists where one was looked for."""
 
-    def __init__(self, where: Path) -> None:
-        super().__init__(f"no docqa store at {where} or its parents, run `docqa ingest PATH` first")
+    def __init__(self, where: Path, message: str | None = None) -> None:
+        super().__init__(
+            message or f"no docqa store at {where} or its parents, run `docqa ingest PATH` first"
+        )
         self.where = where
 
 
@@ -49,7 +51,7 @@ class StoreError(DocqaError):
 
 
 class StoreLockedError(StoreError):
-    """The embedded store is open in another process."""
+    """The store is open in another process (the message names it) for longer than docqa waits."""
 
 
 class EmbedderError(DocqaError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from docqa.config import Settings
 
@@ -44,10 +44,16 @@ def _make_llm(settings: Settings, backend: str) -> LLM:
     return make_llm(settings, backend)
 
 
-def _open_store(settings: Settings, folder: Path) -> Store:
+def _open_store(settings: Settings, folder: Path, *, writer: bool = False) -> Store:
     from docqa.stores import open_store
 
-    return open_store(settings, folder)
+    return open_store(settings, folder, writer=writer)
+
+
+class StoreOpener(Protocol):
+    """``(settings, folder, writer=False) -> Store``: ``writer`` for ingest and reset."""
+
+    def __call__(self, settings: Settings, folder: Path, *, writer: bool = False) -> Store: ...
 
 
 @dataclass(frozen=True)
@@ -60,14 +66,15 @@ class Factories:
             checks the store and skips unchanged files before paying for the load).
         resolve_backend: ``(backend, fallback warning)`` for ``settings.llm``.
         make_llm: Builds the LLM on a resolved backend.
-        open_store: The store adapter for the settings and store folder (unopened).
+        open_store: The store adapter for the settings and store folder (unopened);
+            ``writer=True`` for ingest and reset (see :func:`docqa.stores.open_store`).
     """
 
     make_embedder: Callable[[Settings], Embedder] = _make_embedder
     embedder_identity: Callable[[Settings], tuple[str, int, str]] = _embedder_identity
     resolve_backend: Callable[[Settings], tuple[str, str | None]] = _resolve_backend
     make_llm: Callable[[Settings, str], LLM] = _make_llm
-    open_store: Callable[[Settings, Path], Store] = _open_store
+    open_store: StoreOpener = _open_store
 
 
 active = Factories()

@@ -1,37 +1,38 @@
 """Ingest a file or folder into the store: complete, idempotent, fingerprinted, crash-safe.
 
-The order of writes is the crash-safety argument: **the store first, the manifest second**.
-
-1. A content about to be embedded is marked ``pending`` in the manifest.
-2. Its old points are deleted, the new ones upserted and flushed (point ids are
-   ``uuid5(sha256:position:fingerprint)``, so a re-run writes the very same ids).
-3. One manifest transaction marks the content and the file ``done``.
-
-A kill at any point leaves either a ``pending`` content or a ``done`` content whose points are all
-there; each run starts by deleting the points of pending or unreferenced contents, then redoes
-whatever is not ``done``. Removing a path likewise rewrites or deletes its points before forgetting
-the row. Unchanged files (same sha256, same fingerprint) are skipped before the embedder loads.
+A run scans the path, plans (unchanged files, same sha256 and fingerprint, are skipped before the
+embedder loads), removes files gone from under it, parses and chunks the rest, then writes each
+file in the crash-safe order :mod:`docqa.writing` describes. The whole run holds the store's
+writer lock (:mod:`docqa.storedir`), so a second ingest or a ``reset`` fails cleanly instead of
+changing the store under it; the store itself is held only while a file is written
+(:meth:`Run.hold`), so readers keep answering between writes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from docqa import embedding, fingerprint, parsing, sources
-from docqa.chunking import Chunker, ChunkSpec, embed_text
+from docqa import embedding, fingerprint, parsing, sources, storedir
+from docqa.chunking import Chunker, ChunkSpec
 from docqa.config import Settings
-from docqa.errors import ConfirmationRequired, DocqaError, IndexMismatchError, IngestPathError
-from docqa.manifest import ContentRow, FileRow, Manifest
+from docqa.errors import (
+    ConfirmationRequired,
+    DocqaError,
+    IndexMismatchError,
+    IngestPathError,
+    StoreLockedError,
+)
+from docqa.manifest import WRITING, Manifest
 from docqa.progress import IngestBar
 from docqa.sparse import Bm25Encoder
-from docqa.stores import StorePoint
-from docqa.types import Chunk, IngestEvent, IngestReport, ParsedDoc
+from docqa.types import IngestEvent, IngestReport
+from docqa.writing import Work, clean_orphans, file_row, forget, store_file
 
 if TYPE_CHECKING:
     from docqa.embedding import Embedder
@@ -39,27 +40,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-POINT_NAMESPACE = uuid.UUID("6f1d2a3c-9b0e-5d47-8a61-3c2f0e9d7b15")
 Progress = Callable[[IngestEvent], None]
 
 
-def point_id(sha256: str, position: int, fingerprint: str) -> str:
-    """Deterministic point id: uuid5 of content sha256, chunk position and fingerprint."""
-    return str(uuid.uuid5(POINT_NAMESPACE, f"{sha256}:{position}:{fingerprint}"))
-
-
 @dataclass
-class _Work:
-    src: sources.SourceFile
-    sha256: str
-    fingerprint: str
-    previous: FileRow | None
-    parsed: ParsedDoc | None = None
-    chunks: list[Chunk] = field(default_factory=list)
-
-
-@dataclass
-class _Run:
+class Run:
     """Everything one ingest run shares; the embedder loads only when first needed."""
 
     settings: Settings
@@ -74,6 +59,7 @@ class _Run:
     _embedder: Embedder | None = None
     _chunker: Chunker | None = None
     _base: str | None = None
+    _changing: bool = False
 
     @property
     def embedder(self) -> Embedder:
@@ -101,6 +87,24 @@ class _Run:
             self._base = fingerprint.current(self.settings, self.embedder_id)
         return fingerprint.file_fingerprint(self.settings, self._base, path)
 
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Write to the store in the block, then release it so readers get in between writes."""
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(DocqaError):
+                self.store.release()
+            raise
+        self.store.release()
+
+    def changing(self) -> None:
+        """Record, before the first change of this run, that an ingest is changing the store."""
+        if not self._changing:
+            with self.manifest.transaction():
+                self.manifest.set_meta(WRITING, storedir.process_label())
+            self._changing = True
+
 
 def ingest_root(path: str | Path) -> Path:
     """The absolute file or folder to ingest.
@@ -108,10 +112,9 @@ def ingest_root(path: str | Path) -> Path:
     Raises:
         IngestPathError: ``path`` does not exist.
     """
-    root = Path(path).expanduser().resolve()
-    if not root.exists():
+    if not Path(path).expanduser().exists():
         raise IngestPathError(f"{sources.path_text(path)}: no such file or folder")
-    return root
+    return sources.ingest_root(Path(path))
 
 
 def ingest_into(
@@ -151,14 +154,18 @@ def ingest_into(
     root = ingest_root(path)
     bar = IngestBar() if progress and on_progress is None else None
     started = time.perf_counter()
+    store_dir = manifest.path.parent
     try:
-        run = _make_run(settings, store, manifest, identity, embedder, on_progress or bar)
-        run.yes, run.confirm = yes, confirm
-        report = _ingest(run, root)
+        with storedir.writer_lock(store_dir):
+            run = _make_run(settings, store, manifest, identity, embedder, on_progress or bar)
+            run.yes, run.confirm = yes, confirm
+            try:
+                report = _ingest(run, root)
+            finally:
+                store.release()
     finally:
         if bar is not None:
             bar.close()
-    store_dir = manifest.path.parent
     return replace(report, seconds=time.perf_counter() - started, store=str(store_dir))
 
 
@@ -169,10 +176,10 @@ def _make_run(
     identity: Callable[[], tuple[str, int, str]],
     embedder: Callable[[], Embedder],
     on_progress: Progress | None,
-) -> _Run:
+) -> Run:
     name, dim, emb_id = identity()
     _check_collection(manifest, store, name, dim)
-    return _Run(
+    return Run(
         settings=settings,
         store=store,
         manifest=manifest,
@@ -193,28 +200,32 @@ def _check_collection(manifest: Manifest, store: Store, name: str, dim: int) -> 
             f"({dim}-d): run `docqa reset` or set DOCQA_EMBED_MODEL={old_name}"
         )
     store.ensure(dim)
+    store.release()
     with manifest.transaction():
         manifest.set_meta("embed_model", name)
         manifest.set_meta("dim", str(dim))
 
 
-def _ingest(run: _Run, root: Path) -> IngestReport:
-    _clean_orphans(run)
+def _ingest(run: Run, root: Path) -> IngestReport:
+    clean_orphans(run)
     run.on_progress(IngestEvent("scan", path=sources.path_text(root)))
-    scan = sources.scan(root)
+    scan = sources.scan(root, follow_links=run.settings.follow_links)
     base = root if root.is_dir() else root.parent
     failed = [(sources.path_text(base) + "/" + rel, reason) for rel, reason in scan.errors]
     todo, unchanged = _plan(run, scan, failed)
     removed = _remove_missing(run, root, scan, todo, unchanged)
-    notes: list[str] = []
+    notes = _outside_note(root, scan.outside)
     _parse_all(run, todo, failed, notes)
     notes.extend(_embedder_hint(run, todo))
     added, updated, chunks, pages = _store_all(run, todo, failed)
     if chunks:
         run.on_progress(IngestEvent("optimize", message="building index…"))
-        run.store.optimize()
+        with run.hold():
+            run.store.optimize()
     if not scan.files and root.is_dir():
         notes.append(f"no supported files under {sources.path_text(root)}")
+    with run.manifest.transaction():
+        run.manifest.delete_meta(WRITING)
     run.on_progress(IngestEvent("done", files_done=len(todo), files_total=len(todo)))
     return IngestReport(
         added=added,
@@ -229,7 +240,7 @@ def _ingest(run: _Run, root: Path) -> IngestReport:
     )
 
 
-def _embedder_hint(run: _Run, todo: Sequence[_Work]) -> list[str]:
+def _embedder_hint(run: Run, todo: Sequence[Work]) -> list[str]:
     """One note when files in other languages go to the English-trained default embedder.
 
     On the French Debian FAQ it ranks the answer far lower than multilingual-e5-small does
@@ -248,17 +259,18 @@ def _embedder_hint(run: _Run, todo: Sequence[_Work]) -> list[str]:
     ]
 
 
-def _clean_orphans(run: _Run) -> None:
-    """Delete the points of contents left pending by a crash or no longer referenced."""
-    for sha in run.manifest.orphans():
-        run.store.delete_content(sha)
-        run.store.flush()
-        with run.manifest.transaction():
-            run.manifest.delete_content(sha)
+def _outside_note(root: Path, outside: Sequence[str]) -> list[str]:
+    if not outside:
+        return []
+    shown = ", ".join(outside[:5]) + (", …" if len(outside) > 5 else "")
+    return [
+        f"{len(outside)} symlink(s) lead out of {sources.path_text(root)} and were skipped "
+        f"({shown}): --follow-links (DOCQA_FOLLOW_LINKS=1) ingests them"
+    ]
 
 
-def _plan(run: _Run, scan: sources.Scan, failed: list[tuple[str, str]]) -> tuple[list[_Work], int]:
-    todo: list[_Work] = []
+def _plan(run: Run, scan: sources.Scan, failed: list[tuple[str, str]]) -> tuple[list[Work], int]:
+    todo: list[Work] = []
     unchanged = 0
     for src in scan.files:
         try:
@@ -271,16 +283,22 @@ def _plan(run: _Run, scan: sources.Scan, failed: list[tuple[str, str]]) -> tuple
         if row and row.status == "done" and row.sha256 == sha and row.fingerprint == fp:
             unchanged += 1
         else:
-            todo.append(_Work(src, sha, fp, row))
+            todo.append(Work(src, sha, fp, row))
     return todo, unchanged
 
 
 def _remove_missing(
-    run: _Run, root: Path, scan: sources.Scan, todo: list[_Work], unchanged: int
+    run: Run, root: Path, scan: sources.Scan, todo: list[Work], unchanged: int
 ) -> int:
-    """Forget files gone from under ``root`` — never outside it, never when nothing was found."""
+    """Forget files gone from under ``root`` — never outside it, never when nothing was found.
+
+    Rows an older docqa recorded for ``root`` under a link's target (outside it) count as under.
+    """
     present = {s.key for s in scan.files}
-    gone = [r for r in run.manifest.files(sources.path_text(root)) if r.abspath not in present]
+    top = sources.path_text(root)
+    under = {r.abspath for r in run.manifest.files(top)}
+    rows = [r for r in run.manifest.files() if r.abspath in under or r.root == top]
+    gone = [r for r in rows if r.abspath not in present]
     if not gone or not scan.files:
         return 0
     total = len([r for r in run.manifest.files() if r.status == "done"])
@@ -291,30 +309,16 @@ def _remove_missing(
         )
         if run.confirm is None or not run.confirm(question):
             raise ConfirmationRequired(f"{question}: rerun with --yes to go ahead")
-    for row in gone:
-        _forget(run, row)
+    run.changing()
+    with run.hold():
+        for row in gone:
+            forget(run, row)
     return len(gone)
 
 
-def _forget(run: _Run, row: FileRow) -> None:
-    """Remove one path: rewrite or delete its content's points first, then the row."""
-    others = [p for p in run.manifest.paths_of(row.sha256) if p != row.abspath]
-    if others:
-        run.store.set_files(row.sha256, others)
-    else:
-        run.store.delete_content(row.sha256)
-    run.store.flush()
-    with run.manifest.transaction():
-        run.manifest.delete_file(row.abspath)
-        if not others:
-            run.manifest.delete_content(row.sha256)
-
-
-def _parse_all(
-    run: _Run, todo: list[_Work], failed: list[tuple[str, str]], notes: list[str]
-) -> None:
+def _parse_all(run: Run, todo: list[Work], failed: list[tuple[str, str]], notes: list[str]) -> None:
     """Parse and chunk every file to do; failures are recorded (as not done) and dropped."""
-    keep: list[_Work] = []
+    keep: list[Work] = []
     for i, work in enumerate(todo):
         run.on_progress(IngestEvent("parse", i, len(todo), path=work.src.rel))
         content = run.manifest.content(work.sha256)
@@ -335,31 +339,19 @@ def _parse_all(
     todo[:] = keep
 
 
-def _record_failure(run: _Run, work: _Work, reason: str, failed: list[tuple[str, str]]) -> None:
+def _record_failure(run: Run, work: Work, reason: str, failed: list[tuple[str, str]]) -> None:
     reason = reason.removeprefix(f"{work.src.path}: ")
     failed.append((work.src.key, reason))
     if work.previous and work.previous.status == "done":
-        _forget(run, work.previous)  # the old bytes are gone from this path
+        run.changing()
+        with run.hold():
+            forget(run, work.previous)  # the old bytes are gone from this path
     with run.manifest.transaction():
-        run.manifest.put_file(_row(work, "failed", reason=reason))
-
-
-def _row(work: _Work, status: str, *, reason: str = "", chunks: int = 0, pages: int = 0) -> FileRow:
-    return FileRow(
-        abspath=work.src.key,
-        root=sources.path_text(work.src.root),
-        rel=work.src.rel,
-        sha256=work.sha256,
-        fingerprint=work.fingerprint,
-        status=status,
-        reason=reason,
-        chunks=chunks,
-        pages=pages,
-    )
+        run.manifest.put_file(file_row(work, "failed", reason=reason))
 
 
 def _store_all(
-    run: _Run, todo: list[_Work], failed: list[tuple[str, str]]
+    run: Run, todo: list[Work], failed: list[tuple[str, str]]
 ) -> tuple[int, int, int, int]:
     added = updated = chunks = pages = 0
     total = sum(len(w.chunks) for w in todo)
@@ -370,7 +362,9 @@ def _store_all(
         tick = _ticker(run, i, len(todo), (chunks, pages), total, work.src.rel)
         tick(0)
         try:
-            _store_file(run, work, tick)
+            store_file(run, work, tick)
+        except StoreLockedError:
+            raise  # the store, not this file: stop the run
         except DocqaError as exc:
             _record_failure(run, work, str(exc), failed)
             continue
@@ -381,7 +375,7 @@ def _store_all(
 
 
 def _ticker(
-    run: _Run, i: int, files: int, base: tuple[int, int], total: int, rel: str
+    run: Run, i: int, files: int, base: tuple[int, int], total: int, rel: str
 ) -> Callable[[int], None]:
     """A progress callback for one file: ``n`` chunks of it are embedded."""
     chunks, pages = base
@@ -391,67 +385,3 @@ def _ticker(
         run.on_progress(event)
 
     return tick
-
-
-def _store_file(run: _Run, work: _Work, tick: Callable[[int], None]) -> None:
-    """Write one file's points (or just its path, for known bytes), then mark it done."""
-    old = work.previous
-    if old and old.status == "done" and old.sha256 != work.sha256:
-        _forget(run, old)
-    paths = sorted({*run.manifest.paths_of(work.sha256), work.src.key})
-    content = run.manifest.content(work.sha256)
-    if content and content.status == "done" and content.fingerprint == work.fingerprint:
-        # identical bytes stored earlier (maybe in this run): reuse their points
-        work.parsed, work.chunks = None, []
-    if work.parsed is None:  # add this path to the stored points
-        run.store.set_files(work.sha256, paths)
-        run.store.flush()
-    else:
-        _write_points(run, work, paths, tick)
-    chunk_count = len(work.chunks) or (content.chunks if content else 0)
-    pages = len(work.parsed.sections) if work.parsed else 0
-    with run.manifest.transaction():
-        if work.parsed is not None:
-            run.manifest.put_content(ContentRow(work.sha256, work.fingerprint, "done", chunk_count))
-        run.manifest.put_file(_row(work, "done", chunks=chunk_count, pages=pages))
-
-
-def _write_points(
-    run: _Run, work: _Work, paths: Sequence[str], tick: Callable[[int], None]
-) -> None:
-    with run.manifest.transaction():
-        run.manifest.put_content(ContentRow(work.sha256, work.fingerprint, "pending"))
-    run.store.delete_content(work.sha256)
-    batch = run.settings.embed_batch_size * 4
-    lang = work.parsed.language if work.parsed else "en"
-    for start in range(0, len(work.chunks), batch):
-        part = work.chunks[start : start + batch]
-        texts = [embed_text(c) for c in part]
-        vectors = run.embedder.embed_documents(texts)
-        points = [
-            StorePoint(
-                id=point_id(work.sha256, c.position, work.fingerprint),
-                dense=vec.tolist(),
-                sparse=run.encoder.encode_document(text, lang),
-                payload=_payload(work, c, paths, lang),
-            )
-            for c, vec, text in zip(part, vectors, texts, strict=True)
-        ]
-        run.store.upsert(points)
-        tick(start + len(part))
-    run.store.flush()
-
-
-def _payload(work: _Work, chunk: Chunk, paths: Sequence[str], lang: str) -> dict[str, object]:
-    return {
-        "sha256": work.sha256,
-        "files": list(paths),
-        "position": chunk.position,
-        "text": chunk.text,
-        "page": chunk.page,
-        "heading": list(chunk.heading),
-        "first_line": chunk.first_line,
-        "last_line": chunk.last_line,
-        "fingerprint": work.fingerprint,
-        "lang": lang,
-    }

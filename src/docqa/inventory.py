@@ -1,12 +1,14 @@
 """What the store holds (:func:`status`) and removing it (:func:`remove`): store-level operations
-that :func:`docqa.status` and :func:`docqa.reset` run once their session has the store."""
+that :func:`docqa.status` and :func:`docqa.reset` run once their session has the store.
+
+``remove`` deletes only what docqa made (:func:`docqa.storedir.remove`), never the folder while
+anything else is in it."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from docqa import fingerprint
+from docqa import fingerprint, storedir
 from docqa.config import Settings
 from docqa.errors import ConfirmationRequired, DocqaError
 from docqa.manifest import FileRow, Manifest
@@ -54,6 +56,7 @@ def status(settings: Settings, folder: Path, manifest: Manifest, store: Store) -
     model = manifest.get_meta("embed_model") or "-"
     dim = int(manifest.get_meta("dim") or 0)
     chunks = manifest.total_chunks()
+    unfinished = manifest.unfinished()
     points, size = store.count(), store.size_bytes()
     done = [r for r in rows if r.status == "done"]
     failures = tuple(
@@ -62,7 +65,12 @@ def status(settings: Settings, folder: Path, manifest: Manifest, store: Store) -
         if r.status != "done"
     )
     base, warnings = _stale(settings, done)
-    if points != chunks:
+    writer = storedir.writer(folder)
+    if writer is not None:
+        warnings.append(f"an ingest is running ({writer}): these figures will change")
+    elif unfinished:
+        warnings.append("an ingest was interrupted: run `docqa ingest` again to finish")
+    elif points != chunks:
         warnings.append(f"the store holds {points} points but the manifest lists {chunks} chunks")
     return StoreStatus(
         store=str(folder),
@@ -83,16 +91,30 @@ def status(settings: Settings, folder: Path, manifest: Manifest, store: Store) -
 
 
 def confirm_reset(folder: Path, yes: bool) -> None:
-    """Raise :class:`ConfirmationRequired` unless ``yes``."""
+    """Refuse what is no docqa store (or ``/``, home, the current folder); then raise
+    :class:`ConfirmationRequired`, naming the folder, unless ``yes``.
+
+    Raises:
+        NoStoreError: the folder is not a docqa store.
+        ConfigError: the folder is ``/``, the home folder or the current folder.
+        ConfirmationRequired: ``yes`` is false.
+    """
+    storedir.check_resettable(folder)
     if not yes:
         raise ConfirmationRequired(
-            f"this deletes the docqa store at {folder}: pass --yes (yes=True)"
+            f"this deletes the docqa store at {folder} (its points and manifest; other files "
+            "there stay): pass --yes (yes=True)"
         )
 
 
-def remove(folder: Path, server_store: Store | None) -> Path:
-    """Delete the store folder, and the collection of ``server_store`` when there is one."""
-    if server_store is not None:
-        server_store.drop()
-    shutil.rmtree(folder)
+def remove(folder: Path, store: Store) -> Path:
+    """Drop ``store``'s points, then delete docqa's files in ``folder`` (the folder itself only
+    when nothing else is left). Call it holding the writer lock (:func:`storedir.writer_lock`).
+
+    Raises:
+        StoreLockedError: another process holds the store; nothing is deleted.
+    """
+    store.drop()
+    store.close()
+    storedir.remove(folder)
     return folder

@@ -9,7 +9,9 @@ Identity (decided once):
   ``pending`` is written *before* points are stored and ``done`` *after* they are flushed, so a
   crash leaves a ``pending`` row that the next run cleans up. Identical bytes at two paths share
   one ``contents`` row and one set of points whose payload lists every path.
-- ``meta`` holds the collection-wide embedder name and dimension.
+- ``meta`` holds the collection-wide embedder name and dimension, and ``writing`` while an
+  ingest is changing the store (set before its first change, removed when it finishes): found
+  set when no ingest holds the store, it means an ingest was interrupted.
 
 Each change is one SQLite transaction; SQLite's journal makes it all-or-nothing under kill -9.
 """
@@ -37,6 +39,7 @@ CREATE TABLE IF NOT EXISTS contents (
 """
 
 MANIFEST_NAME = "manifest.sqlite"
+WRITING = "writing"
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,17 @@ class Manifest:
     def set_meta(self, key: str, value: str) -> None:
         """Set a meta value."""
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def delete_meta(self, key: str) -> None:
+        """Remove a meta value."""
+        self._db.execute("DELETE FROM meta WHERE key=?", (key,))
+
+    def unfinished(self) -> bool:
+        """True when an ingest began changing the store and has not finished (or was killed)."""
+        if self.get_meta(WRITING) is not None:
+            return True
+        row = self._db.execute("SELECT 1 FROM contents WHERE status != 'done' LIMIT 1")
+        return row.fetchone() is not None
 
     # --- files -----------------------------------------------------------------------------
     def file(self, abspath: str) -> FileRow | None:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 from docqa import factories
-from docqa.config import Settings, store_path
+from docqa.config import Settings, find_store, store_path
 from docqa.lease import StoreLease
 
 if TYPE_CHECKING:
@@ -269,6 +269,21 @@ class Session:
 
         return Conversation(self.answerer(files))
 
+    @contextmanager
+    def _writing_store(self) -> Iterator[Store]:
+        """A store of its own for a writer (ingest, reset): it waits longer for the embedded
+        shard and ahead of readers, and lets go of it between writes; this session's own
+        readers meet it like any other process's."""
+        if self._given_store is not None:
+            yield self._given_store
+            return
+        self._lease.close()  # this session's reads must not hold the shard against its ingest
+        store = factories.active.open_store(self.settings, self.store_dir, writer=True)
+        try:
+            yield store
+        finally:
+            store.close()
+
     def ingest(
         self,
         path: str | Path,
@@ -282,22 +297,19 @@ class Session:
         from docqa.ingestion import ingest_into, ingest_root
 
         ingest_root(path)  # a missing path makes no store
-        try:
-            with self.open_manifest(create=True) as manifest, self.open_store() as store:
-                return ingest_into(
-                    path,
-                    self.settings,
-                    store=store,
-                    manifest=manifest,
-                    identity=self.embedder_identity,
-                    embedder=lambda: self.embedder,
-                    on_progress=on_progress,
-                    yes=yes,
-                    confirm=confirm,
-                    progress=progress,
-                )
-        finally:
-            self._lease.close()  # the writes are done: the lock goes now, not after the idle time
+        with self.open_manifest(create=True) as manifest, self._writing_store() as store:
+            return ingest_into(
+                path,
+                self.settings,
+                store=store,
+                manifest=manifest,
+                identity=self.embedder_identity,
+                embedder=lambda: self.embedder,
+                on_progress=on_progress,
+                yes=yes,
+                confirm=confirm,
+                progress=progress,
+            )
 
     def status(self) -> StoreStatus:
         """As :func:`docqa.status`."""
@@ -308,16 +320,19 @@ class Session:
 
     def reset(self, *, yes: bool = False) -> Path:
         """As :func:`docqa.reset`: every session of this process lets go of the store first."""
+        from docqa import storedir
+        from docqa.errors import NoStoreError
         from docqa.inventory import confirm_reset, remove
 
-        folder = self.store_dir
+        folder = find_store(self.settings)
+        if folder is None:
+            raise NoStoreError(Path.cwd())
         confirm_reset(folder, yes)
+        self._store_dir = folder
         close_sessions(folder)
         self.close()
         try:
-            if not self.settings.qdrant_url:
-                return remove(folder, None)
-            with self.open_store() as store:
+            with storedir.writer_lock(folder), self._writing_store() as store:
                 return remove(folder, store)
         finally:
             self.close()

@@ -2,8 +2,14 @@
 
 :func:`scan` walks a file or a folder, following symlinks but never looping, and sorts what it
 finds into files to ingest, names skipped (unsupported types, duplicate folder links, non-regular
-files) and errors (unreadable folders, symlink loops, broken links). Hidden entries (``.git``,
-``.docqa``, ``.notes.md``) and ``__pycache__`` are left out silently.
+files, links that lead out of the folder) and errors (unreadable folders, symlink loops, broken
+links). Hidden entries (``.git``, ``.docqa``, ``.notes.md``), ``__pycache__`` and the files of a
+docqa store inside the folder are left out silently.
+
+Symlinks: a link whose target lies inside the ingested folder is followed; one that leads out of
+it is skipped (and listed in :attr:`Scan.outside`) unless ``follow_links`` is set. Either way a
+file is recorded under the path it has inside the folder (the link's path, not its target's), so
+deleting the link removes it on the next run.
 
 File names are bytes on Linux and need not be UTF-8 (``bad\\xffname.txt``); Python hands them over
 with the odd bytes as lone surrogates, which SQLite, the store and a terminal all reject. Every
@@ -19,6 +25,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docqa import storedir
 from docqa.errors import IngestPathError, SourceError
 
 log = logging.getLogger(__name__)
@@ -41,10 +48,10 @@ class SourceFile:
     """One file to ingest.
 
     Attributes:
-        path: Absolute, resolved path of the file (a symlink's target), to read it.
+        path: Absolute path of the file inside ``root`` (a link's own path, not its target).
         rel: POSIX path relative to ``root`` (for a single-file root, the file's name), as
             :func:`path_text`.
-        root: The resolved ingest path the file was found under.
+        root: The ingest path the file was found under (see :func:`ingest_root`).
     """
 
     path: Path
@@ -66,11 +73,14 @@ class Scan:
         skipped: Relative paths left out on purpose (unsupported type, a folder link to a
             folder already scanned, shown with a trailing ``/``, or a non-regular file).
         errors: ``(path, reason)`` pairs for unreadable folders, symlink loops and broken links.
+        outside: The skipped links that lead out of the root (folders with a trailing ``/``);
+            also counted in ``skipped``.
     """
 
     files: tuple[SourceFile, ...]
     skipped: tuple[str, ...] = ()
     errors: tuple[tuple[str, str], ...] = ()
+    outside: tuple[str, ...] = ()
 
 
 @dataclass
@@ -78,9 +88,11 @@ class _Walk:
     """Mutable state of one folder walk."""
 
     root: Path
+    follow_links: bool = False
     files: list[SourceFile] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
     visited: dict[str, str] = field(default_factory=dict)  # real dir -> rel of first visit
     # walked dir -> real dirs on the way to it from the root: a link back to one is a loop
     chains: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -88,11 +100,23 @@ class _Walk:
     def rel(self, path: str) -> str:
         return path_text(Path(os.path.relpath(path, self.root)).as_posix())
 
+    def leaves(self, full: str) -> bool:
+        """True when ``full`` is a link that leads out of the root and links are not followed."""
+        if self.follow_links or not os.path.islink(full):
+            return False
+        real, top = os.path.realpath(full), os.path.realpath(self.root)
+        return real != top and not real.startswith(top.rstrip(os.sep) + os.sep)
+
+    def skip_outside(self, rel: str) -> None:
+        self.outside.append(rel)
+        self.skipped.append(rel)
+
     def result(self) -> Scan:
         return Scan(
             files=tuple(sorted(self.files, key=lambda f: f.rel)),
             skipped=tuple(sorted(self.skipped)),
             errors=tuple(sorted(self.errors)),
+            outside=tuple(sorted(self.outside)),
         )
 
 
@@ -134,6 +158,18 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def ingest_root(path: Path) -> Path:
+    """The absolute path an ingest path's files are recorded under.
+
+    A folder is resolved (links on the way to it followed); a file keeps its own name (a link
+    stays the link) inside its resolved folder.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    return path.absolute().parent.resolve() / path.name
+
+
 def check_size(path: Path, max_mb: int) -> None:
     """Refuse a text, Markdown, HTML or DOCX file over ``max_mb`` MB before it is read whole
     (``Settings.max_file_mb``); PDFs are read page by page and are not bounded here.
@@ -152,12 +188,13 @@ def check_size(path: Path, max_mb: int) -> None:
         )
 
 
-def scan(root: Path) -> Scan:
+def scan(root: Path, follow_links: bool = False) -> Scan:
     """List the files under an ingest path.
 
     Args:
-        root: A file or a folder. Folders are walked recursively, following symlinks; hidden
-            entries and ``__pycache__`` are ignored.
+        root: A file or a folder. Folders are walked recursively, following symlinks that stay
+            inside them; hidden entries and ``__pycache__`` are ignored.
+        follow_links: Also follow symlinks that lead out of the folder.
 
     Returns:
         The files found, sorted, with skipped names and per-path errors.
@@ -168,17 +205,16 @@ def scan(root: Path) -> Scan:
     root = Path(root).expanduser()
     if not root.exists():
         raise IngestPathError(f"{path_text(root)}: no such file or folder")
-    name = path_text(root.name)  # the name the user gave, even when it links to another file
-    root = root.resolve()
+    root = ingest_root(root)
     if root.is_dir():
-        return _scan_folder(root)
+        return _scan_folder(root, follow_links)
     if root.suffix.lower() not in SUPPORTED:
-        return Scan(files=(), skipped=(name,))
-    return Scan(files=(SourceFile(path=root, rel=name, root=root),))
+        return Scan(files=(), skipped=(path_text(root.name),))
+    return Scan(files=(SourceFile(path=root, rel=path_text(root.name), root=root),))
 
 
-def _scan_folder(root: Path) -> Scan:
-    walk = _Walk(root=root)
+def _scan_folder(root: Path, follow_links: bool) -> Scan:
+    walk = _Walk(root=root, follow_links=follow_links)
     walk.visited[os.path.realpath(root)] = "."
 
     def on_error(exc: OSError) -> None:
@@ -187,6 +223,9 @@ def _scan_folder(root: Path) -> Scan:
         walk.errors.append((where, _dir_error_reason(exc)))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=True):
+        if storedir.is_store(Path(dirpath)):  # a docqa store in the folder: not documents
+            dirnames[:] = [n for n in dirnames if n != storedir.SHARDS]
+            filenames = [n for n in filenames if not n.startswith(storedir.MANIFEST)]
         # Real folders before links, so a link to a sibling is the one reported as duplicate.
         order = sorted(dirnames, key=lambda n: (os.path.islink(os.path.join(dirpath, n)), n))
         dirnames[:] = _descend_into(walk, dirpath, order)
@@ -216,7 +255,9 @@ def _descend_into(walk: _Walk, dirpath: str, names: list[str]) -> list[str]:
             continue
         full = os.path.join(dirpath, name)
         real = os.path.realpath(full)
-        if real in chain or here.startswith(real.rstrip(os.sep) + os.sep):
+        if walk.leaves(full):
+            walk.skip_outside(walk.rel(full) + "/")
+        elif real in chain or here.startswith(real.rstrip(os.sep) + os.sep):
             walk.errors.append((walk.rel(full), "symlink loop, skipped"))
         elif real in walk.visited:
             # A second link to a folder already walked: same files, so walk it once.
@@ -240,5 +281,7 @@ def _add_file(walk: _Walk, full: str) -> None:
     elif not supported or not os.path.isfile(full):
         # Unsupported types, and FIFOs/sockets/devices, which reading could block on.
         walk.skipped.append(rel)
+    elif walk.leaves(full):
+        walk.skip_outside(rel)
     else:
-        walk.files.append(SourceFile(path=Path(full).resolve(), rel=rel, root=walk.root))
+        walk.files.append(SourceFile(path=Path(full), rel=rel, root=walk.root))

@@ -40,12 +40,14 @@ __all__ = [
 ]
 
 
-def open_store(settings: Settings, store_dir: Path) -> Store:
+def open_store(settings: Settings, store_dir: Path, *, writer: bool = False) -> Store:
     """The store the settings name: a Qdrant server when ``qdrant_url`` is set, else Edge.
 
     Args:
         settings: docqa settings (``qdrant_url``, ``qdrant_api_key``, ``collection``).
         store_dir: The docqa store folder, home of the embedded shard.
+        writer: Wait longer for another process holding the embedded shard, and ahead of
+            readers (ingest, reset).
 
     Returns:
         An unopened store; the embedded shard opens (and locks) on first use.
@@ -60,7 +62,7 @@ def open_store(settings: Settings, store_dir: Path) -> Store:
         )
     from docqa.stores.edge import EdgeStore
 
-    return EdgeStore(store_dir, settings.collection)
+    return EdgeStore(store_dir, settings.collection, writer=writer)
 
 
 def __getattr__(name: str) -> Any:

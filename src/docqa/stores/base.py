@@ -7,6 +7,9 @@ Collection layout (decided once, shared by both adapters):
 - payload per point: ``sha256`` (content key), ``files`` (every absolute path holding those bytes),
   ``position`` (chunk index in the file), ``text``, ``page``, ``heading`` (list), ``first_line``,
   ``last_line``, ``fingerprint``, ``lang``;
+- a point with an empty ``files`` is *unpublished*: ingest writes a file's points that way and
+  publishes them all at once (one ``set_files``), so search, which never returns unpublished
+  points, never serves a half-written file;
 - keyword payload indexes on ``files``, ``sha256`` and ``lang``.
 """
 
@@ -76,8 +79,9 @@ class Store(Protocol):
     def upsert(self, points: Sequence[StorePoint]) -> None:
         """Write points (same id: replaced)."""
 
-    def delete_content(self, sha256: str) -> None:
-        """Delete every point whose payload ``sha256`` matches."""
+    def delete_content(self, sha256: str, keep_fingerprint: str | None = None) -> None:
+        """Delete every point whose payload ``sha256`` matches, except those whose
+        ``fingerprint`` is ``keep_fingerprint``."""
 
     def set_files(self, sha256: str, files: Sequence[str]) -> None:
         """Rewrite payload ``files`` of every point of that content."""
@@ -98,7 +102,8 @@ class Store(Protocol):
     ) -> list[ScoredPoint]:
         """Top-k points; hybrid = weighted RRF of dense and BM25 prefetches (``weights`` =
         (dense, bm25), default ``RRF_WEIGHTS``); ``files`` filters by path, ``where`` by payload
-        values (each key: any of its values; all keys must hold)."""
+        values (each key: any of its values; all keys must hold). Unpublished points (empty
+        ``files``) are never returned."""
 
     def points(self, with_vectors: bool = False) -> Iterator[StoredPoint]:
         """Every point (scroll), for status checks and tests."""
@@ -108,6 +113,9 @@ class Store(Protocol):
 
     def flush(self) -> None:
         """Make written points durable."""
+
+    def release(self) -> None:
+        """Let other processes at the store until the next operation (which reopens it)."""
 
     def close(self) -> None:
         """Release the store (locks, files, connections)."""

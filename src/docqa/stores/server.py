@@ -51,7 +51,9 @@ TIMEOUT_S = 30
 log = logging.getLogger(__name__)
 
 
-def _match(conditions: Mapping[str, Sequence[str]]) -> models.Filter:
+def _match(
+    conditions: Mapping[str, Sequence[str]], must_not: list[models.Condition] | None = None
+) -> models.Filter:
     """All conditions must hold; each matches any of its values."""
     must: list[models.Condition] = []
     for name, vals in conditions.items():
@@ -59,14 +61,23 @@ def _match(conditions: Mapping[str, Sequence[str]]) -> models.Filter:
             models.MatchValue(value=vals[0]) if len(vals) == 1 else models.MatchAny(any=list(vals))
         )
         must.append(models.FieldCondition(key=name, match=match))
-    return models.Filter(must=must)
+    return models.Filter(must=must, must_not=must_not)
 
 
 def _filter(
     files: Sequence[str] | None, where: Mapping[str, Sequence[str]] | None
-) -> models.Filter | None:
-    conditions = filter_conditions(files, where)
-    return _match(conditions) if conditions else None
+) -> models.Filter:
+    """The search filter: the caller's conditions, and never a point not yet published."""
+    unpublished = models.IsEmptyCondition(is_empty=models.PayloadField(key="files"))
+    return _match(filter_conditions(files, where), [unpublished])
+
+
+def _content(sha256: str, keep_fingerprint: str | None = None) -> models.Filter:
+    """The points of one content, less those made with ``keep_fingerprint``."""
+    if keep_fingerprint is None:
+        return _match({"sha256": [sha256]})
+    keep = models.FieldCondition(key="fingerprint", match=models.MatchValue(value=keep_fingerprint))
+    return _match({"sha256": [sha256]}, [keep])
 
 
 def _sparse(vector: SparseVector) -> models.SparseVector:
@@ -252,6 +263,9 @@ class ServerStore:
         with self._engine():
             self.client.close()
 
+    def release(self) -> None:
+        """Nothing to do: a server serves other processes meanwhile."""
+
     def drop(self) -> None:
         """Delete the whole collection (``docqa reset``)."""
         with self._engine():
@@ -278,11 +292,11 @@ class ServerStore:
         with self._engine():
             self.client.upsert(self.collection, points=structs, wait=True)
 
-    def delete_content(self, sha256: str) -> None:
-        """Delete every point of one content."""
+    def delete_content(self, sha256: str, keep_fingerprint: str | None = None) -> None:
+        """Delete every point of one content, except those made with ``keep_fingerprint``."""
         if not self._has_collection():
             return
-        selector = models.FilterSelector(filter=_match({"sha256": [sha256]}))
+        selector = models.FilterSelector(filter=_content(sha256, keep_fingerprint))
         with self._engine():
             self.client.delete(self.collection, points_selector=selector, wait=True)
 
@@ -349,9 +363,7 @@ class ServerStore:
                 hits = self._query(k, flt, args)
         return scored_points(hits, run, dense)
 
-    def _query(
-        self, k: int, flt: models.Filter | None, args: dict[str, Any]
-    ) -> list[models.ScoredPoint]:
+    def _query(self, k: int, flt: models.Filter, args: dict[str, Any]) -> list[models.ScoredPoint]:
         return self.client.query_points(
             self.collection, limit=k, query_filter=flt, with_payload=True, **args
         ).points
@@ -361,7 +373,7 @@ class ServerStore:
         run: SearchMode,
         dense: Sequence[float] | None,
         sparse: SparseVector | None,
-        flt: models.Filter | None,
+        flt: models.Filter,
         prefetch_k: int,
         weights: tuple[float, float],
     ) -> dict[str, Any]:

@@ -1,0 +1,187 @@
+"""How an ingest run writes to the store and the manifest, in the order that makes it crash-safe.
+
+**The store first, the manifest second**:
+
+1. A file is parsed, chunked and embedded without holding the store (readers go on meanwhile).
+2. A content about to be written is marked ``pending`` in the manifest; its points are upserted
+   *unpublished* (empty ``files``, which search skips; ids are
+   ``uuid5(sha256:position:fingerprint)``, so a re-run writes the very same ids).
+3. All in, one ``set_files`` publishes them; then the points they replace (the path's old bytes,
+   or the same bytes made with older settings) are deleted, and the store is flushed.
+4. One manifest transaction marks the content and the file ``done``.
+
+Steps 2 to 4 happen in one short hold of the store (:meth:`docqa.ingestion.Run.hold`), which
+is then released for readers. A kill at any point leaves either a ``pending`` content (whose
+unpublished points no search serves) or a ``done`` content whose points are all there; the old
+points of an updated file stay searchable until its new ones are published. Each run starts by
+deleting the points of pending or unreferenced contents (:func:`clean_orphans`), then redoes
+whatever is not ``done``; ``status`` says "interrupted" until then. Removing a path likewise
+rewrites or deletes its points before forgetting the row (:func:`forget`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
+
+from docqa import sources
+from docqa.chunking import embed_text
+from docqa.manifest import ContentRow, FileRow
+from docqa.stores import StorePoint
+from docqa.types import Chunk, ParsedDoc
+
+if TYPE_CHECKING:
+    from docqa.ingestion import Run
+
+POINT_NAMESPACE = uuid.UUID("6f1d2a3c-9b0e-5d47-8a61-3c2f0e9d7b15")
+UPSERT_BATCH = 256  # points per store operation
+
+
+def point_id(sha256: str, position: int, fingerprint: str) -> str:
+    """Deterministic point id: uuid5 of content sha256, chunk position and fingerprint."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{sha256}:{position}:{fingerprint}"))
+
+
+@dataclass
+class Work:
+    """One file to write: where it is, its bytes' key and fingerprint, and its previous row."""
+
+    src: sources.SourceFile
+    sha256: str
+    fingerprint: str
+    previous: FileRow | None
+    parsed: ParsedDoc | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+def file_row(
+    work: Work, status: str, *, reason: str = "", chunks: int = 0, pages: int = 0
+) -> FileRow:
+    """The manifest row of a worked file."""
+    return FileRow(
+        abspath=work.src.key,
+        root=sources.path_text(work.src.root),
+        rel=work.src.rel,
+        sha256=work.sha256,
+        fingerprint=work.fingerprint,
+        status=status,
+        reason=reason,
+        chunks=chunks,
+        pages=pages,
+    )
+
+
+def clean_orphans(run: Run) -> None:
+    """Delete the points of contents left pending by a crash or no longer referenced.
+
+    A pending content that done files still hold (its settings changed meanwhile) keeps the
+    points those files were made with, and is done again with them.
+    """
+    orphans = run.manifest.orphans()
+    if not orphans:
+        return
+    with run.hold():
+        for sha in orphans:
+            paths = run.manifest.paths_of(sha)
+            held = run.manifest.file(paths[0]) if paths else None
+            keep = held.fingerprint if held else None
+            run.store.delete_content(sha, keep_fingerprint=keep)
+            run.store.flush()
+            with run.manifest.transaction():
+                if keep is None:
+                    run.manifest.delete_content(sha)
+                else:
+                    run.manifest.put_content(ContentRow(sha, keep, "done", run.store.count(sha)))
+
+
+def detach(run: Run, row: FileRow) -> bool:
+    """Take ``row``'s path off its content's points; True when no other path keeps them."""
+    others = [p for p in run.manifest.paths_of(row.sha256) if p != row.abspath]
+    if others:
+        run.store.set_files(row.sha256, others)
+    else:
+        run.store.delete_content(row.sha256)
+    return not others
+
+
+def forget(run: Run, row: FileRow) -> None:
+    """Remove one path (inside :meth:`Run.hold`): its points first, then the row."""
+    gone = detach(run, row)
+    run.store.flush()
+    with run.manifest.transaction():
+        run.manifest.delete_file(row.abspath)
+        if gone:
+            run.manifest.delete_content(row.sha256)
+
+
+def store_file(run: Run, work: Work, tick: Callable[[int], None]) -> None:
+    """Embed one file, then in one hold of the store write, publish, retire and mark it done."""
+    old = work.previous
+    if not (old and old.status == "done" and old.sha256 != work.sha256):
+        old = None  # same bytes at this path: nothing to retire but older settings' points
+    content = run.manifest.content(work.sha256)
+    if content and content.status == "done" and content.fingerprint == work.fingerprint:
+        # identical bytes stored earlier (maybe in this run): reuse their points
+        work.parsed, work.chunks = None, []
+    points = embed(run, work, tick) if work.parsed is not None else []
+    run.changing()
+    paths = sorted({*run.manifest.paths_of(work.sha256), work.src.key})
+    with run.hold():
+        if work.parsed is not None:
+            with run.manifest.transaction():
+                run.manifest.put_content(ContentRow(work.sha256, work.fingerprint, "pending"))
+            for start in range(0, len(points), UPSERT_BATCH):
+                run.store.upsert(points[start : start + UPSERT_BATCH])
+        run.store.set_files(work.sha256, paths)  # publish: all of them at once
+        if work.parsed is not None:
+            run.store.delete_content(work.sha256, keep_fingerprint=work.fingerprint)
+        retired = old is not None and detach(run, old)
+        run.store.flush()
+        chunk_count = len(work.chunks) or (content.chunks if content else 0)
+        pages = len(work.parsed.sections) if work.parsed else 0
+        with run.manifest.transaction():
+            if work.parsed is not None:
+                done = ContentRow(work.sha256, work.fingerprint, "done", chunk_count)
+                run.manifest.put_content(done)
+            run.manifest.put_file(file_row(work, "done", chunks=chunk_count, pages=pages))
+            if old is not None and retired:
+                run.manifest.delete_content(old.sha256)
+
+
+def embed(run: Run, work: Work, tick: Callable[[int], None]) -> list[StorePoint]:
+    """The file's points, unpublished (no ``files``), embedded batch by batch."""
+    points: list[StorePoint] = []
+    batch = run.settings.embed_batch_size * 4
+    lang = work.parsed.language if work.parsed else "en"
+    for start in range(0, len(work.chunks), batch):
+        part = work.chunks[start : start + batch]
+        texts = [embed_text(c) for c in part]
+        vectors = run.embedder.embed_documents(texts)
+        points += [
+            StorePoint(
+                id=point_id(work.sha256, c.position, work.fingerprint),
+                dense=cast("Sequence[float]", vec),  # numpy row: converted once, at upsert
+                sparse=run.encoder.encode_document(text, lang),
+                payload=payload(work, c, lang),
+            )
+            for c, vec, text in zip(part, vectors, texts, strict=True)
+        ]
+        tick(start + len(part))
+    return points
+
+
+def payload(work: Work, chunk: Chunk, lang: str) -> dict[str, object]:
+    return {
+        "sha256": work.sha256,
+        "files": [],  # unpublished until set_files
+        "position": chunk.position,
+        "text": chunk.text,
+        "page": chunk.page,
+        "heading": list(chunk.heading),
+        "first_line": chunk.first_line,
+        "last_line": chunk.last_line,
+        "fingerprint": work.fingerprint,
+        "lang": lang,
+    }
