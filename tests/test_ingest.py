@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from docqa import ingestion
 from docqa.api import ingest
 from docqa.config import Settings
 from docqa.errors import ConfirmationRequired, IndexMismatchError, IngestPathError
@@ -272,4 +273,26 @@ def test_rows_recorded_under_a_link_target_by_older_versions_are_removed(
     assert report.removed == 1
     manifest = Manifest(settings.store)  # type: ignore[arg-type]
     assert [r.abspath for r in manifest.files()] == [str(root / "own.txt")]
+    manifest.close()
+
+
+def test_small_files_are_embedded_and_written_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "notes"
+    data.mkdir()
+    for i in range(40):
+        (data / f"n{i:02d}.txt").write_text(f"Note {i}: the pelican {i} sleeps by gate {i}.\n")
+    together, alone = Settings(store=tmp_path / "together"), Settings(store=tmp_path / "alone")
+    emb = HashEmbedder()
+    report = ingest(data, together, embedder=emb)
+    assert (report.added, report.chunks) == (40, 40)
+    assert emb.calls == 1  # one embedding call for the 40 files, not 40
+    monkeypatch.setattr(ingestion, "GROUP_CHUNKS", 0)  # every file on its own, as before
+    one_by_one = HashEmbedder()
+    ingest(data, alone, embedder=one_by_one)
+    assert one_by_one.calls == 40
+    assert points(together) == points(alone)  # same ids, payloads and published paths
+    manifest = Manifest(together.store)  # type: ignore[arg-type]
+    assert {r.status for r in manifest.files()} == {"done"} and len(manifest.files()) == 40
     manifest.close()

@@ -32,7 +32,16 @@ from docqa.manifest import WRITING, Manifest
 from docqa.progress import IngestBar
 from docqa.sparse import Bm25Encoder
 from docqa.types import IngestEvent, IngestReport
-from docqa.writing import Work, clean_orphans, file_row, forget, store_file
+from docqa.writing import (
+    GROUP_CHUNKS,
+    Work,
+    clean_orphans,
+    file_row,
+    forget,
+    groupable,
+    store_file,
+    store_group,
+)
 
 if TYPE_CHECKING:
     from docqa.embedding import Embedder
@@ -353,25 +362,67 @@ def _record_failure(run: Run, work: Work, reason: str, failed: list[tuple[str, s
 def _store_all(
     run: Run, todo: list[Work], failed: list[tuple[str, str]]
 ) -> tuple[int, int, int, int]:
-    added = updated = chunks = pages = 0
     total = sum(len(w.chunks) for w in todo)
     expect = getattr(run.embedder, "expect_documents", None) if total else None
     if expect is not None:  # the auto embedder picks the backend that finishes this soonest
         expect(total)
+    stored: list[Work] = []
+    chunks = pages = 0
+    for group in _groups(todo):
+        ticks = [_ticker(run, i, len(todo), (chunks, pages), total, w.src.rel) for i, w in group]
+        works = [work for _i, work in group]
+        ticks[0](0)
+        done = _store_group(run, works, ticks, failed)
+        stored += done
+        chunks += sum(len(w.chunks) for w in done)
+        pages += sum(len(w.parsed.sections) for w in done if w.parsed)
+    added = sum(1 for w in stored if w.previous is None)
+    return added, len(stored) - added, chunks, pages
+
+
+def _groups(todo: list[Work]) -> Iterator[list[tuple[int, Work]]]:
+    """Consecutive files written together: up to GROUP_CHUNKS chunks, no bytes shared."""
+    group: list[tuple[int, Work]] = []
+    shas: set[str] = set()
+    size = 0
     for i, work in enumerate(todo):
-        tick = _ticker(run, i, len(todo), (chunks, pages), total, work.src.rel)
-        tick(0)
+        n = len(work.chunks)
+        if group and (size + n > GROUP_CHUNKS or not groupable(work, shas)):
+            yield group
+            group, shas, size = [], set(), 0
+        group.append((i, work))
+        shas.add(work.sha256)
+        if work.previous is not None:
+            shas.add(work.previous.sha256)
+        size += n
+    if group:
+        yield group
+
+
+def _store_group(
+    run: Run, works: list[Work], ticks: list[Callable[[int], None]], failed: list[tuple[str, str]]
+) -> list[Work]:
+    """Write a group of files; the ones stored. A file alone, or a group that fails, goes file
+    by file, so a bad file fails alone."""
+    if len(works) > 1:
+        try:
+            store_group(run, works, ticks)
+            return works
+        except StoreLockedError:
+            raise  # the store, not a file: stop the run
+        except DocqaError:
+            pass
+    done: list[Work] = []
+    for work, tick in zip(works, ticks, strict=True):
         try:
             store_file(run, work, tick)
         except StoreLockedError:
-            raise  # the store, not this file: stop the run
+            raise
         except DocqaError as exc:
             _record_failure(run, work, str(exc), failed)
             continue
-        chunks += len(work.chunks)
-        pages += len(work.parsed.sections) if work.parsed else 0
-        added, updated = (added + 1, updated) if work.previous is None else (added, updated + 1)
-    return added, updated, chunks, pages
+        done.append(work)
+    return done
 
 
 def _ticker(

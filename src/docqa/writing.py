@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 POINT_NAMESPACE = uuid.UUID("6f1d2a3c-9b0e-5d47-8a61-3c2f0e9d7b15")
 UPSERT_BATCH = 256  # points per store operation
+GROUP_CHUNKS = 256  # chunks of consecutive small files embedded and written together
 
 
 def point_id(sha256: str, position: int, fingerprint: str) -> str:
@@ -148,6 +149,95 @@ def store_file(run: Run, work: Work, tick: Callable[[int], None]) -> None:
             run.manifest.put_file(file_row(work, "done", chunks=chunk_count, pages=pages))
             if old is not None and retired:
                 run.manifest.delete_content(old.sha256)
+
+
+def store_group(run: Run, works: Sequence[Work], ticks: Sequence[Callable[[int], None]]) -> None:
+    """Several small files as one: one embedding call, one hold of the store, one flush and one
+    manifest transaction for them all, each file in :func:`store_file`'s crash-safe order.
+
+    The files must not share bytes, old or new (:func:`groupable`): one file's retirement must
+    not see another's half-written rows.
+    """
+    plans = [_plan(run, work) for work in works]
+    fresh = [w for w in works if w.parsed is not None]
+    points = embed_many(run, fresh)
+    for work, tick in zip(works, ticks, strict=True):
+        tick(len(work.chunks))
+    run.changing()
+    paths = [sorted({*run.manifest.paths_of(w.sha256), w.src.key}) for w in works]
+    with run.hold():
+        if fresh:
+            with run.manifest.transaction():
+                for work in fresh:
+                    run.manifest.put_content(ContentRow(work.sha256, work.fingerprint, "pending"))
+            for start in range(0, len(points), UPSERT_BATCH):
+                run.store.upsert(points[start : start + UPSERT_BATCH])
+        retired: list[bool] = []
+        for (work, old, _content), where in zip(plans, paths, strict=True):
+            run.store.set_files(work.sha256, where)  # publish: all of this file's at once
+            if work.parsed is not None:
+                run.store.delete_content(work.sha256, keep_fingerprint=work.fingerprint)
+            retired.append(old is not None and detach(run, old))
+        run.store.flush()
+        with run.manifest.transaction():
+            for plan, gone in zip(plans, retired, strict=True):
+                _mark_done(run, *plan, gone)
+
+
+Plan = tuple[Work, FileRow | None, ContentRow | None]
+
+
+def _plan(run: Run, work: Work) -> Plan:
+    """The file, the row it retires (its path's old bytes) and its content's current row."""
+    old = work.previous
+    if not (old and old.status == "done" and old.sha256 != work.sha256):
+        old = None
+    content = run.manifest.content(work.sha256)
+    if content and content.status == "done" and content.fingerprint == work.fingerprint:
+        work.parsed, work.chunks = None, []  # identical bytes stored earlier: reuse their points
+    return work, old, content
+
+
+def _mark_done(
+    run: Run, work: Work, old: FileRow | None, content: ContentRow | None, retired: bool
+) -> None:
+    """Inside a manifest transaction: the content and the file are done."""
+    chunk_count = len(work.chunks) or (content.chunks if content else 0)
+    pages = len(work.parsed.sections) if work.parsed else 0
+    if work.parsed is not None:
+        run.manifest.put_content(ContentRow(work.sha256, work.fingerprint, "done", chunk_count))
+    run.manifest.put_file(file_row(work, "done", chunks=chunk_count, pages=pages))
+    if old is not None and retired:
+        run.manifest.delete_content(old.sha256)
+
+
+def groupable(work: Work, shas: set[str]) -> bool:
+    """Whether ``work`` can join a group whose files hold (or held) the bytes ``shas``."""
+    old = work.previous.sha256 if work.previous else None
+    return work.sha256 not in shas and (old is None or old not in shas)
+
+
+def embed_many(run: Run, works: Sequence[Work]) -> list[StorePoint]:
+    """The points of several files, unpublished, from one embedding call."""
+    texts = [embed_text(c) for w in works for c in w.chunks]
+    if not texts:
+        return []
+    vectors = run.embedder.embed_documents(texts)
+    points: list[StorePoint] = []
+    i = 0
+    for work in works:
+        lang = work.parsed.language if work.parsed else "en"
+        for c in work.chunks:
+            points.append(
+                StorePoint(
+                    id=point_id(work.sha256, c.position, work.fingerprint),
+                    dense=cast("Sequence[float]", vectors[i]),
+                    sparse=run.encoder.encode_document(texts[i], lang),
+                    payload=payload(work, c, lang),
+                )
+            )
+            i += 1
+    return points
 
 
 def embed(run: Run, work: Work, tick: Callable[[int], None]) -> list[StorePoint]:
