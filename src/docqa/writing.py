@@ -17,6 +17,11 @@ points of an updated file stay searchable until its new ones are published. Each
 deleting the points of pending or unreferenced contents (:func:`clean_orphans`), then redoes
 whatever is not ``done``; ``status`` says "interrupted" until then. Removing a path likewise
 rewrites or deletes its points before forgetting the row (:func:`forget`).
+
+Consecutive small files that share no bytes go through steps 2 to 4 together
+(:func:`store_group`, up to ``GROUP_CHUNKS`` chunks): one embedding call, one hold, one flush and
+one ``done`` transaction for all of them, each file's steps in the same order; a kill leaves
+each of them pending or done, as above. Per file, the flush alone cost ~27 ms.
 """
 
 from __future__ import annotations
