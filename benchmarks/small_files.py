@@ -97,6 +97,7 @@ def main() -> None:
         texts = own_chunks(folder, settings, emb)
         print(f"{args.files} files of ~{args.words} words: {len(texts)} chunks")
         if not args.no_real:
+            emb.embed_documents(texts[:64])  # load the backend (auto loads it lazily)
             ingest_s, report = timed_ingest(folder, settings, emb)
             start = time.perf_counter()
             for i in range(0, len(texts), 256):  # the embedder cuts its own forward batches
