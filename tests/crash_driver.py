@@ -4,7 +4,7 @@ usage: python crash_driver.py STAGE DATA STORE MARKER
 
 Stages: after-parse (2nd file parsed), mid-embed (2nd embedding batch), mid-upsert (2nd upsert
 call, after it wrote), optimize (while optimize runs), none (run to the end), slow (no kill: each
-embedding batch takes 0.1 s, and MARKER says "embedding" from the first one on). Before the kill
+8 texts embedded take 0.1 s, and MARKER says "embedding" from the first one on). Before the kill
 the driver writes STAGE into MARKER, so the test can assert the stage was reached. Upserts are
 16 points each, so a file of more than 16 chunks takes several.
 """
@@ -62,7 +62,9 @@ if STAGE == "slow":
 
     def slow_embed(self: Any, texts: Any) -> Any:
         MARKER.write_text("embedding")
-        time.sleep(0.1)
+        # 0.1 s per 8 texts, as a real embedder's batches: ingest groups small files into one
+        # call, and a fixed 0.1 s per call would let the whole run end within a test's waits
+        time.sleep(0.1 * max(1, len(texts) // 8))
         return original_embed(self, texts)
 
     SlowEmbedder.embed_documents = slow_embed  # type: ignore[method-assign]
