@@ -159,6 +159,53 @@ def test_model_saying_the_documents_do_not_say_is_an_abstention(
     assert answer.abstained and answer.citations == ()
 
 
+def test_a_disclaimer_that_cites_is_still_an_abstention_and_is_flagged(
+    settings: Settings, emb: HashEmbedder
+) -> None:
+    llm = ScriptedLLM("The documents do not say. [1]")
+    answer = ask(QUESTION, settings, llm=llm, embedder=emb)
+    assert answer.abstained
+    assert any("do not say, yet cites [1]" in w for w in answer.warnings)
+
+
+def test_an_answer_that_then_disclaims_is_flagged_as_mixed(
+    settings: Settings, emb: HashEmbedder
+) -> None:
+    llm = ScriptedLLM("The station owns two boats [1]. The documents do not say.")
+    answer = ask(QUESTION, settings, llm=llm, embedder=emb)
+    assert not answer.abstained and [c.n for c in answer.citations] == [1]
+    assert any("answers, then says the documents do not say" in w for w in answer.warnings)
+    precise = "The station owns two boats [1]. The documents do not say how old they are."
+    answer = ask(QUESTION, settings, llm=ScriptedLLM(precise), embedder=emb)
+    assert not answer.abstained and not any("answers, then" in w for w in answer.warnings)
+
+
+@pytest.mark.parametrize(
+    ("text", "abstains", "mixed"),
+    [
+        ("The documents do not say.", True, False),
+        ("The documents do not say. [7]", True, False),
+        ("The provided sources don't mention the GIL. It is a lock [2].", True, False),
+        ("There is no information about this in the documents.", True, False),
+        ("Les documents ne le disent pas.", True, False),
+        ("Les sources fournies ne précisent pas la date.", True, False),
+        ("Two boats [1]. The documents do not say.", False, True),
+        ("Two boats [1]. The documents do not contain an answer to this question.", False, True),
+        (
+            "Deux bateaux [1]. Les documents ne contiennent pas de réponse à cette question.",
+            False,
+            True,
+        ),
+        ("Two boats [1]. The sources do not say how old they are.", False, False),
+        ("Two boats [1]; the documents say nothing else.", False, False),
+        ("Debian documents its sources [1].", False, False),
+    ],
+)
+def test_disclaimers_are_read_in_english_and_french(text: str, abstains: bool, mixed: bool) -> None:
+    assert answering.says_not_in_documents(text) is abstains
+    assert answering.mentions_not_in_documents(text) is mixed
+
+
 # --- abstention ----------------------------------------------------------------------------
 
 

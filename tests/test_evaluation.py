@@ -292,3 +292,34 @@ def test_cli_answers_and_errors(store: Path, tmp_path: Path, llm: ScriptedLLM) -
     assert code == 1 and "bad.jsonl line 3: not JSON (" in err
     code, _, err = invoke(store, str(questions), "--retrieval-only", "--compare-to", str(bad))
     assert code == 1 and "cannot compare to" in err
+
+
+def test_eval_counts_the_abstentions_it_sees(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disclaimer followed by a citation is an abstention (flagged, its citation unscored);
+    an answer followed by a bare disclaimer is flagged as mixed."""
+
+    def replies(messages: Sequence[Message]) -> str:
+        prompt = messages[-1].content
+        if "[1]" not in prompt:
+            return "Probably three boats."
+        if "cold room" in prompt.rsplit("Question:", 1)[-1]:
+            return "The documents do not say. [1]"
+        return "The station owns two boats [1]. The documents do not say."
+
+    fake = ScriptedLLM(default=replies)
+    monkeypatch.setattr(backends, "make_llm", lambda settings, backend=None: fake)
+    questions = write(tmp_path / "q.jsonl", ROWS[:2])
+    report = evaluate(questions, Settings(store=store, llm="gguf"))
+    boats, cold = report.rows
+    assert cold.rag is not None and cold.rag.abstained and cold.rag.cited_abstention
+    assert cold.rag.citation_precision is None and not cold.rag.mixed
+    assert boats.rag is not None and boats.rag.mixed and not boats.rag.abstained
+    rag = next(s for s in report.answers() if s.answer == "rag")
+    assert rag.false_abstention == 0.5 and (rag.mixed, rag.cited_abstention) == (1, 1)
+    assert any(
+        "cold: the answer says the documents do not say, yet cites" in w for w in report.warnings
+    )
+    assert any("boats: the answer answers, then says" in w for w in report.warnings)
+    assert "| mixed | abstentions citing |" in report.to_markdown()

@@ -53,12 +53,38 @@ QUOTE_CHARS = 200
 CONCURRENT_BACKENDS = frozenset({"ollama", "openai"})
 """Backends served by another process, which can take the baseline and RAG calls at once."""
 _JOIN_S = 2.0  # how long an interrupted stream waits for the LLM thread to notice
-_NOT_IN_DOCUMENTS = (
-    "the documents do not say",
-    "the documents don't say",
-    "les documents ne le disent pas",
-    "les documents ne disent pas",
-    "les documents ne précisent pas",
+# "The documents do not say", "the provided sources don't contain …", "les sources ne le
+# précisent pas": a subject naming the documents, a negation and a verb of saying or holding.
+_DOCS_EN = (
+    r"(?:the |these |those )?(?:provided |given |retrieved |above )?"
+    r"(?:documents?|sources?|context|texts?|passages?|excerpts?)"
+)
+_VERBS_EN = (
+    r"(?:say|state|contain|mention|specify|provide|include|cover|explain|describe|give|address"
+    r"|discuss|indicate|answer|tell|have|offer|list|detail)s?"
+)
+_DOCS_FR = r"(?:les |ces )?(?:documents?|sources?|textes?|passages?|extraits?)(?: fournie?s)?"
+_VERBS_FR = (
+    r"(?:disent|dit|contiennent|contient|précisent|précise|mentionnent|mentionne|indiquent"
+    r"|indique|fournissent|fournit|expliquent|explique|donnent|donne|abordent|aborde|parlent"
+    r"|parle|traitent|traite|répondent|répond)"
+)
+_NOT_IN_DOCUMENTS = re.compile(
+    rf"(?:(?:but|however|mais|cependant),? )?(?:{_DOCS_EN} (?:do|does|did)(?: not|n't) "
+    rf"{_VERBS_EN}|there is no (?:information|mention|answer)"
+    rf"|{_DOCS_FR} (?:ne |n')(?:le |l'|en |y )?{_VERBS_FR})"
+)
+# What may follow that phrase in a bare, whole-question disclaimer: "The documents do not say.",
+# "… do not contain an answer to this question.", "Les documents ne le disent pas."
+_BARE_TAIL = re.compile(
+    r"(?: pas)?"
+    r"(?: (?:so|this|that|it|anything|an answer|the answer|any information|information"
+    r"|de réponse|la réponse|rien|d'information|d'informations|cela))?"
+    r"(?: (?:to|about|on|for|regarding|à|sur|concernant) (?:this|that|it|cela|ce sujet"
+    r"|(?:the|this|that|cette|la) question))?"
+    r"(?: (?:in|from) (?:the |these )?(?:provided )?(?:documents?|sources?|context)"
+    r"| dans (?:les|ces) (?:documents|sources))?"
+    r"[\s.!…]*"
 )
 
 
@@ -309,10 +335,34 @@ def parse_citations(
     return tuple(citations), warnings
 
 
+def _normalised_sentences(text: str) -> list[str]:
+    sentences = split_sentences(strip_citations(text))
+    return [" ".join(s.lower().replace("’", "'").split()) for s in sentences]
+
+
 def says_not_in_documents(text: str) -> bool:
-    """Whether the model answered that the documents do not say (in English or French)."""
-    start = " ".join(text.lower().replace("’", "'").split())
-    return start.startswith(_NOT_IN_DOCUMENTS)
+    """Whether the answer opens by saying the documents do not say (English or French).
+
+    Such an answer is an abstention whatever follows it: a citation (``"The documents do not
+    say. [7]"``), or a guess after the disclaimer.
+    """
+    sentences = _normalised_sentences(text)
+    return bool(sentences) and _NOT_IN_DOCUMENTS.match(sentences[0]) is not None
+
+
+def _bare_disclaimer(sentence: str) -> bool:
+    found = _NOT_IN_DOCUMENTS.match(sentence)
+    return found is not None and _BARE_TAIL.fullmatch(sentence, found.end()) is not None
+
+
+def mentions_not_in_documents(text: str) -> bool:
+    """Whether an answer that does not open with a disclaimer later says, bare, that the
+    documents do not say ("… [1]. The documents do not say."): it answers and disclaims at
+    once (*mixed*). A sentence naming what the documents leave out ("The sources do not say
+    how long it takes.") is a precise answer, not a disclaimer.
+    """
+    sentences = _normalised_sentences(text)
+    return not says_not_in_documents(text) and any(_bare_disclaimer(s) for s in sentences[1:])
 
 
 def _mismatch_warning(expected: int, reported: int | None) -> str | None:
@@ -330,6 +380,14 @@ def finish(job: Job, completion: Completion, *, interrupted: bool = False) -> An
     citations, warnings = parse_citations(completion.text, job.hits, given)
     mismatch = _mismatch_warning(job.expected_tokens, completion.usage.prompt_tokens)
     notes = [*job.warnings, *warnings, *([mismatch] if mismatch else [])]
+    abstained = bool(job.hits) and says_not_in_documents(completion.text)
+    if abstained and citations:
+        cited = "".join(f"[{c.n}]" for c in citations)
+        notes.append(
+            f"the answer says the documents do not say, yet cites {cited}: read it as an abstention"
+        )
+    elif job.hits and mentions_not_in_documents(completion.text):
+        notes.append("the answer answers, then says the documents do not say: check its sources")
     if interrupted:
         notes.append("interrupted: the answer is incomplete")
     return Answer(
@@ -346,7 +404,7 @@ def finish(job: Job, completion: Completion, *, interrupted: bool = False) -> An
             first_token_s=completion.first_token_s,
             total_s=time.perf_counter() - job.started,
         ),
-        abstained=bool(job.hits) and not citations and says_not_in_documents(completion.text),
+        abstained=abstained,
         warnings=tuple(notes),
         dropped_sources=job.dropped,
     )

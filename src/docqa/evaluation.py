@@ -291,6 +291,8 @@ class AnswerScore:
     content_recall: float | None = None
     citation_precision: float | None = None
     citations: int = 0
+    mixed: bool = False
+    cited_abstention: bool = False
 
 
 @dataclass(frozen=True)
@@ -334,20 +336,30 @@ def rank_hits(
 
 
 def score_answer(answer: Answer, question: Question, judge: Judge) -> AnswerScore:
-    """Score one answer: F1 and content recall against the gold, precision of its citations."""
+    """Score one answer: F1 and content recall against the gold, precision of its citations.
+
+    Abstention is read from the text: an answer with sources that opens by saying the
+    documents do not say is one whatever follows (its citations are flagged, not scored); one
+    that answers and then says so is flagged as *mixed*.
+    """
+    from docqa.answering import mentions_not_in_documents, says_not_in_documents
+
     gold = question.answer if question.answerable else None
+    abstained = answer.abstained or (bool(answer.hits) and says_not_in_documents(answer.text))
     cited = [answer.hits[c.n - 1] for c in answer.citations if 1 <= c.n <= len(answer.hits)]
     precision = None
-    if cited and judge.by is not None:
+    if cited and judge.by is not None and not abstained:
         precision = sum(1 for h in cited if judge.keys(h)) / len(cited)
     return AnswerScore(
         text=answer.text,
-        abstained=answer.abstained,
+        abstained=abstained,
         seconds=answer.timings.total_s,
         f1=token_f1(answer.text, gold) if gold else None,
         content_recall=content_recall(answer.text, gold, question.lang) if gold else None,
         citation_precision=precision,
         citations=len(answer.citations),
+        mixed=bool(answer.hits) and not abstained and mentions_not_in_documents(answer.text),
+        cited_abstention=abstained and bool(answer.citations),
     )
 
 
@@ -377,7 +389,8 @@ class AnswerSummary:
     """Answer metrics of ``baseline`` or ``rag`` over one language (or all).
 
     ``false_abstention`` is over answerable questions, ``correct_abstention`` over unanswerable
-    ones; ``latency_s`` is the median seconds per answer.
+    ones; ``latency_s`` is the median seconds per answer. ``mixed`` counts answers that
+    answer and then say the documents do not say, ``cited_abstention`` abstentions that cite.
     """
 
     answer: str
@@ -389,6 +402,8 @@ class AnswerSummary:
     false_abstention: float | None
     correct_abstention: float | None
     latency_s: float | None
+    mixed: int = 0
+    cited_abstention: int = 0
 
 
 def _groups(rows: Sequence[EvalRow]) -> list[tuple[str, list[EvalRow]]]:
@@ -429,6 +444,8 @@ def _answer_summary(which: str, lang: str, rows: Sequence[EvalRow]) -> AnswerSum
         false_abstention=_abstention(rows, which, answerable=True),
         correct_abstention=_abstention(rows, which, answerable=False),
         latency_s=statistics.median(latencies) if latencies else None,
+        mixed=sum(s.mixed for s in scores),
+        cited_abstention=sum(s.cited_abstention for s in scores),
     )
 
 
@@ -554,9 +571,11 @@ class EvalReport:
             p = before.get((s.answer, s.lang))
             cells = [_fmt(getattr(s, n), getattr(p, n) if p else None) for n in names]
             latency = _fmt(s.latency_s, p.latency_s if p else None, digits=2)
-            rows.append([s.answer, s.lang, str(s.questions), *cells, latency])
+            flags = [str(s.mixed), str(s.cited_abstention)]
+            rows.append([s.answer, s.lang, str(s.questions), *cells, *flags, latency])
         header = ["answer", "lang", "questions", "token F1", "content recall"]
-        header += ["citation precision", "false abstention", "correct abstention", "median s"]
+        header += ["citation precision", "false abstention", "correct abstention"]
+        header += ["mixed", "abstentions citing", "median s"]
         model = self.config.get("model", "")
         return f"Answers{f' ({model})' if model else ''}", header, rows
 
@@ -773,6 +792,15 @@ def _evaluate_one(
             base, rag = _answer(q, judge, session)
         except LLMTimeoutError as exc:
             warnings.append(f"question {q.id}: left out of the answer metrics ({exc})")
+        else:
+            if rag.cited_abstention:
+                warnings.append(
+                    f"question {q.id}: the answer says the documents do not say, yet cites"
+                )
+            if rag.mixed:
+                warnings.append(
+                    f"question {q.id}: the answer answers, then says the documents do not say"
+                )
     return EvalRow(q.id, q.question, q.lang, q.answerable, q.split, judge.by, retrieval, base, rag)
 
 
