@@ -175,22 +175,38 @@ def _scored(answer: Answer, question: Question, judge: Judge) -> dict[str, Any]:
 
 
 def _support(answer: Answer, judge: Judge, embedder: Embedder) -> list[dict[str, Any]]:
-    """compare's marks on the RAG answer, with what is needed to judge each ✓."""
+    """compare's ✓ marks on the RAG answer, with what is needed to judge each one.
+
+    Marked twice: as ``docqa.compare`` does (``citations=True`` where the code has it: a
+    sentence that cites is checked against what it cites) and with citations ignored (the
+    closest source judges, as before), so both sets of ✓ can be read against their sources.
+    """
     if answer.abstained or not answer.hits:
         return []
     texts = [h.text for h in answer.hits]
+    vectors = embedder.embed_documents(texts)
+    try:
+        checked = mark_support(answer.text, texts, embedder, source_vectors=vectors, citations=True)
+    except TypeError:  # a snapshot of docqa before support marks read citations
+        checked = mark_support(answer.text, texts, embedder, source_vectors=vectors)
+    closest = mark_support(answer.text, texts, embedder, source_vectors=vectors)
     out = []
-    for mark in mark_support(answer.text, texts, embedder):
-        if mark.status != "supported" or mark.source is None:
+    for mark, old in zip(checked, closest, strict=True):
+        if "supported" not in (mark.status, old.status):
             continue
+        source = mark.source if mark.status == "supported" else old.source
+        assert source is not None
         cited = cited_numbers(mark.sentence)
         out.append(
             {
                 "sentence": mark.sentence,
-                "source": mark.source,
+                "source": source,
                 "cited": cited,
-                "source_cited": mark.source in cited,
-                "source_relevant": bool(judge.by and judge.keys(answer.hits[mark.source - 1])),
+                "checked": mark.status == "supported",
+                "closest": old.status == "supported",
+                "source_cited": source in cited,
+                "source_relevant": bool(judge.by and judge.keys(answer.hits[source - 1])),
+                "source_text": answer.hits[source - 1].text,
             }
         )
     return out
@@ -335,8 +351,10 @@ def summary(rows: Sequence[Row]) -> dict[str, Any]:
     rag = [r.rag for r in answerable]
     base = [r.baseline for r in answerable if r.baseline]
     llm_called = [r.rag for r in rows if r.rag["first_token_s"] is not None]
-    marks = [m for r in rows for m in r.support]
+    marks = [m for r in rows for m in r.support if m.get("checked", True)]
+    old_marks = [m for r in rows for m in r.support if m.get("closest", True)]
     cited_marks = [m for m in marks if m["cited"]]
+    old_cited = [m for m in old_marks if m["cited"]]
     return {
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
@@ -368,6 +386,9 @@ def summary(rows: Sequence[Row]) -> dict[str, Any]:
         "support_cited": len(cited_marks),
         "support_source_cited": sum(m["source_cited"] for m in cited_marks),
         "support_source_relevant": sum(m["source_relevant"] for m in marks),
+        "old_support_marks": len(old_marks),
+        "old_support_cited": len(old_cited),
+        "old_support_source_cited": sum(m["source_cited"] for m in old_cited),
     }
 
 
@@ -378,7 +399,8 @@ def _pct(n: int, d: int) -> str:
 TABLE_HEADER = (
     "| run | answerable | F1 model alone → RAG | content recall alone → RAG | citation precision "
     "| says not in docs (hit@10=1) | mixed | answers citing nothing | correct abstention "
-    "| abstention citing | first token / total s (median) | prompt tokens | ✓ source cited |\n"
+    "| abstention citing | first token / total s (median) | prompt tokens "
+    "| ✓ citing: backed by a cited source (closest-source rule) |\n"
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
@@ -391,7 +413,8 @@ def table_line(label: str, s: dict[str, Any]) -> str:
         f"| {s['mixed']} | {s['uncited']} | {_pct(s['correct_abstention'], s['unanswerable'])} "
         f"| {s['cited_abstention']} | {_f(s['ttft_median'], 1)} / {_f(s['total_median'], 1)} "
         f"| {_f(s['prompt_tokens_median'], 0)} "
-        f"| {_pct(s['support_source_cited'], s['support_cited'])} |"
+        f"| {_pct(s['support_source_cited'], s['support_cited'])} "
+        f"({_pct(s['old_support_source_cited'], s['old_support_cited'])}) |"
     )
 
 
@@ -448,6 +471,8 @@ def run(args: argparse.Namespace) -> list[Row]:
                 continue
             store = "open" if name == "open" else "debian"
             for q in question_set(name, args.split)[:limit]:
+                if args.ids and q.id not in args.ids.split(","):
+                    continue
                 rows.append(runner.one(name, store, q))
                 print_row(rows[-1])
     finally:
@@ -534,6 +559,7 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true", help="RAG answers only")
     parser.add_argument("--table", help="print saved runs LABEL,... instead of running")
     parser.add_argument("--readme", help="write the table between these README markers")
+    parser.add_argument("--ids", help="only these question ids (of the sets chosen)")
     parser.add_argument("--sweep", help="first-token time for these top_k values, e.g. 2,4,8")
     args = parser.parse_args()
     if args.sweep:

@@ -29,6 +29,7 @@ from docqa.config import Settings
 from docqa.errors import ConfigError, DocqaError
 from docqa.language import detect_language, stopwords, words
 from docqa.llm import Completion, Message, TokenCallback
+from docqa.passages import passages
 from docqa.support import CITATION, mark_support, split_sentences, strip_citations
 from docqa.types import Answer, Citation, Comparison, Hit, Timings, TokenUsage
 
@@ -569,14 +570,17 @@ class Answerer:
         return [self.backend_warning] if self.backend_warning else []
 
     def retrieve(self, query: str) -> tuple[list[Hit], float]:
-        """The relevant hits for ``query`` (relevance floor applied) and the seconds it took."""
+        """The sources for ``query`` and the seconds it took: the relevant hits (relevance floor
+        applied), contents pages left out and overlapping neighbours joined
+        (:func:`docqa.passages.passages`)."""
         started = time.perf_counter()
         if self.embedder is None and self.settings.search_mode != "bm25":
             self.embedder = embedding.make_embedder(self.settings)
         hits = retrieval.search(
             query, self.settings, files=self.files, embedder=self.embedder, store=self.store
         )
-        return retrieval.relevant(hits, self.settings), time.perf_counter() - started
+        sources = passages(retrieval.relevant(hits, self.settings))
+        return sources, time.perf_counter() - started
 
     def prepare(
         self, question: str, *, query: str | None = None, history: Sequence[Message] = ()
@@ -790,6 +794,8 @@ def _marked(question: str, base: Answer, rag: Answer, answerer: Answerer) -> Com
         hits=hits,
         baseline_support=mark_support(base.text, texts, embedder, source_vectors=vectors),
         rag_support=(
-            () if rag.abstained else mark_support(rag.text, texts, embedder, source_vectors=vectors)
+            ()
+            if rag.abstained
+            else mark_support(rag.text, texts, embedder, source_vectors=vectors, citations=True)
         ),
     )
