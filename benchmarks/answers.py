@@ -541,8 +541,17 @@ def save(label: str, args: argparse.Namespace, rows: Sequence[Row]) -> None:
 
 
 def load(label: str) -> list[Row]:
+    """A saved run, its abstention flags re-read with the current detector (so that runs
+    saved before a detector change are counted by the same rule)."""
     data = json.loads((CACHE / "runs" / f"{label}.json").read_text(encoding="utf-8"))
-    return [Row(**r) for r in data["rows"]]
+    rows = [Row(**r) for r in data["rows"]]
+    for row in rows:
+        rag = row.rag
+        rag["says_not"] = says_not_in_documents(rag["text"])
+        rag["abstained"] = rag["abstained"] or rag["says_not"]
+        rag["mixed"] = not rag["abstained"] and mentions_not_in_documents(rag["text"])
+        rag["cited_abstention"] = rag["abstained"] and bool(rag["citations"])
+    return rows
 
 
 def iter_labels(text: str) -> Iterator[str]:

@@ -258,6 +258,8 @@ def test_an_answer_that_then_disclaims_is_flagged_as_mixed(
             False,
             True,
         ),
+        ("Two boats [1]. The document does not cover the question about Knoppix.", False, True),
+        ("Deux bateaux [1]. Les sources ne couvrent pas complètement cette question.", False, True),
         ("Two boats [1]. The sources do not say how old they are.", False, False),
         ("Two boats [1]; the documents say nothing else.", False, False),
         ("Debian documents its sources [1].", False, False),

@@ -68,7 +68,7 @@ _DOCS_FR = r"(?:les |ces )?(?:documents?|sources?|textes?|passages?|extraits?)(?
 _VERBS_FR = (
     r"(?:disent|dit|contiennent|contient|précisent|précise|mentionnent|mentionne|indiquent"
     r"|indique|fournissent|fournit|expliquent|explique|donnent|donne|abordent|aborde|parlent"
-    r"|parle|traitent|traite|répondent|répond)"
+    r"|parle|traitent|traite|répondent|répond|couvrent|couvre)"
 )
 _NOT_IN_DOCUMENTS = re.compile(
     rf"(?:(?:but|however|mais|cependant),? )?(?:{_DOCS_EN} (?:do|does|did)(?: not|n't) "
@@ -86,6 +86,11 @@ _BARE_TAIL = re.compile(
     r"(?: (?:in|from) (?:the |these )?(?:provided )?(?:documents?|sources?|context)"
     r"| dans (?:les|ces) (?:documents|sources))?"
     r"[\s.!…]*"
+)
+# "… do not cover the question about Knoppix, but …": the whole question, whatever follows.
+_WHOLE_QUESTION = re.compile(
+    r"(?: pas)?(?: (?:fully|completely|entirely|entièrement|complètement|totalement))?"
+    r" (?:the|this|your|that|cette|la|votre) question\b"
 )
 
 
@@ -353,7 +358,10 @@ def says_not_in_documents(text: str) -> bool:
 
 def _bare_disclaimer(sentence: str) -> bool:
     found = _NOT_IN_DOCUMENTS.match(sentence)
-    return found is not None and _BARE_TAIL.fullmatch(sentence, found.end()) is not None
+    if found is None:
+        return False
+    end = found.end()
+    return bool(_BARE_TAIL.fullmatch(sentence, end) or _WHOLE_QUESTION.match(sentence, end))
 
 
 def mentions_not_in_documents(text: str) -> bool:
