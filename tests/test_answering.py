@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from docqa import prompts
+from docqa import answering, prompts
 from docqa.answering import (
     MESSAGE_OVERHEAD,
     AnswerStream,
@@ -21,6 +22,7 @@ from docqa.api import ask, baseline, compare, ingest
 from docqa.config import Settings
 from docqa.errors import ConfigError, DocqaError, LLMError
 from docqa.llm import Completion, Message, TokenCallback
+from docqa.passages import is_contents, passages
 from docqa.types import Hit, TokenUsage
 
 from .fakes import HashEmbedder, ScriptedLLM, install_llm
@@ -63,8 +65,8 @@ def test_rag_prompt_numbers_the_sources_and_holds_the_question(
     llm = ScriptedLLM("The station owns two boats [1].")
     answer = ask(QUESTION, settings, llm=llm, embedder=emb)
     system, user = llm.calls[0][0], llm.calls[0][-1]
-    assert system.role == "system" and "[1]" in system.content
-    assert prompts.NOT_IN_DOCUMENTS in system.content
+    assert system.role == "system" and re.search(r"like \[\d\]", system.content)
+    assert "do not cover it" in system.content
     assert "[1] boats.md, Boats\n# Boats" in user.content and BOATS in user.content
     assert "[2] " in user.content and "[3] " in user.content
     assert user.content.endswith(f"Question: {QUESTION}")
@@ -107,6 +109,66 @@ def test_files_filter_limits_the_sources(settings: Settings, emb: HashEmbedder) 
     answer = ask(QUESTION, settings, llm=llm, embedder=emb, files=["*.txt"])
     assert [h.file.rsplit("/", 1)[-1] for h in answer.hits] == ["safety.txt"]
     assert SAFETY in user_text(llm) and BOATS not in user_text(llm)
+
+
+def test_the_prompt_asks_for_partial_answers_and_narrows_refusal() -> None:
+    """An all-or-nothing rule, and a refusal sentence to copy, made refusal the safe choice."""
+    system = prompts.RAG_SYSTEM
+    assert "reply exactly" not in system and prompts.NOT_IN_DOCUMENTS not in system
+    assert "Start with the answer" in system and "only part of the question" in system
+    assert "If no source is about the question at all" in system
+    user = prompts.rag_user(["[1] a.md\nText."], QUESTION)
+    assert user.startswith(f"Question: {QUESTION}") and user.endswith(f"Question: {QUESTION}")
+
+
+def test_a_pdf_source_is_labelled_with_its_page_and_heading_path() -> None:
+    hit = Hit(file="/d/faq.pdf", text="…", score=1.0, page=12, heading=("Packages", "Conffiles?"))
+    assert prompts.source_label(hit) == "faq.pdf, page 12, Packages > Conffiles?"
+    assert prompts.source_label(Hit(file="C:\\d\\a.txt", text="…", score=1.0)) == "a.txt"
+
+
+# --- the sources in the prompt -------------------------------------------------------------
+
+CONTENTS = "\n".join(f"4.{n} Question number {n} . . . . . . . . {10 + n}" for n in range(1, 6))
+
+
+def test_passages_drop_contents_pages_and_join_overlapping_neighbours() -> None:
+    first = "Apt reads the sources list. It then downloads the package index files.\n"
+    second = "It then downloads the package index files. Dpkg unpacks what apt fetched.\n"
+    third = "Dpkg unpacks what apt fetched. Conffiles are kept when you upgrade.\n"
+    other_page = Hit(file="/d/faq.pdf", text=second, score=0.5, page=13)
+    hits = [
+        Hit(file="/d/faq.pdf", text=third, score=0.9, page=12, dense_score=0.7),
+        Hit(file="/d/faq.pdf", text=CONTENTS, score=0.8, page=3),
+        Hit(file="/d/other.pdf", text="Something else entirely, long enough.", score=0.7),
+        Hit(file="/d/faq.pdf", text=first, score=0.6, page=12, dense_score=0.6),
+        Hit(file="/d/faq.pdf", text=second, score=0.5, page=12, dense_score=0.5),
+        other_page,
+    ]
+    got = passages(hits)
+    assert [h.file for h in got] == ["/d/faq.pdf", "/d/other.pdf", "/d/faq.pdf"]
+    joined = got[0]
+    assert joined.text.count("It then downloads") == 1 and joined.text.count("Dpkg unpacks") == 1
+    assert joined.text.startswith("Apt reads") and joined.text.rstrip().endswith("upgrade.")
+    assert (joined.page, joined.score, joined.dense_score) == (12, 0.9, 0.7)
+    assert got[2] is other_page  # the same text on another page is another source
+    assert is_contents(CONTENTS) and not is_contents(first + second)
+
+
+def test_the_prompt_sends_overlapping_text_once(tmp_path: Path, emb: HashEmbedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    sentences = [f"Boat rule {n} says the crew checks item {n} before leaving." for n in range(40)]
+    (docs / "rules.md").write_text("# Rules\n\n" + " ".join(sentences) + "\n")
+    s = Settings(store=tmp_path / "store", relevance_floor=0.0, top_k=8, chunk_tokens=64)
+    s = s.with_(chunk_overlap=16, max_tokens=16)
+    ingest(docs, s, embedder=emb)
+    llm = ScriptedLLM("The crew checks the items [1].")
+    answer = ask("What does the crew check before leaving?", s, llm=llm, embedder=emb)
+    user = user_text(llm)
+    sent = [x for x in sentences if x in user]
+    assert sent and all(user.count(x) == 1 for x in sent)  # overlaps sent once
+    assert len(answer.hits) < 8 and user.count("\n[") == len(answer.hits)
 
 
 # --- citations -----------------------------------------------------------------------------
@@ -153,6 +215,55 @@ def test_model_saying_the_documents_do_not_say_is_an_abstention(
 ) -> None:
     answer = ask(QUESTION, settings, llm=ScriptedLLM(prompts.NOT_IN_DOCUMENTS), embedder=emb)
     assert answer.abstained and answer.citations == ()
+
+
+def test_a_disclaimer_that_cites_is_still_an_abstention_and_is_flagged(
+    settings: Settings, emb: HashEmbedder
+) -> None:
+    llm = ScriptedLLM("The documents do not say. [1]")
+    answer = ask(QUESTION, settings, llm=llm, embedder=emb)
+    assert answer.abstained
+    assert any("do not say, yet cites [1]" in w for w in answer.warnings)
+
+
+def test_an_answer_that_then_disclaims_is_flagged_as_mixed(
+    settings: Settings, emb: HashEmbedder
+) -> None:
+    llm = ScriptedLLM("The station owns two boats [1]. The documents do not say.")
+    answer = ask(QUESTION, settings, llm=llm, embedder=emb)
+    assert not answer.abstained and [c.n for c in answer.citations] == [1]
+    assert any("answers, then says the documents do not say" in w for w in answer.warnings)
+    precise = "The station owns two boats [1]. The documents do not say how old they are."
+    answer = ask(QUESTION, settings, llm=ScriptedLLM(precise), embedder=emb)
+    assert not answer.abstained and not any("answers, then" in w for w in answer.warnings)
+
+
+@pytest.mark.parametrize(
+    ("text", "abstains", "mixed"),
+    [
+        ("The documents do not say.", True, False),
+        ("The documents do not say. [7]", True, False),
+        ("The provided sources don't mention the GIL. It is a lock [2].", True, False),
+        ("There is no information about this in the documents.", True, False),
+        ("Les documents ne le disent pas.", True, False),
+        ("Les sources fournies ne précisent pas la date.", True, False),
+        ("Two boats [1]. The documents do not say.", False, True),
+        ("Two boats [1]. The documents do not contain an answer to this question.", False, True),
+        (
+            "Deux bateaux [1]. Les documents ne contiennent pas de réponse à cette question.",
+            False,
+            True,
+        ),
+        ("Two boats [1]. The document does not cover the question about Knoppix.", False, True),
+        ("Deux bateaux [1]. Les sources ne couvrent pas complètement cette question.", False, True),
+        ("Two boats [1]. The sources do not say how old they are.", False, False),
+        ("Two boats [1]; the documents say nothing else.", False, False),
+        ("Debian documents its sources [1].", False, False),
+    ],
+)
+def test_disclaimers_are_read_in_english_and_french(text: str, abstains: bool, mixed: bool) -> None:
+    assert answering.says_not_in_documents(text) is abstains
+    assert answering.mentions_not_in_documents(text) is mixed
 
 
 # --- abstention ----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ test_eval_cli.py)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,11 @@ from docqa.evaluation import (
     load_questions,
     path_matches,
 )
+from docqa.llm import Message
 from docqa.types import Hit
 
 from .eval_setup import ROWS, install_reply_llm, make_store, write
-from .fakes import HashEmbedder, ScriptedLLM, install_hash_embedder
+from .fakes import HashEmbedder, ScriptedLLM, install_hash_embedder, install_llm
 
 # --- question files --------------------------------------------------------------------------
 
@@ -193,3 +195,34 @@ def test_json_round_trip(store: Path, tmp_path: Path, llm: ScriptedLLM) -> None:
     assert json.loads(report.to_json())["summary"]["answers"][0]["answer"] == "baseline"
     with pytest.raises(ValueError, match="not a docqa eval report"):
         EvalReport.from_json('{"k": 1}')
+
+
+def test_eval_counts_the_abstentions_it_sees(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disclaimer followed by a citation is an abstention (flagged, its citation unscored);
+    an answer followed by a bare disclaimer is flagged as mixed."""
+
+    def replies(messages: Sequence[Message]) -> str:
+        prompt = messages[-1].content
+        if "[1]" not in prompt:
+            return "Probably three boats."
+        if "cold room" in prompt.rsplit("Question:", 1)[-1]:
+            return "The documents do not say. [1]"
+        return "The station owns two boats [1]. The documents do not say."
+
+    fake = ScriptedLLM(default=replies)
+    install_llm(monkeypatch, lambda settings, backend: fake)
+    questions = write(tmp_path / "q.jsonl", ROWS[:2])
+    report = evaluate(questions, Settings(store=store, llm="gguf"))
+    boats, cold = report.rows
+    assert cold.rag is not None and cold.rag.abstained and cold.rag.cited_abstention
+    assert cold.rag.citation_precision is None and not cold.rag.mixed
+    assert boats.rag is not None and boats.rag.mixed and not boats.rag.abstained
+    rag = next(s for s in report.answers() if s.answer == "rag")
+    assert rag.false_abstention == 0.5 and (rag.mixed, rag.cited_abstention) == (1, 1)
+    assert any(
+        "cold: the answer says the documents do not say, yet cites" in w for w in report.warnings
+    )
+    assert any("boats: the answer answers, then says" in w for w in report.warnings)
+    assert "| mixed | abstentions citing |" in report.to_markdown()

@@ -112,3 +112,19 @@ def test_number_words_must_appear_in_the_source() -> None:
     assert missing_terms("It owns two boats.", source) == []
     assert missing_terms("It owns three boats.", source) == ["three"]
     assert missing_terms("One of them is the Goéland.", source) == []
+
+
+def test_a_check_mark_is_backed_by_the_source_the_sentence_cites() -> None:
+    emb = HashEmbedder()
+    claim = (
+        "The station owns two boats: the Goéland, a 6.2-metre aluminium launch with a 90 hp engine"
+    )
+    answer = f"{claim} [1]. {claim} [2]. {claim}. {claim} [9]."
+    marks = mark_support(answer, [COLD, SOURCE], emb, citations=True)
+    assert [m.status for m in marks] == ["similar", "supported", "supported", "supported"]
+    assert marks[0].source == 1 and "backed by [2]" in marks[0].reason
+    assert "not by the cited [1]" in marks[0].reason
+    assert marks[1].source == 2 and marks[2].source == 2  # no citation: the closest source
+    assert marks[3].source == 2  # a number that names no source is ignored
+    unchecked = mark_support(answer, [COLD, SOURCE], emb)
+    assert [m.status for m in unchecked] == ["supported"] * 4

@@ -17,7 +17,7 @@ from docqa.errors import ConfigError
 from docqa.types import Hit
 
 NOT_IN_DOCUMENTS = "The documents do not say."
-"""What the model is told to answer when the sources do not hold the answer."""
+"""The usual wording of a model's refusal (docqa reads any "the documents do not …" as one)."""
 
 ABSTENTION = {
     "en": "The documents do not contain an answer to this question.",
@@ -25,14 +25,23 @@ ABSTENTION = {
 }
 """docqa's own answer, without calling the model, when no source passes the relevance floor."""
 
-RAG_SYSTEM = f"""You answer questions using only the numbered sources the user gives you.
-Rules:
-- Use only facts stated in the sources. Do not add facts from your own knowledge.
-- After each sentence that uses a source, cite it by its number in square brackets, like [1] \
-or [1][3].
-- If the sources do not contain the answer, reply exactly: "{NOT_IN_DOCUMENTS}"
-- Answer in the language of the question, even when the sources are in another language.
-- Be concise and precise; keep numbers, names and units exactly as the sources write them."""
+# Measured with Qwen2.5-Coder-1.5B on the tune questions (benchmarks/answers.py): an
+# all-or-nothing rule ("if the sources do not contain the answer, reply exactly: ...") made
+# refusal the safe choice whenever the sources held only part of an answer, the usual case for
+# "how" and "why" questions; and an exact refusal sentence to copy, even under a narrower rule,
+# was copied at the start of answers that then answered. So the model is told to start with
+# what the sources say, to name what they leave out, and to say that the documents do not cover
+# the question only when no source is about it, in its own words.
+RAG_SYSTEM = """You answer the user's question from the numbered sources they give you.
+- Start with the answer: what the sources say about the question, keeping their wording, \
+numbers and names. Answer even when the sources cover only part of the question.
+- After each sentence, write the number of the source it comes from in square brackets, like \
+[2]. Cite only sources that say what the sentence says.
+- If part of the question is not covered, finish with one sentence naming that part.
+- Use only the sources, not your own knowledge.
+- If no source is about the question at all, say in one sentence that the documents do not \
+cover it.
+- Answer in the language of the question, even when the sources are in another language."""
 
 BASELINE_SYSTEM = """You answer questions from your own knowledge.
 - Be concise and precise.
@@ -90,15 +99,20 @@ def system_prompt(base: str, settings: Settings) -> str:
 
 
 def source_label(hit: Hit) -> str:
-    """How a source is named to the model: file name, then page or heading path.
+    """How a source is named to the model: file name, page, heading path.
 
-    Only the file name is sent, not the folder: the model needs no more to cite, and a remote
-    LLM server learns nothing about the user's folders.
+    The heading path says what a chunk is about when its text starts mid-section (a PDF page
+    cut at a heading, a FAQ answer's second half), which helps the model pick the source that
+    answers. Only the file name is sent, not the folder: the model needs no more to cite, and a
+    remote LLM server learns nothing about the user's folders.
     """
     name = hit.file.replace("\\", "/").rsplit("/", 1)[-1]
+    parts = [name]
     if hit.page is not None:
-        return f"{name}, page {hit.page}"
-    return f"{name}, {' > '.join(hit.heading)}" if hit.heading else name
+        parts.append(f"page {hit.page}")
+    if hit.heading:
+        parts.append(" > ".join(hit.heading))
+    return ", ".join(parts)
 
 
 def format_source(n: int, hit: Hit) -> str:
@@ -107,9 +121,13 @@ def format_source(n: int, hit: Hit) -> str:
 
 
 def rag_user(sources: Sequence[str], question: str) -> str:
-    """The user message of a RAG prompt: the source blocks, then the question."""
+    """The user message of a RAG prompt: the question, the source blocks, the question again.
+
+    Asked first, the question tells the model what to look for while it reads the sources;
+    asked again last, it is what the model answers.
+    """
     blocks = "\n\n".join(sources)
-    return f"Sources:\n\n{blocks}\n\nQuestion: {question}"
+    return f"Question: {question}\n\nSources:\n\n{blocks}\n\nQuestion: {question}"
 
 
 def condense_user(turns: Sequence[tuple[str, str]], question: str) -> str:

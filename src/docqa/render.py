@@ -368,9 +368,11 @@ def _answer_table(report: EvalReport) -> Table:
         p = before.get((s.answer, s.lang))
         cells = [_fmt(getattr(s, n), getattr(p, n) if p else None) for n in names]
         latency = _fmt(s.latency_s, p.latency_s if p else None, digits=2)
-        rows.append([s.answer, s.lang, str(s.questions), *cells, latency])
+        flags = [str(s.mixed), str(s.cited_abstention)]
+        rows.append([s.answer, s.lang, str(s.questions), *cells, *flags, latency])
     header = ["answer", "lang", "questions", "token F1", "content recall"]
-    header += ["citation precision", "false abstention", "correct abstention", "median s"]
+    header += ["citation precision", "false abstention", "correct abstention"]
+    header += ["mixed", "abstentions citing", "median s"]
     model = report.config.get("model", "")
     return f"Answers{f' ({model})' if model else ''}", header, rows
 

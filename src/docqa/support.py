@@ -159,9 +159,10 @@ class _Best:
     cosine: float
 
 
-def _best(sentence_vector: NDArray[np.float32], sources: NDArray[np.float32]) -> _Best:
-    scores = sources @ sentence_vector
-    i = int(np.argmax(scores))
+def _best(scores: NDArray[np.float32], among: Sequence[int] | None = None) -> _Best:
+    """The best-scoring source, among the 0-based indexes ``among`` when given."""
+    indexes = list(among) if among else list(range(len(scores)))
+    i = max(indexes, key=lambda n: float(scores[n]))
     return _Best(i, float(scores[i]))
 
 
@@ -176,6 +177,42 @@ def _reason(status: SupportStatus, best: _Best, missing: Sequence[str], supporte
     return f"no source says this; closest is {where}"
 
 
+def _cited(sentence: str, count: int) -> list[int]:
+    """0-based indexes of the sources ``sentence`` cites (numbers out of range ignored)."""
+    found = []
+    for match in CITATION.finditer(sentence):
+        for part in re.split(r"[,;]", match.group(1)):
+            n = int(part)
+            if 1 <= n <= count and n - 1 not in found:
+                found.append(n - 1)
+    return found
+
+
+def _mark(
+    sentence: str,
+    scores: NDArray[np.float32],
+    sources: Sequence[str],
+    cited: Sequence[int],
+    thresholds: tuple[float, float],
+) -> SentenceSupport:
+    supported, similar = thresholds
+    best = _best(scores, cited)
+    missing = missing_terms(sentence, sources[best.index])
+    status = classify(best.cosine, missing, supported, similar)
+    reason = _reason(status, best, missing, supported)
+    if cited and status != "supported":
+        other = _best(scores)
+        other_missing = missing_terms(sentence, sources[other.index])
+        if classify(other.cosine, other_missing, supported, similar) == "supported":
+            # The claim is in the sources, but not where the answer points: no ✓.
+            status = "similar"
+            reason = (
+                f"backed by [{other.index + 1}] (cosine {other.cosine:.2f}), "
+                f"not by the cited [{best.index + 1}]"
+            )
+    return SentenceSupport(sentence, status, best.index + 1, best.cosine, reason)
+
+
 def mark_support(
     text: str,
     sources: Sequence[str],
@@ -184,11 +221,12 @@ def mark_support(
     source_vectors: NDArray[np.float32] | None = None,
     supported: float = SUPPORTED_MIN,
     similar: float = SIMILAR_MIN,
+    citations: bool = False,
 ) -> tuple[SentenceSupport, ...]:
     """Mark each sentence of ``text`` as supported, similar or unsupported by ``sources``.
 
     Args:
-        text: An answer; citation markers are ignored.
+        text: An answer.
         sources: The source texts, numbered from 1 in the result.
         embedder: Embeds the sentences (query side) and, unless given, the sources; may be
             ``None`` only when there are no sources.
@@ -197,6 +235,10 @@ def mark_support(
         supported: Cosine from which a sentence with all its key terms in the source is
             supported.
         similar: Cosine from which a sentence is similar.
+        citations: Read the sentences' ``[n]`` markers: a sentence that cites sources is
+            checked against those only, so a ✓ is always backed by a source it cites (when
+            another source backs it, it is marked similar, and the reason says which). Off,
+            markers are ignored and the closest source judges.
 
     Returns:
         One :class:`SentenceSupport` per sentence, in order.
@@ -210,9 +252,7 @@ def mark_support(
     vectors = source_vectors if source_vectors is not None else embedder.embed_documents(sources)
     marks = []
     for sentence in sentences:
-        best = _best(embedder.embed_query(strip_citations(sentence)), vectors)
-        missing = missing_terms(sentence, sources[best.index])
-        status = classify(best.cosine, missing, supported, similar)
-        reason = _reason(status, best, missing, supported)
-        marks.append(SentenceSupport(sentence, status, best.index + 1, best.cosine, reason))
+        scores = vectors @ embedder.embed_query(strip_citations(sentence))
+        cited = _cited(sentence, len(sources)) if citations else []
+        marks.append(_mark(sentence, scores, sources, cited, (supported, similar)))
     return tuple(marks)

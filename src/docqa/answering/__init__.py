@@ -7,9 +7,10 @@ One concern per module: :mod:`~docqa.answering.budget` (tokens), :mod:`~docqa.an
 ``docqa.compare`` and ``docqa.Chat`` run them through a :class:`docqa.session.Session`.
 """
 
+from docqa.answering.abstention import mentions_not_in_documents, says_not_in_documents
 from docqa.answering.ask import Answerer, answer
 from docqa.answering.budget import MESSAGE_OVERHEAD, TokenCounter, fit_history
-from docqa.answering.citations import parse_citations
+from docqa.answering.citations import cited_numbers, parse_citations
 from docqa.answering.compare import compare
 from docqa.answering.jobs import Job
 from docqa.answering.streaming import AnswerStream
@@ -21,7 +22,10 @@ __all__ = [
     "Job",
     "TokenCounter",
     "answer",
+    "cited_numbers",
     "compare",
     "fit_history",
+    "mentions_not_in_documents",
     "parse_citations",
+    "says_not_in_documents",
 ]

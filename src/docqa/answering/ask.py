@@ -14,6 +14,7 @@ from docqa.answering.citations import finish
 from docqa.answering.jobs import Job, abstention, baseline_job, rag_job
 from docqa.answering.streaming import AnswerStream
 from docqa.llm import Message, TokenCallback
+from docqa.passages import passages
 from docqa.types import Answer, Hit, Timings
 
 if TYPE_CHECKING:
@@ -59,10 +60,13 @@ class Answerer:
         return [warning] if warning else []
 
     def retrieve(self, query: str) -> tuple[list[Hit], float]:
-        """The relevant hits for ``query`` (relevance floor applied) and the seconds it took."""
+        """The sources for ``query`` and the seconds it took: the relevant hits (relevance floor
+        applied), contents pages left out and overlapping neighbours joined
+        (:func:`docqa.passages.passages`)."""
         started = time.perf_counter()
         hits = self.collaborators.search(query, files=self.files)
-        return retrieval.relevant(hits, self.settings), time.perf_counter() - started
+        sources = passages(retrieval.relevant(hits, self.settings))
+        return sources, time.perf_counter() - started
 
     def prepare(
         self, question: str, *, query: str | None = None, history: Sequence[Message] = ()

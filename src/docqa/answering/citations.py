@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Sequence
 
+from docqa.answering.abstention import mentions_not_in_documents, says_not_in_documents
 from docqa.answering.jobs import Job
 from docqa.language import stopwords, words
 from docqa.llm import Completion
@@ -18,13 +19,6 @@ MISMATCH = 0.25
 MISMATCH_MIN_TOKENS = 64
 """Gaps below this many tokens are never flagged: template tokens dominate short prompts."""
 QUOTE_CHARS = 200
-_NOT_IN_DOCUMENTS = (
-    "the documents do not say",
-    "the documents don't say",
-    "les documents ne le disent pas",
-    "les documents ne disent pas",
-    "les documents ne précisent pas",
-)
 
 
 def cited_numbers(text: str) -> list[int]:
@@ -94,12 +88,6 @@ def parse_citations(
     return tuple(citations), warnings
 
 
-def says_not_in_documents(text: str) -> bool:
-    """Whether the model answered that the documents do not say (in English or French)."""
-    start = " ".join(text.lower().replace("’", "'").split())
-    return start.startswith(_NOT_IN_DOCUMENTS)
-
-
 def _mismatch_warning(expected: int, reported: int | None) -> str | None:
     if not reported or abs(expected - reported) <= max(MISMATCH * reported, MISMATCH_MIN_TOKENS):
         return None
@@ -115,6 +103,14 @@ def finish(job: Job, completion: Completion, *, interrupted: bool = False) -> An
     citations, warnings = parse_citations(completion.text, job.hits, given)
     mismatch = _mismatch_warning(job.expected_tokens, completion.usage.prompt_tokens)
     notes = [*job.warnings, *warnings, *([mismatch] if mismatch else [])]
+    abstained = bool(job.hits) and says_not_in_documents(completion.text)
+    if abstained and citations:
+        cited = "".join(f"[{c.n}]" for c in citations)
+        notes.append(
+            f"the answer says the documents do not say, yet cites {cited}: read it as an abstention"
+        )
+    elif job.hits and mentions_not_in_documents(completion.text):
+        notes.append("the answer answers, then says the documents do not say: check its sources")
     if interrupted:
         notes.append("interrupted: the answer is incomplete")
     return Answer(
@@ -131,7 +127,7 @@ def finish(job: Job, completion: Completion, *, interrupted: bool = False) -> An
             first_token_s=completion.first_token_s,
             total_s=time.perf_counter() - job.started,
         ),
-        abstained=bool(job.hits) and not citations and says_not_in_documents(completion.text),
+        abstained=abstained,
         warnings=tuple(notes),
         dropped_sources=job.dropped,
     )

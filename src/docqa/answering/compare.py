@@ -79,6 +79,8 @@ def _marked(question: str, base: Answer, rag: Answer, answerer: Answerer) -> Com
         hits=hits,
         baseline_support=mark_support(base.text, texts, embedder, source_vectors=vectors),
         rag_support=(
-            () if rag.abstained else mark_support(rag.text, texts, embedder, source_vectors=vectors)
+            ()
+            if rag.abstained
+            else mark_support(rag.text, texts, embedder, source_vectors=vectors, citations=True)
         ),
     )

@@ -39,7 +39,8 @@ class AnswerSummary:
     """Answer metrics of ``baseline`` or ``rag`` over one language (or all).
 
     ``false_abstention`` is over answerable questions, ``correct_abstention`` over unanswerable
-    ones; ``latency_s`` is the median seconds per answer.
+    ones; ``latency_s`` is the median seconds per answer. ``mixed`` counts answers that
+    answer and then say the documents do not say, ``cited_abstention`` abstentions that cite.
     """
 
     answer: str
@@ -51,6 +52,8 @@ class AnswerSummary:
     false_abstention: float | None
     correct_abstention: float | None
     latency_s: float | None
+    mixed: int = 0
+    cited_abstention: int = 0
 
 
 def _groups(rows: Sequence[EvalRow]) -> list[tuple[str, list[EvalRow]]]:
@@ -91,6 +94,8 @@ def _answer_summary(which: str, lang: str, rows: Sequence[EvalRow]) -> AnswerSum
         false_abstention=_abstention(rows, which, answerable=True),
         correct_abstention=_abstention(rows, which, answerable=False),
         latency_s=statistics.median(latencies) if latencies else None,
+        mixed=sum(s.mixed for s in scores),
+        cited_abstention=sum(s.cited_abstention for s in scores),
     )
 
 

