@@ -49,6 +49,7 @@ from typing import Any
 
 import convert_questions  # this folder
 from measurement_model import model_path
+from quality import write_readme  # this folder: one writer of README tables
 
 import docqa
 from docqa import prompts
@@ -63,7 +64,6 @@ from docqa.types import Answer, Timings
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "answers"
-README = HERE / "README.md"
 CORPORA = HERE.parent.parent / "shared" / "corpora"
 STORES = {
     "debian": (
@@ -423,18 +423,6 @@ def per_set_table(label: str, rows: Sequence[Row]) -> str:
     for name in dict.fromkeys(r.set for r in rows):
         lines.append(table_line(f"{label}: {name}", summary([r for r in rows if r.set == name])))
     return "\n".join(lines)
-
-
-def write_readme(marker: str, text: str) -> None:
-    """Replace the text between ``<!-- {marker} -->`` markers in benchmarks/README.md."""
-    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
-    readme = README.read_text(encoding="utf-8")
-    if start not in readme:
-        print(f"README has no {start} marker: table not written")
-        return
-    head, rest = readme.split(start, 1)
-    tail = rest.split(end, 1)[1]
-    README.write_text(f"{head}{start}\n{text}\n{end}{tail}", encoding="utf-8")
 
 
 # --- the run -----------------------------------------------------------------------------------
