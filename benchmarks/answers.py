@@ -15,6 +15,8 @@ Question sets (``--sets NAME[:N],...``, N = the first N of the split):
   gold answers and sources read from the documents) over a second store: the R manual, the
   Node.js ``url`` docs, the Python programming FAQ page and ``data/field-station-handbook.md``.
   Tune split only: the held-out open set of the issue stays out of sight.
+- ``paraphrased``: the 27 user-worded Debian questions of ``calibrate_floor.py`` (no gold
+  answer: they count only for refusals), both splits alike.
 - ``chat``: two-turn conversations through ``docqa.Chat``; the follow-up is scored.
 
 Per answer: hit@10, token F1, content recall, citation precision, abstention (docqa's own
@@ -53,7 +55,12 @@ from quality import write_readme  # this folder: one writer of README tables
 
 import docqa
 from docqa import prompts
-from docqa.answering import cited_numbers, mentions_not_in_documents, says_not_in_documents
+from docqa.answering import (
+    cited_numbers,
+    mentions_not_in_documents,
+    parse_citations,
+    says_not_in_documents,
+)
 from docqa.config import Settings
 from docqa.embedding import Embedder, make_embedder
 from docqa.evaluation import Judge, Question, load_questions, rank_hits, score_answer
@@ -130,7 +137,15 @@ def question_set(name: str, split: str) -> list[Question]:
         return load_questions(_converted("python_faq.jsonl", unanswerable=True), split=split)
     if name == "open":
         return load_questions(HERE / "open_questions.jsonl", split=split)
-    raise SystemExit(f"unknown set {name!r}: use en, fr, unanswerable, open, chat")
+    if name == "paraphrased":  # user-worded Debian questions, no gold: false refusals only
+        import calibrate_floor  # this folder
+
+        return [
+            Question(id=f"para-{lang.lower()}-{i}", question=q, lang=lang.lower(), split=split)
+            for lang in ("EN", "FR")
+            for i, q in enumerate(calibrate_floor.PARAPHRASED[lang])
+        ]
+    raise SystemExit(f"unknown set {name!r}: use en, fr, unanswerable, open, paraphrased, chat")
 
 
 # --- one answer, measured ----------------------------------------------------------------------
@@ -155,12 +170,22 @@ def _scored(answer: Answer, question: Question, judge: Judge) -> dict[str, Any]:
     score = score_answer(answer, question, judge)
     given = [n for n in range(1, len(answer.hits) + 1) if n not in answer.dropped_sources]
     relevant_given = [n for n in given if judge.by and judge.keys(answer.hits[n - 1])]
+    # the citations as the model wrote them, before docqa checked them against the sources
+    as_given, _ = parse_citations(answer.text, answer.hits, given)
+    given_relevant = [n in relevant_given for n in (c.n for c in as_given)]
+    given_precision = (
+        sum(given_relevant) / len(given_relevant)
+        if given_relevant and judge.by and not score.abstained
+        else None
+    )
     return {
         "text": answer.text,
         "f1": score.f1,
         "recall": score.content_recall,
         "citation_precision": score.citation_precision,
         "citations": [c.n for c in answer.citations],
+        "citations_given": [c.n for c in as_given],
+        "citation_precision_given": given_precision,
         "abstained": answer.abstained,
         "says_not": says_not_in_documents(answer.text),
         "mixed": not answer.abstained and mentions_not_in_documents(answer.text),
@@ -171,6 +196,11 @@ def _scored(answer: Answer, question: Question, judge: Judge) -> dict[str, Any]:
         "sources": len(given),
         "relevant_sources": relevant_given,
         "warnings": list(answer.warnings),
+        # what the answer was given, to re-judge its citations without running the model again
+        "hits": [
+            {"n": n, "text": h.text, "relevant": bool(judge.by and judge.keys(h))}
+            for n, h in enumerate(answer.hits, 1)
+        ],
     }
 
 
@@ -347,7 +377,8 @@ def summary(rows: Sequence[Row]) -> dict[str, Any]:
     """Aggregates of one run: answer metrics per answer kind, abstention, latency, support."""
     answerable = [r for r in rows if r.answerable]
     unanswerable = [r for r in rows if not r.answerable]
-    found = [r for r in answerable if r.hit10 == 1]
+    # hit@10 = 1, or no gold to judge retrieval by (paraphrased questions): all count
+    found = [r for r in answerable if r.hit10 in (1, None)]
     rag = [r.rag for r in answerable]
     base = [r.baseline for r in answerable if r.baseline]
     llm_called = [r.rag for r in rows if r.rag["first_token_s"] is not None]
@@ -363,6 +394,7 @@ def summary(rows: Sequence[Row]) -> dict[str, Any]:
         "rag_f1": _mean([x["f1"] for x in rag]),
         "rag_recall": _mean([x["recall"] for x in rag]),
         "citation_precision": _mean([x["citation_precision"] for x in rag]),
+        "citation_precision_given": _mean([x.get("citation_precision_given") for x in rag]),
         "false_abstention": sum(r.rag["abstained"] for r in answerable),
         "says_not_found": sum(r.rag["says_not"] or r.rag["mixed"] for r in found),
         "found": len(found),
@@ -397,7 +429,8 @@ def _pct(n: int, d: int) -> str:
 
 
 TABLE_HEADER = (
-    "| run | answerable | F1 model alone → RAG | content recall alone → RAG | citation precision "
+    "| run | answerable | F1 model alone → RAG | content recall alone → RAG "
+    "| citation precision (as the model gave them) "
     "| says not in docs (hit@10=1) | mixed | answers citing nothing | correct abstention "
     "| abstention citing | first token / total s (median) | prompt tokens "
     "| ✓ citing: backed by a cited source (closest-source rule) |\n"
@@ -409,7 +442,8 @@ def table_line(label: str, s: dict[str, Any]) -> str:
     return (
         f"| {label} | {s['answerable']} | {_f(s['base_f1'], 3)} → {_f(s['rag_f1'], 3)} "
         f"| {_f(s['base_recall'], 3)} → {_f(s['rag_recall'], 3)} "
-        f"| {_f(s['citation_precision'], 3)} | {_pct(s['says_not_found'], s['found'])} "
+        f"| {_f(s['citation_precision'], 3)} ({_f(s['citation_precision_given'], 3)}) "
+        f"| {_pct(s['says_not_found'], s['found'])} "
         f"| {s['mixed']} | {s['uncited']} | {_pct(s['correct_abstention'], s['unanswerable'])} "
         f"| {s['cited_abstention']} | {_f(s['ttft_median'], 1)} / {_f(s['total_median'], 1)} "
         f"| {_f(s['prompt_tokens_median'], 0)} "
@@ -444,25 +478,46 @@ def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def _partial(label: str | None) -> Path | None:
+    return CACHE / "runs" / f"{label}.partial.jsonl" if label else None
+
+
 def run(args: argparse.Namespace) -> list[Row]:
+    """Ask every chosen question; with ``--label``, each row is appended to
+    ``runs/LABEL.partial.jsonl`` as it comes, and a rerun with the same label resumes."""
     settings = Settings(llm="gguf", gguf=model_path(), threads=args.threads, **_overrides(args.set))
     runner = Runner(settings, args.no_baseline)
+    partial = _partial(args.label)
+    done: dict[tuple[str, str], Row] = {}
+    if partial is not None and partial.is_file():
+        for line in partial.read_text(encoding="utf-8").splitlines():
+            row = Row(**json.loads(line))
+            done[(row.set, row.id)] = row
+        print(f"resuming {args.label}: {len(done)} rows already measured")
     rows: list[Row] = []
+
+    def keep(row: Row) -> None:
+        rows.append(row)
+        print_row(row)
+        if partial is not None and (row.set, row.id) not in done:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            with partial.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
+
     try:
         for name, limit in _parse_sets(args.sets):
             if name == "chat":
                 chats = [c for c in CHATS if c[3] == args.split][:limit]
                 gold = {q.id: q for q in question_set("en", args.split)}
                 for first, follow_up, gold_id, _ in chats:
-                    rows.append(runner.chat(first, follow_up, gold[gold_id]))
-                    print_row(rows[-1])
+                    row = done.get(("chat", gold_id))
+                    keep(row or runner.chat(first, follow_up, gold[gold_id]))
                 continue
             store = "open" if name == "open" else "debian"
             for q in question_set(name, args.split)[:limit]:
                 if args.ids and q.id not in args.ids.split(","):
                     continue
-                rows.append(runner.one(name, store, q))
-                print_row(rows[-1])
+                keep(done.get((name, q.id)) or runner.one(name, store, q))
     finally:
         runner.close()
     return rows
@@ -539,6 +594,8 @@ def load(label: str) -> list[Row]:
         rag["abstained"] = rag["abstained"] or rag["says_not"]
         rag["mixed"] = not rag["abstained"] and mentions_not_in_documents(rag["text"])
         rag["cited_abstention"] = rag["abstained"] and bool(rag["citations"])
+        # runs saved before docqa checked citations: they are as the model gave them
+        rag.setdefault("citation_precision_given", rag["citation_precision"])
     return rows
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from docqa import answering, prompts
+from docqa import answering, prompts, render
 from docqa.answering import (
     MESSAGE_OVERHEAD,
     AnswerStream,
@@ -121,9 +121,11 @@ def test_the_prompt_asks_for_partial_answers_and_narrows_refusal() -> None:
     assert user.startswith(f"Question: {QUESTION}") and user.endswith(f"Question: {QUESTION}")
 
 
-def test_a_pdf_source_is_labelled_with_its_page_and_heading_path() -> None:
-    hit = Hit(file="/d/faq.pdf", text="…", score=1.0, page=12, heading=("Packages", "Conffiles?"))
-    assert prompts.source_label(hit) == "faq.pdf, page 12, Packages > Conffiles?"
+def test_a_source_is_labelled_with_its_file_and_page_or_heading_path() -> None:
+    pdf = Hit(file="/d/faq.pdf", text="…", score=1.0, page=12, heading=("Packages", "Conffiles?"))
+    assert prompts.source_label(pdf) == "faq.pdf, page 12"  # no folder, no heading path
+    md = Hit(file="/d/notes.md", text="…", score=1.0, heading=("Boats", "Engines"))
+    assert prompts.source_label(md) == "notes.md, Boats > Engines"
     assert prompts.source_label(Hit(file="C:\\d\\a.txt", text="…", score=1.0)) == "a.txt"
 
 
@@ -178,7 +180,8 @@ def test_citations_are_parsed_mapped_and_unknown_numbers_flagged(
     settings: Settings, emb: HashEmbedder
 ) -> None:
     reply = "There are two boats [1][2]. The launch has 90 hp [1, 3]. See also [9]."
-    answer = ask(QUESTION, settings, llm=ScriptedLLM(reply), embedder=emb)
+    as_given = settings.model_copy(update={"check_citations": False})
+    answer = ask(QUESTION, as_given, llm=ScriptedLLM(reply), embedder=emb)
     assert [c.n for c in answer.citations] == [1, 2, 3]
     first = answer.citations[0]
     assert first.file == answer.hits[0].file and first.heading == ("Boats",)
@@ -489,3 +492,63 @@ def test_answer_records_render(settings: Settings, emb: HashEmbedder) -> None:
     assert set(data["timings"]) == {"retrieval_s", "llm_s", "first_token_s", "total_s"}
     assert "boats.md § Boats" in answer._repr_markdown_()
     assert "<ol" in answer._repr_html_() and "boats.md" in answer.citations[0]._repr_html_()
+
+
+# --- citations checked against the sources ---------------------------------------------------
+
+
+def _numbered(messages: Sequence[Message]) -> dict[str, int]:
+    """The source numbers of the prompt by file name: {"boats.md": 1, ...}."""
+    found = re.findall(r"^\[(\d+)\] (\S+?)(?:,|$)", messages[-1].content, re.M)
+    return {name: int(n) for n, name in found}
+
+
+def test_a_sentence_left_uncited_gets_the_source_that_backs_it(
+    settings: Settings, emb: HashEmbedder
+) -> None:
+    answer = ask(QUESTION, settings, llm=ScriptedLLM(BOATS), embedder=emb)
+    boats = next(n for n, h in enumerate(answer.hits, 1) if h.file.endswith("boats.md"))
+    assert [(c.n, c.attributed) for c in answer.citations] == [(boats, True)]
+    assert answer.text == BOATS  # the text is never rewritten
+    assert "two boats" in answer.citations[0].quote
+    (shown,) = render.answer_sources(answer)
+    assert shown.startswith(f"[{boats}] ")
+    assert shown.endswith("boats.md § Boats (line 1) (found by docqa)")
+
+
+def test_a_citation_to_a_source_the_sentence_is_not_about_is_dropped_and_said(
+    settings: Settings, emb: HashEmbedder
+) -> None:
+    def reply(messages: Sequence[Message]) -> str:
+        n = _numbered(messages)
+        return f"The cold room is kept at 4 degrees [{n['cold.md']}]. {BOATS} [{n['safety.txt']}]"
+
+    answer = ask(QUESTION, settings, llm=ScriptedLLM(reply), embedder=emb)
+    n = {h.file.rsplit("/", 1)[-1]: i for i, h in enumerate(answer.hits, 1)}
+    # [cold] is kept as the model gave it; the boats sentence is re-pointed to the source
+    # that backs it, and [safety] is named as left out
+    assert [(c.n, c.attributed) for c in answer.citations] == [
+        (n["cold.md"], False),
+        (n["boats.md"], True),
+    ]
+    dropped = [w for w in answer.warnings if "left out of the citations" in w]
+    assert dropped == [
+        f"the answer cites [{n['safety.txt']}] for sentences that source is not about: "
+        "left out of the citations"
+    ]
+
+
+def test_a_sentence_with_a_number_no_source_has_gets_no_source(
+    settings: Settings, emb: HashEmbedder
+) -> None:
+    altered = BOATS.replace("90 hp", "95 hp")
+    answer = ask(QUESTION, settings, llm=ScriptedLLM(altered), embedder=emb)
+    assert answer.citations == () and not answer.abstained
+
+
+def test_citations_are_taken_as_given_when_checking_is_off(
+    settings: Settings, emb: HashEmbedder
+) -> None:
+    off = settings.model_copy(update={"check_citations": False})
+    answer = ask(QUESTION, off, llm=ScriptedLLM(BOATS), embedder=emb)
+    assert answer.citations == ()

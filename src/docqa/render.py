@@ -201,9 +201,11 @@ def status_html(status: StoreStatus) -> str:
 
 
 def citation_locator(citation: Citation) -> str:
-    """``[n] file p. N`` or ``[n] file § heading (line N)``, the path relative when possible."""
+    """``[n] file p. N`` or ``[n] file § heading (line N)``, the path relative when possible;
+    "(found by docqa)" after a source the text does not cite (see ``Citation.attributed``)."""
     place = locate(shown_path(citation.file), citation.page, citation.heading, citation.first_line)
-    return f"[{citation.n}] {place}"
+    found = " (found by docqa)" if citation.attributed else ""
+    return f"[{citation.n}] {place}{found}"
 
 
 def citation_html(citation: Citation) -> str:

@@ -193,14 +193,19 @@ def search_store(
 
 
 def relevant(hits: Sequence[Hit], settings: Settings | None = None) -> list[Hit]:
-    """The hits whose dense cosine reaches ``settings.floor`` (the relevance floor), in order.
+    """The hits whose dense cosine reaches ``settings.floor`` (the relevance floor) and is
+    within ``settings.margin`` of the best hit's, in order.
 
     Answering abstains ("the documents do not say") when this is empty. Hits without a dense
-    score (``bm25`` mode ran no embedder) are kept: the floor cannot judge them.
+    score (``bm25`` mode ran no embedder) are kept: neither rule can judge them.
 
     Args:
         hits: Hits from :func:`search`.
         settings: Settings; defaults to ``Settings()``.
     """
-    floor = (settings or Settings()).floor
+    settings = settings or Settings()
+    floor, margin = settings.floor, settings.margin
+    scores = [h.dense_score for h in hits if h.dense_score is not None]
+    if margin is not None and scores:
+        floor = max(floor, max(scores) - margin)
     return [h for h in hits if h.dense_score is None or h.dense_score >= floor]

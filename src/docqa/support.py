@@ -71,6 +71,17 @@ def strip_citations(text: str) -> str:
     return re.sub(r"\s+([.,;:!?])", r"\1", CITATION.sub("", text)).strip()
 
 
+def cited_numbers(text: str) -> list[int]:
+    """Source numbers cited in ``text`` (``[1]``, ``[1, 2]``, ``[1][2]``), in order, once each."""
+    found: list[int] = []
+    for match in CITATION.finditer(text):
+        for part in re.split(r"[,;]", match.group(1)):
+            n = int(part)
+            if n not in found:
+                found.append(n)
+    return found
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of ``text``: split at sentence punctuation and line breaks.
 

@@ -238,6 +238,8 @@ class Citation(_Record):
         first_line: First source line of the chunk (text and Markdown).
         last_line: Last source line of the chunk.
         chunk_id: The point id of the chunk in the store.
+        attributed: docqa found the answer's sentence in this source; the model did not cite it
+            (the number is not in the answer's text).
     """
 
     n: int
@@ -248,6 +250,7 @@ class Citation(_Record):
     first_line: int | None = None
     last_line: int | None = None
     chunk_id: str = ""
+    attributed: bool = False
 
     @property
     def locator(self) -> str:

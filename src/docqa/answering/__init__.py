@@ -10,10 +10,11 @@ One concern per module: :mod:`~docqa.answering.budget` (tokens), :mod:`~docqa.an
 from docqa.answering.abstention import mentions_not_in_documents, says_not_in_documents
 from docqa.answering.ask import Answerer, answer
 from docqa.answering.budget import MESSAGE_OVERHEAD, TokenCounter, fit_history
-from docqa.answering.citations import cited_numbers, parse_citations
+from docqa.answering.citations import parse_citations
 from docqa.answering.compare import compare
 from docqa.answering.jobs import Job
 from docqa.answering.streaming import AnswerStream
+from docqa.support import cited_numbers
 
 __all__ = [
     "MESSAGE_OVERHEAD",

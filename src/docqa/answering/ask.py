@@ -84,6 +84,8 @@ class Answerer:
             return abstention(question, timings=timings)
         job = rag_job(question, hits, self.llm, self.settings, history)
         job.started, job.retrieval_s = started, seconds
+        if self.settings.check_citations:
+            job.checker = self.embedder
         job.warnings[:0] = self.warnings()
         if len(job.dropped) == len(hits):
             warning = (

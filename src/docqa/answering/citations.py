@@ -3,33 +3,26 @@ sources with their best quote, abstentions recognised, prompt-size estimates che
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from docqa.answering.abstention import mentions_not_in_documents, says_not_in_documents
+from docqa.answering.checking import check_citations
 from docqa.answering.jobs import Job
 from docqa.language import stopwords, words
 from docqa.llm import Completion
-from docqa.support import CITATION, split_sentences, strip_citations
+from docqa.support import cited_numbers, split_sentences, strip_citations
 from docqa.types import Answer, Citation, Hit, Timings
+
+if TYPE_CHECKING:
+    from docqa.embedding import Embedder
 
 MISMATCH = 0.25
 """Relative gap between the estimated and the reported prompt size that earns a warning."""
 MISMATCH_MIN_TOKENS = 64
 """Gaps below this many tokens are never flagged: template tokens dominate short prompts."""
 QUOTE_CHARS = 200
-
-
-def cited_numbers(text: str) -> list[int]:
-    """Source numbers cited in ``text`` (``[1]``, ``[1, 2]``, ``[1][2]``), in order, once each."""
-    found: list[int] = []
-    for match in CITATION.finditer(text):
-        for part in re.split(r"[,;]", match.group(1)):
-            n = int(part)
-            if n not in found:
-                found.append(n)
-    return found
 
 
 def _content_words(text: str) -> set[str]:
@@ -71,21 +64,44 @@ def parse_citations(
                 f"the answer cites [{n}], which was not among the sources given: ignored"
             )
             continue
-        hit = hits[n - 1]
         claims = [s for s in sentences if n in cited_numbers(s)]
-        citations.append(
-            Citation(
-                n=n,
-                file=hit.file,
-                page=hit.page,
-                quote=best_quote(hit.text, claims),
-                heading=hit.heading,
-                first_line=hit.first_line,
-                last_line=hit.last_line,
-                chunk_id=hit.chunk_id,
-            )
-        )
+        citations.append(_citation(n, hits[n - 1], claims))
     return tuple(citations), warnings
+
+
+def checked_citations(
+    text: str, hits: Sequence[Hit], given: Sequence[int], embedder: Embedder
+) -> tuple[tuple[Citation, ...], list[str]]:
+    """The citations of ``text`` checked against the sources (:mod:`~docqa.answering.checking`):
+    kept where a sentence citing them is on their subject, added where a sentence the model
+    left uncited is backed by a source; a warning names the citations dropped."""
+    checked = check_citations(text, hits, given, embedder)
+    citations = tuple(
+        _citation(n, hits[n - 1], checked.claims[n], attributed=n in checked.added)
+        for n in checked.numbers
+    )
+    warnings = []
+    if checked.dropped:
+        numbers = "".join(f"[{n}]" for n in checked.dropped)
+        warnings.append(
+            f"the answer cites {numbers} for sentences that source is not about: "
+            "left out of the citations"
+        )
+    return citations, warnings
+
+
+def _citation(n: int, hit: Hit, claims: Sequence[str], *, attributed: bool = False) -> Citation:
+    return Citation(
+        n=n,
+        file=hit.file,
+        page=hit.page,
+        quote=best_quote(hit.text, claims),
+        heading=hit.heading,
+        first_line=hit.first_line,
+        last_line=hit.last_line,
+        chunk_id=hit.chunk_id,
+        attributed=attributed,
+    )
 
 
 def _mismatch_warning(expected: int, reported: int | None) -> str | None:
@@ -101,9 +117,12 @@ def finish(job: Job, completion: Completion, *, interrupted: bool = False) -> An
     """Turn the LLM's reply to ``job`` into an :class:`Answer`."""
     given = [n for n in range(1, len(job.hits) + 1) if n not in job.dropped]
     citations, warnings = parse_citations(completion.text, job.hits, given)
+    abstained = bool(job.hits) and says_not_in_documents(completion.text)
+    if job.checker is not None and job.hits and not abstained:
+        citations, checked = checked_citations(completion.text, job.hits, given, job.checker)
+        warnings += checked
     mismatch = _mismatch_warning(job.expected_tokens, completion.usage.prompt_tokens)
     notes = [*job.warnings, *warnings, *([mismatch] if mismatch else [])]
-    abstained = bool(job.hits) and says_not_in_documents(completion.text)
     if abstained and citations:
         cited = "".join(f"[{c.n}]" for c in citations)
         notes.append(

@@ -4,22 +4,14 @@ sentence marked for support against the sources' stored vectors."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
-
-import numpy as np
-from numpy.typing import NDArray
 
 from docqa.answering.ask import Answerer
+from docqa.answering.checking import source_vectors
 from docqa.answering.jobs import Job
 from docqa.answering.streaming import Cancelled
 from docqa.support import mark_support
-from docqa.types import Answer, Comparison, Hit
-
-if TYPE_CHECKING:
-    from docqa.embedding import Embedder
-
+from docqa.types import Answer, Comparison
 
 CONCURRENT_BACKENDS = frozenset({"ollama", "openai"})
 """Backends served by another process, which can take the baseline and RAG calls at once."""
@@ -55,16 +47,6 @@ def _both(answerer: Answerer, question: str, prepared: Job | Answer) -> tuple[An
             # (leaving the pool waits for both threads).
             cancel.set()
             raise
-
-
-def source_vectors(hits: Sequence[Hit], embedder: Embedder) -> NDArray[np.float32]:
-    """The hits' dense vectors: those the store returned, the others embedded again."""
-    missing = [h.text for h in hits if h.vector is None]
-    fresh: Iterator[NDArray[np.float32]] = iter(
-        list(embedder.embed_documents(missing)) if missing else []
-    )
-    rows = [np.asarray(h.vector, dtype=np.float32) if h.vector else next(fresh) for h in hits]
-    return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
 
 def _marked(question: str, base: Answer, rag: Answer, answerer: Answerer) -> Comparison:

@@ -25,6 +25,7 @@ from docqa.llm import Message
 from docqa.types import Answer, Hit, Timings
 
 if TYPE_CHECKING:
+    from docqa.embedding import Embedder
     from docqa.llm import LLM
 
 
@@ -42,6 +43,8 @@ class Job:
         warnings: Warnings so far (backend fallback, dropped sources).
         retrieval_s: Time spent retrieving.
         started: ``perf_counter()`` when the question came in.
+        checker: Checks the reply's citations against the hits
+            (:func:`docqa.answering.checking.check_citations`); ``None`` takes them as given.
     """
 
     question: str
@@ -53,6 +56,7 @@ class Job:
     warnings: list[str] = field(default_factory=list)
     retrieval_s: float = 0.0
     started: float = field(default_factory=time.perf_counter)
+    checker: Embedder | None = None
 
 
 def _dropped_warning(dropped: Sequence[int], window: int) -> str:

@@ -1,0 +1,105 @@
+"""Saved answers of ``answers.py`` with their citations checked as docqa now checks them.
+
+``docqa.answering.checking`` keeps a model's ``[n]`` only where a sentence citing it is on that
+source's subject and gives a sentence left without a citation the source that backs it. It runs
+after the model, so a saved run can be re-judged without the model: the hits each answer was
+given are read from the run (saved since ``hits`` were recorded) or retrieved again from the same
+store, the check is applied to the saved text, and the run is saved again as ``LABEL+checked``
+(``answers.py --table LABEL,LABEL+checked`` prints both)::
+
+    .venv/bin/python benchmarks/answers_recheck.py tune-v2 test-v2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import answers  # this folder
+
+from docqa.answering.citations import checked_citations
+from docqa.config import Settings
+from docqa.embedding import Embedder, make_embedder
+from docqa.evaluation import Judge, Question
+from docqa.session import Session
+from docqa.types import Hit
+
+
+def _question(row: answers.Row, split: str) -> Question:
+    name = "en" if row.set == "chat" else row.set
+    return next(q for q in answers.question_set(name, split) if q.id == row.id)
+
+
+class Rechecker:
+    def __init__(self, stores: Path, split: str) -> None:
+        self.embedder: Embedder = make_embedder(Settings())
+        self.stores = stores
+        self.split = split
+        self._sessions: dict[str, Session] = {}
+
+    def hits(self, row: answers.Row) -> list[tuple[Hit, bool]]:
+        """The hits the answer was given, each with whether it holds the answer."""
+        saved = row.rag.get("hits")
+        if saved is not None:
+            return [(Hit(file="", text=h["text"], score=0.0), h["relevant"]) for h in saved]
+        store = "open" if row.set == "open" else "debian"
+        if store not in self._sessions:
+            # runs that saved no hits ran before the floor moved to 0.45 and the margin came
+            self._sessions[store] = Session(
+                Settings(
+                    store=self.stores / f"store-{store}",
+                    relevance_floor=0.525,
+                    relevance_margin=1.0,
+                )
+            )
+        judge = Judge.of(_question(row, self.split))
+        hits, _ = self._sessions[store].answerer().retrieve(row.query or row.question)
+        return [(h, bool(judge.by and judge.keys(h))) for h in hits]
+
+    def recheck(self, row: answers.Row) -> answers.Row:
+        rag: dict[str, Any] = dict(row.rag)
+        if rag["abstained"] or not row.answerable or not rag["sources"]:
+            return row
+        pairs = self.hits(row)
+        hits = [h for h, _ in pairs]
+        given = list(range(1, min(rag["sources"], len(hits)) + 1))
+        citations, _ = checked_citations(rag["text"], hits, given, self.embedder)
+        rag["citations_given"] = rag["citations"]
+        rag["citation_precision_given"] = rag["citation_precision"]
+        rag["citations"] = [c.n for c in citations]
+        rag["attributed"] = [c.n for c in citations if c.attributed]
+        relevant = [pairs[c.n - 1][1] for c in citations]
+        rag["citation_precision"] = sum(relevant) / len(relevant) if relevant else None
+        return answers.Row(**{**asdict(row), "rag": rag})
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("labels", nargs="+")
+    parser.add_argument("--stores", type=Path, default=answers.CACHE, help="folder of store-*")
+    args = parser.parse_args()
+    for label in args.labels:
+        data = json.loads((answers.CACHE / "runs" / f"{label}.json").read_text(encoding="utf-8"))
+        split = (
+            data["argv"][data["argv"].index("--split") + 1] if "--split" in data["argv"] else "tune"
+        )
+        checker = Rechecker(args.stores, split)
+        try:
+            rows = [checker.recheck(r) for r in answers.load(label)]
+        finally:
+            checker.close()
+        out = answers.CACHE / "runs" / f"{label}+checked.json"
+        data["rows"] = [asdict(r) for r in rows]
+        out.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        print(answers.per_set_table(f"{label}+checked", rows))
+
+
+if __name__ == "__main__":
+    main()
