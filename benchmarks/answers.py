@@ -14,7 +14,8 @@ Question sets (``--sets NAME[:N],...``, N = the first N of the split):
 - ``open``: open "how / why" questions written for this benchmark (``open_questions.jsonl``,
   gold answers and sources read from the documents) over a second store: the R manual, the
   Node.js ``url`` docs, the Python programming FAQ page and ``data/field-station-handbook.md``.
-  Tune split only: the held-out open set of the issue stays out of sight.
+  16 tune questions, and 8 test questions written after the tune choices were made (the
+  held-out open set of the issue stays out of sight).
 - ``paraphrased``: the 27 user-worded Debian questions of ``calibrate_floor.py`` (no gold
   answer: they count only for refusals), both splits alike.
 - ``chat``: two-turn conversations through ``docqa.Chat``; the follow-up is scored.
