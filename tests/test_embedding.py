@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from docqa.config import Settings
@@ -16,6 +17,8 @@ from docqa.embedding import (
     resolve_model,
 )
 from docqa.errors import EmbedderError
+
+from .fakes import HashEmbedder
 
 
 def test_default_model_resolves_from_the_package() -> None:
@@ -87,3 +90,24 @@ def test_tokenizer_has_no_saved_truncation_or_padding() -> None:
     ids = tokenizer.encode("word " * 300).ids
     assert len(ids) == 302  # tokenizer.json alone would cut at 128 and pad short texts
     assert len(tokenizer.encode("hi").ids) == 3
+
+
+def test_embed_queries_batches_where_the_embedder_can_and_loops_where_not() -> None:
+    from docqa.embedding.base import embed_queries
+
+    class OneByOne:
+        """An embedder with ``embed_query`` only (as the Protocol asks)."""
+
+        info = HashEmbedder().info
+
+        def __init__(self) -> None:
+            self.inner = HashEmbedder()
+
+        def embed_query(self, text: str) -> np.ndarray:
+            return self.inner.embed_query(text)
+
+    texts = ["two boats", "the cold room", "a 90 hp engine"]
+    looped = embed_queries(OneByOne(), texts)  # type: ignore[arg-type]
+    assert looped.shape == (3, HashEmbedder().info.dim)
+    assert np.allclose(looped[1], HashEmbedder().embed_query("the cold room"))
+    assert embed_queries(OneByOne(), []).shape == (0, HashEmbedder().info.dim)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ import pytest
 from docqa.config import Settings
 from docqa.embedding import Embedder, embedder_id, make_embedder
 from docqa.embedding.auto import AutoEmbedder
+from docqa.embedding.base import embed_queries
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +47,14 @@ def test_query_ranks_the_relevant_sentence_first(embedder: Embedder) -> None:
     vectors = embedder.embed_documents(SENTENCES)
     scores = vectors @ embedder.embed_query("When does the boat to the island depart?")
     assert int(np.argmax(scores)) == 0
+
+
+def test_queries_in_one_batch_equal_queries_one_by_one(embedder: Embedder) -> None:
+    together = embed_queries(embedder, SENTENCES)
+    alone = np.stack([embedder.embed_query(text) for text in SENTENCES])
+    assert np.allclose((together * alone).sum(axis=1), 1.0, atol=1e-3)
+    auto = make_embedder(Settings())
+    assert np.allclose((embed_queries(auto, SENTENCES[:2]) * alone[:2]).sum(axis=1), 1.0, atol=2e-2)
 
 
 def test_batch_order_is_kept_with_mixed_lengths(embedder: Embedder) -> None:

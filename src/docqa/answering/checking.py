@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from docqa.embedding.base import embed_queries
 from docqa.language import words
 from docqa.support import (
     SIMILAR_MIN,
@@ -86,18 +87,21 @@ def check_citations(
     if not hits or not given:
         return checked
     allowed = set(given)
-    vectors = source_vectors(hits, embedder)
+    sentences = [(s, strip_citations(s)) for s in split_sentences(text)]
+    judged = [body for _, body in sentences if len(words(body)) >= MIN_WORDS]
+    vectors = source_vectors(hits, embedder) if judged else np.zeros((0, 0), dtype=np.float32)
+    # every judged sentence in one batch (one embedder call, not one per sentence)
+    sentence_vectors = iter(embed_queries(embedder, judged))
     judged_against: dict[int, bool] = {}
     model_cited: set[int] = set()
-    for sentence in split_sentences(text):
+    for sentence, body in sentences:
         cited = [n for n in cited_numbers(sentence) if n in allowed]
         model_cited.update(cited)
-        body = strip_citations(sentence)
         if len(words(body)) < MIN_WORDS:
             for n in cited:
                 checked.cite(n, sentence)
             continue
-        scores = vectors @ embedder.embed_query(body)
+        scores = vectors @ next(sentence_vectors)
         kept = [n for n in cited if float(scores[n - 1]) >= SIMILAR_MIN]
         for n in cited:
             judged_against[n] = judged_against.get(n, False) or n in kept

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from docqa.embedding.base import embed_queries
 from docqa.embedding.measurement import Measurement, cached, measure, remember
 from docqa.errors import EmbedderError
 
@@ -99,6 +100,10 @@ class AutoEmbedder:
     def embed_query(self, text: str) -> NDArray[np.float32]:
         """Embed one question on a loaded backend, else on the quickest to start."""
         return self.query_embedder().embed_query(text)
+
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embed several questions in one batch, on the backend :meth:`embed_query` uses."""
+        return embed_queries(self.query_embedder(), texts)
 
     def documents_embedder(self) -> Embedder:
         """The embedder for the job announced (measuring first when the job calls for it)."""

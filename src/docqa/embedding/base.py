@@ -83,6 +83,17 @@ class Embedder(Protocol):
         ...
 
 
+def embed_queries(embedder: Embedder, texts: Sequence[str]) -> NDArray[np.float32]:
+    """Several questions or sentences embedded query-side: in one batch where the embedder can
+    (``embed_queries``), else one by one; returns a ``len(texts) x dim`` array."""
+    if not texts:
+        return np.zeros((0, embedder.info.dim), dtype=np.float32)
+    many = getattr(embedder, "embed_queries", None)
+    if callable(many):
+        return np.asarray(many(texts), dtype=np.float32)
+    return np.stack([embedder.embed_query(text) for text in texts])
+
+
 def cpu_count() -> int:
     # The affinity mask, not os.cpu_count(): containers often see the host's cores.
     if hasattr(os, "sched_getaffinity"):
@@ -128,6 +139,12 @@ class BaseEmbedder:
         """
         vector: NDArray[np.float32] = self._encode([self.info.query_prefix + text])[0]
         return vector
+
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embed several questions in batches (query prefix added); ``len(texts) x dim``."""
+        if not texts:
+            return np.zeros((0, self.info.dim), dtype=np.float32)
+        return self._encode([self.info.query_prefix + text for text in texts])
 
     def _encode(self, texts: list[str]) -> NDArray[np.float32]:
         raise NotImplementedError

