@@ -102,10 +102,14 @@ class _Timed:
 
 
 def count_pages(folder: Path, settings: Settings) -> int:
+    """PDF pages with text, and one page per other file (a PDF page cut at its headings gives
+    several sections: they count once)."""
     pages = 0
     for src in sources.scan(folder).files:
         with contextlib.suppress(docqa.DocqaError):
-            pages += len(parsing.parse(src.path, parsing.read_bytes(src.path), settings).sections)
+            sections = parsing.parse(src.path, parsing.read_bytes(src.path), settings).sections
+            numbers = {s.page for s in sections if s.page is not None}
+            pages += len(numbers) if numbers else 1
     return pages
 
 
