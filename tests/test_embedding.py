@@ -111,3 +111,34 @@ def test_embed_queries_batches_where_the_embedder_can_and_loops_where_not() -> N
     assert looped.shape == (3, HashEmbedder().info.dim)
     assert np.allclose(looped[1], HashEmbedder().embed_query("the cold room"))
     assert embed_queries(OneByOne(), []).shape == (0, HashEmbedder().info.dim)  # type: ignore[arg-type]
+
+
+def test_passages_at_question_time_go_to_the_query_backend() -> None:
+    from docqa.embedding.base import embed_passages
+
+    class TwoBackends:
+        """As ``auto``: documents on a slow-to-load backend, queries on a quick one."""
+
+        info = HashEmbedder().info
+
+        def __init__(self) -> None:
+            self.quick, self.slow = HashEmbedder(), HashEmbedder()
+
+        def embed_documents(self, texts: list[str]) -> np.ndarray:
+            return self.slow.embed_documents(texts)
+
+        def embed_query(self, text: str) -> np.ndarray:
+            return self.quick.embed_query(text)
+
+        def query_embedder(self) -> HashEmbedder:
+            return self.quick
+
+    two = TwoBackends()
+    vectors = embed_passages(two, ["The station owns two boats."])  # type: ignore[arg-type]
+    assert two.slow.calls == 0 and two.quick.calls == 1
+    assert np.allclose(
+        vectors[0], HashEmbedder().embed_documents(["The station owns two boats."])[0]
+    )
+    plain = HashEmbedder()
+    embed_passages(plain, ["a", "b"])  # no query backend of its own: its documents path
+    assert plain.calls == 1 and plain.embedded == 2

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from docqa.embedding.base import embed_queries
+from docqa.embedding.base import embed_passages, embed_queries
 from docqa.language import words
 from docqa.support import (
     SIMILAR_MIN,
@@ -62,10 +62,11 @@ class Checked:
 
 
 def source_vectors(hits: Sequence[Hit], embedder: Embedder) -> NDArray[np.float32]:
-    """The hits' dense vectors: those the store returned, the others embedded again."""
+    """The hits' dense vectors: those the store returned, the others (passages joined after
+    retrieval) embedded again on the query backend (:func:`docqa.embedding.base.embed_passages`)."""
     missing = [h.text for h in hits if h.vector is None]
     fresh: Iterator[NDArray[np.float32]] = iter(
-        list(embedder.embed_documents(missing)) if missing else []
+        list(embed_passages(embedder, missing)) if missing else []
     )
     rows = [np.asarray(h.vector, dtype=np.float32) if h.vector else next(fresh) for h in hits]
     return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)

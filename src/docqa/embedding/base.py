@@ -94,6 +94,18 @@ def embed_queries(embedder: Embedder, texts: Sequence[str]) -> NDArray[np.float3
     return np.stack([embedder.embed_query(text) for text in texts])
 
 
+def embed_passages(embedder: Embedder, texts: Sequence[str]) -> NDArray[np.float32]:
+    """A few documents embedded at question time (sources joined after retrieval, for checking
+    an answer): on the embedder's query backend when it has one, so that ``auto`` never loads
+    or measures its document backend for a handful of texts (a torch load took 19 s in an
+    ``ask``); vectors of every backend are interchangeable."""
+    if not texts:
+        return np.zeros((0, embedder.info.dim), dtype=np.float32)
+    quick = getattr(embedder, "query_embedder", None)
+    target: Embedder = quick() if callable(quick) else embedder
+    return target.embed_documents(texts)
+
+
 def cpu_count() -> int:
     # The affinity mask, not os.cpu_count(): containers often see the host's cores.
     if hasattr(os, "sched_getaffinity"):
