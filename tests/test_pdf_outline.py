@@ -83,3 +83,20 @@ def test_real_faq_text_is_unchanged_by_the_cuts(
     without = parse(pdf, pdf.read_bytes(), Settings())
     assert len(with_outline.sections) > len(without.sections)
     assert _by_page(with_outline.sections) == _by_page(without.sections)
+
+
+def test_a_chapter_title_piece_joins_the_section_after_it() -> None:
+    page = (
+        "Chapter 14\nRedistributing Debian GNU/Linux in a\ncommercial product\n"
+        "14.1 Can I make and sell Debian CDs?\nGo ahead. You do not need permission.\n"
+    )
+    marks = [
+        Mark(0, 0, "Redistributing Debian GNU/Linux in a commercial product"),
+        Mark(0, 1, "Can I make and sell Debian CDs?"),
+    ]
+    found = sections([page], marks)
+    assert len(found) == 1 and found[0].text == page
+    assert found[0].heading[-1] == "Can I make and sell Debian CDs?"
+    # eight words that are not all title words stay a piece of their own
+    page = "Chapter 14 opens with a long paragraph about selling\n" + page[page.index("14.1") :]
+    assert len(sections([page], marks[1:])) == 2

@@ -20,7 +20,7 @@ import pypdfium2.raw as pdfium_c
 
 from docqa.config import Settings
 from docqa.errors import SourceError
-from docqa.formats import ocr, pdf_outline, tables
+from docqa.formats import ocr, pdf_furniture, pdf_outline, tables
 from docqa.formats.text import normalise_newlines
 from docqa.language import detect_language
 from docqa.types import ParsedDoc
@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 
 
 PDF_VERSIONS: dict[str, int] = {
-    "pypdfium2": 3,  # 2: table pages as Markdown rows; 3: headings from the PDF outline
-    "pypdf": 1,
+    # pypdfium2 2: table pages as Markdown rows; 3: headings from the PDF outline; 4 (and pypdf 2):
+    # running headers, footers and page numbers left out (docqa.formats.pdf_furniture)
+    "pypdfium2": 4,
+    "pypdf": 2,
 }
 """Bump an entry when that parser's output changes, so ingest re-parses the files it read."""
 
@@ -69,7 +71,7 @@ def parse_pdf(path: Path, data: bytes, settings: Settings) -> ParsedDoc:
         raise SourceError(path, f"not a readable PDF ({exc}): re-export or repair it") from exc
     if not pages:
         raise SourceError(path, "PDF has no pages: re-export it or remove it")
-    texts = [_clean_pdf_text(text) for text, _ in pages]
+    texts = pdf_furniture.strip([_clean_pdf_text(text) for text, _ in pages])
     read = _with_ocr(path, data, texts, settings, warnings)
     captions: dict[int, str] = {}
     if parser == "pypdfium2":  # the ruled-lines check needs pdfium's page objects

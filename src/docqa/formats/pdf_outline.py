@@ -22,6 +22,11 @@ MAX_DEPTH = 6
 # A piece shorter than this is a title line ("Chapter 1") or a stub: it joins the next piece
 # rather than becoming a chunk of its own.
 MIN_PIECE_WORDS = 8
+# So does a longer piece with fewer than this many words that are neither numbers nor words of a
+# title open there:
+# a chapter's title page ("Chapter 5 / Software available in the Debian system").
+MIN_BODY_WORDS = 3
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,16 @@ def _cut_at(text: str, title: str, cursor: int) -> int:
     return max(cursor, text.rfind("\n", 0, found.start()) + 1)
 
 
+def _is_stub(piece: str, titles: Iterable[str]) -> bool:
+    """A piece too short to stand alone, or made of nothing but title words and numbers."""
+    words = [w.casefold() for w in _WORD.findall(piece)]
+    if len(words) < MIN_PIECE_WORDS:
+        return True
+    known = {w.casefold() for title in titles for w in _WORD.findall(title)}
+    body = [w for w in words if w not in known and not w.isdigit()]
+    return len(body) < MIN_BODY_WORDS
+
+
 def _path(stack: Sequence[tuple[int, str]]) -> tuple[str, ...]:
     return tuple(title for _, title in stack)
 
@@ -91,8 +106,9 @@ def sections(
         captions: Table captions by 0-based page, added at the end of that page's headings.
 
     Returns:
-        Sections with 1-based ``page``; blank pieces are left out, pieces under
-        :data:`MIN_PIECE_WORDS` words go with the next piece on their page.
+        Sections with 1-based ``page``; blank pieces are left out; stubs (pieces under
+        :data:`MIN_PIECE_WORDS` words, or with fewer than :data:`MIN_BODY_WORDS` words outside
+        the titles open there) go with the next piece on their page.
     """
     captions = captions or {}
     by_page: dict[int, list[Mark]] = {}
@@ -105,7 +121,8 @@ def sections(
         start, path = 0, _path(stack)
         for mark in by_page.get(index, []):
             cut = _cut_at(text, mark.title, start)
-            if len(text[start:cut].split()) >= MIN_PIECE_WORDS:
+            titles = [m.title for m in by_page[index]] + list(path)
+            if not _is_stub(text[start:cut], titles):
                 out.append(Section(text[start:cut], page=index + 1, heading=path + extra))
                 start = cut
             _push(stack, mark)
