@@ -69,7 +69,7 @@ def test_rag_prompt_numbers_the_sources_and_holds_the_question(
     assert "do not cover it" in system.content
     assert "[1] boats.md, Boats\n# Boats" in user.content and BOATS in user.content
     assert "[2] " in user.content and "[3] " in user.content
-    assert user.content.endswith(f"Question: {QUESTION}")
+    assert user.content.endswith(f"Answer in English.\nQuestion: {QUESTION}")
     assert [h.file.rsplit("/", 1)[-1] for h in answer.hits][0] == "boats.md"
     assert answer.model == "scripted-1" and answer.usage.completion_tokens == 6
     assert not answer.abstained and not llm.closed  # an injected LLM is left open
@@ -119,6 +119,30 @@ def test_the_prompt_asks_for_partial_answers_and_narrows_refusal() -> None:
     assert "If no source is about the question at all" in system
     user = prompts.rag_user(["[1] a.md\nText."], QUESTION)
     assert user.startswith(f"Question: {QUESTION}") and user.endswith(f"Question: {QUESTION}")
+
+
+def test_the_answer_language_is_asked_for_before_the_last_question(tmp_path: Path) -> None:
+    """The system prompt's rule alone let a small model answer French questions in English."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bateaux.md").write_text(
+        "# Bateaux\n\nLa station possède deux bateaux : le Goéland et le Pétrel. "
+        "Ils sont amarrés au ponton, à côté du laboratoire.\n"
+    )
+    s = Settings(store=tmp_path / "store", relevance_floor=0.0, top_k=1, max_tokens=16)
+    emb = HashEmbedder()
+    ingest(docs, s, embedder=emb)
+
+    def prompt(question: str) -> str:
+        llm = ScriptedLLM("Deux [1].")
+        ask(question, s, llm=llm, embedder=emb)
+        return user_text(llm)
+
+    fr = "Combien de bateaux la station possède-t-elle ?"
+    assert prompt(fr).endswith(f"Answer in French.\nQuestion: {fr}")
+    # no stopword in the question: the best source's language decides
+    assert prompt("Goéland Pétrel ?").endswith("Answer in French.\nQuestion: Goéland Pétrel ?")
+    assert prompt(QUESTION).endswith(f"Answer in English.\nQuestion: {QUESTION}")
 
 
 def test_a_source_is_labelled_with_its_file_and_page_or_heading_path() -> None:
@@ -301,7 +325,7 @@ def test_abstention_never_builds_a_model(
 def _fixed_cost(llm: ScriptedLLM, settings: Settings) -> int:
     count = TokenCounter(llm)
     system = prompts.system_prompt(prompts.RAG_SYSTEM, settings)
-    return count(system) + count(prompts.rag_user([], QUESTION))
+    return count(system) + count(prompts.rag_user([], QUESTION, "en"))
 
 
 def test_tight_context_drops_the_lowest_ranked_sources_and_says_so(

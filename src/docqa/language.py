@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -60,3 +60,26 @@ def detect_language(
     tokens = words(text[:sample])
     scores = [sum(1 for t in tokens if t in stopwords(lang)) for lang in langs]
     return langs[max(range(len(langs)), key=lambda i: (scores[i], -i))]
+
+
+def confident_language(text: str, candidates: Iterable[str]) -> str | None:
+    """The candidate whose stopwords strictly outnumber every other's in ``text``; None on a tie
+    (a short question can hold no stopword at all: "Debian fournit uniquement GNU/Linux ?")."""
+    tokens = words(text)
+    scores = sorted(
+        ((sum(1 for t in tokens if t in stopwords(c)), c) for c in candidates), reverse=True
+    )
+    if not scores or scores[0][0] == 0 or (len(scores) > 1 and scores[1][0] == scores[0][0]):
+        return None
+    return scores[0][1]
+
+
+def answer_language(question: str, sources: Sequence[str], candidates: Iterable[str]) -> str | None:
+    """The language an answer to ``question`` should be written in: the question's, or where
+    its words do not tell, the language of the best source (retrieval found it by those words);
+    None when neither tells."""
+    langs = list(candidates)
+    found = confident_language(question, langs)
+    if found is None and sources:
+        found = confident_language(sources[0], langs)
+    return found

@@ -20,7 +20,7 @@ from docqa.answering.budget import (
     too_long,
 )
 from docqa.config import Settings
-from docqa.language import detect_language
+from docqa.language import answer_language, detect_language
 from docqa.llm import Message
 from docqa.types import Answer, Hit, Timings
 
@@ -84,7 +84,8 @@ def rag_job(
     """
     count, budget = TokenCounter(llm), prompt_budget(llm, settings)
     system = prompts.system_prompt(prompts.RAG_SYSTEM, settings)
-    fixed = count(system) + count(prompts.rag_user([], question))
+    language = answer_language(question, [h.text for h in hits[:1]], settings.languages)
+    fixed = count(system) + count(prompts.rag_user([], question, language))
     if fixed > budget:
         raise too_long("the question", fixed, budget)
     turns = fit_history(history, count, (budget - fixed) // 2)
@@ -95,7 +96,7 @@ def rag_job(
     keep = len(blocks)
     while keep and sum(sizes[:keep]) > room:
         keep -= 1
-    user = prompts.rag_user(blocks[:keep], question)
+    user = prompts.rag_user(blocks[:keep], question, language)
     job = Job(
         question=question,
         messages=[Message("system", system), *turns, Message("user", user)],
