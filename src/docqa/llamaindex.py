@@ -87,7 +87,7 @@ class DocqaRetriever(BaseRetriever):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         hits = self.collaborators.search(query_bundle.query_str, files=self.files)
         settings = self.collaborators.settings
-        return [hit_node(h) for h in relevant(hits, settings)]
+        return [hit_node(h) for h in relevant(hits, settings, query_bundle.query_str)]
 
 
 def _role(role: MessageRole) -> docqa_llm.Role:

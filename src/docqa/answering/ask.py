@@ -65,7 +65,7 @@ class Answerer:
         (:func:`docqa.passages.passages`)."""
         started = time.perf_counter()
         hits = self.collaborators.search(query, files=self.files)
-        sources = passages(retrieval.relevant(hits, self.settings))
+        sources = passages(retrieval.relevant(hits, self.settings, query))
         return sources, time.perf_counter() - started
 
     def prepare(
