@@ -5,7 +5,7 @@ Manuals and books made with LaTeX, Word or LibreOffice print a running header on
 manipulations; numbers and vectors 9") and a page number. Left in the text, every page starts
 with a line about its chapter rather than its content: a page cut at a bookmark near its top
 leaves a piece that is only the header, which became a chunk, was retrieved and was sent to the
-model as a source that says nothing (6 of 18 Debian FAQ answers in the answers benchmark had
+model as a source that says nothing (7 of 21 Debian FAQ answers of the answers benchmark had
 one); every other chunk of the page is embedded with it.
 
 This is the PDF twin of the page chrome the HTML reader leaves out. The rule is narrow, so body
