@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pypdfium2
 import pytest
 
 from docqa import ingestion
@@ -55,6 +56,18 @@ def test_first_run_adds_everything_and_skips_unknown(folder: Path, settings: Set
     assert len(stored) == report.chunks == emb.embedded
     files = {f for p in stored.values() for f in p["files"]}  # type: ignore[attr-defined]
     assert files == {str(folder / "a.txt"), str(folder / "guide.md"), str(folder / "sub/c.txt")}
+
+
+def test_pages_count_pdf_pages_not_sections(
+    folder: Path, settings: Settings, curated: Path
+) -> None:
+    """A page cut at its headings holds several sections; it is still one page read."""
+    assert ingest(folder, settings, embedder=HashEmbedder()).pages == 3  # three files, no pages
+    shutil.copy(curated / "en_manual_R-intro.pdf", folder / "r.pdf")
+    report = ingest(folder, settings, embedder=HashEmbedder())
+    assert report.pages <= len(pypdfium2.PdfDocument(folder / "r.pdf")) == 113
+    assert report.pages >= 100  # ~100 pages of text; over 200 sections
+    assert report.chunks > 200
 
 
 def test_second_run_changes_nothing_and_never_embeds(folder: Path, settings: Settings) -> None:

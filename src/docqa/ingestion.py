@@ -375,7 +375,7 @@ def _store_all(
         done = _store_group(run, works, ticks, failed)
         stored += done
         chunks += sum(len(w.chunks) for w in done)
-        pages += sum(len(w.parsed.sections) for w in done if w.parsed)
+        pages += sum(w.parsed.pages for w in done if w.parsed)
     added = sum(1 for w in stored if w.previous is None)
     return added, len(stored) - added, chunks, pages
 

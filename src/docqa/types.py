@@ -55,6 +55,13 @@ class ParsedDoc:
     language: str = "en"
     warnings: tuple[str, ...] = ()
 
+    @property
+    def pages(self) -> int:
+        """Pages read: a PDF's pages with text (a page cut at its headings holds several
+        sections, and counts once); one for a file without pages (text, Markdown, HTML, DOCX)."""
+        numbered = {s.page for s in self.sections if s.page is not None}
+        return len(numbered) if numbered else 1
+
 
 @dataclass(frozen=True)
 class Chunk:

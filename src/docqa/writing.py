@@ -146,7 +146,7 @@ def store_file(run: Run, work: Work, tick: Callable[[int], None]) -> None:
         retired = old is not None and detach(run, old)
         run.store.flush()
         chunk_count = len(work.chunks) or (content.chunks if content else 0)
-        pages = len(work.parsed.sections) if work.parsed else 0
+        pages = work.parsed.pages if work.parsed else 0
         with run.manifest.transaction():
             if work.parsed is not None:
                 done = ContentRow(work.sha256, work.fingerprint, "done", chunk_count)
@@ -208,7 +208,7 @@ def _mark_done(
 ) -> None:
     """Inside a manifest transaction: the content and the file are done."""
     chunk_count = len(work.chunks) or (content.chunks if content else 0)
-    pages = len(work.parsed.sections) if work.parsed else 0
+    pages = work.parsed.pages if work.parsed else 0
     if work.parsed is not None:
         run.manifest.put_content(ContentRow(work.sha256, work.fingerprint, "done", chunk_count))
     run.manifest.put_file(file_row(work, "done", chunks=chunk_count, pages=pages))
