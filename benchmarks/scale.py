@@ -66,8 +66,8 @@ def ingest(folder: Path, store: Path) -> tuple[float, float, dict[str, object]]:
     )
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    if done.returncode not in (0, 1):  # 1: some files failed, the rest is in
-        sys.exit(f"ingest failed ({done.returncode}): {done.stderr[-2000:]}")
+    if done.returncode not in (0, 2):  # 2: some files failed (image-only PDFs), the rest is in
+        sys.exit(f"ingest failed ({done.returncode}): {done.stdout[-1000:]}{done.stderr[-1000:]}")
     report: dict[str, object] = json.loads(done.stdout)
     return seconds, peak, report
 
