@@ -50,6 +50,12 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
+def _stopword_counts(text: str, langs: Sequence[str]) -> list[int]:
+    """How many of the text's words are stopwords of each language."""
+    tokens = words(text)
+    return [sum(1 for t in tokens if t in stopwords(lang)) for lang in langs]
+
+
 def detect_language(
     text: str, candidates: Iterable[str] = ("en", "fr"), sample: int = 20000
 ) -> str:
@@ -57,21 +63,19 @@ def detect_language(
     langs = list(candidates)
     if not langs:
         return "en"
-    tokens = words(text[:sample])
-    scores = [sum(1 for t in tokens if t in stopwords(lang)) for lang in langs]
+    scores = _stopword_counts(text[:sample], langs)
     return langs[max(range(len(langs)), key=lambda i: (scores[i], -i))]
 
 
 def confident_language(text: str, candidates: Iterable[str]) -> str | None:
     """The candidate whose stopwords strictly outnumber every other's in ``text``; None on a tie
     (a short question can hold no stopword at all: "Debian fournit uniquement GNU/Linux ?")."""
-    tokens = words(text)
-    scores = sorted(
-        ((sum(1 for t in tokens if t in stopwords(c)), c) for c in candidates), reverse=True
-    )
-    if not scores or scores[0][0] == 0 or (len(scores) > 1 and scores[1][0] == scores[0][0]):
+    langs = list(candidates)
+    counts = _stopword_counts(text, langs)
+    best = max(counts, default=0)
+    if best == 0 or counts.count(best) > 1:
         return None
-    return scores[0][1]
+    return langs[counts.index(best)]
 
 
 def answer_language(question: str, sources: Sequence[str], candidates: Iterable[str]) -> str | None:
