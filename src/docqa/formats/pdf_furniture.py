@@ -35,6 +35,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from docqa.language import words
+
 MIN_PAGES = 3
 """A line pattern must open (or close) at least this many pages to count as furniture."""
 KEY_WORDS = 3
@@ -46,21 +48,20 @@ _NUMBER_LINE = re.compile(
     r"^[\s\-–—]*(?:page\s+)?(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:/|of)\s*\d{1,4})?[\s\-–—]*$",
     re.IGNORECASE,
 )
-_WORD = re.compile(r"\w+")
 _DIGITS = re.compile(r"\d+")
 
 
 def _normal(line: str) -> str:
-    """A line's words, casefolded, every number as 0."""
-    return " ".join(_WORD.findall(_DIGITS.sub("0", line.casefold())))
+    """A line's words, lowercased, every number as 0."""
+    return " ".join(words(_DIGITS.sub("0", line)))
 
 
 def _key(line: str) -> str | None:
     """The identity of a header line across pages: its first words (as :func:`_normal`)."""
-    words = _normal(line).split()
-    if not KEY_WORDS <= len(words) <= MAX_WORDS:
+    found = _normal(line).split()
+    if not KEY_WORDS <= len(found) <= MAX_WORDS:
         return None
-    return " ".join(words[:KEY_WORDS])
+    return " ".join(found[:KEY_WORDS])
 
 
 def _family(key: str) -> str | None:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from docqa.language import words
 from docqa.types import Section
 
 MAX_DEPTH = 6
@@ -26,7 +27,6 @@ MIN_PIECE_WORDS = 8
 # title open there:
 # a chapter's title page ("Chapter 5 / Software available in the Debian system").
 MIN_BODY_WORDS = 3
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,11 @@ def _cut_at(text: str, title: str, cursor: int) -> int:
 
 def _is_stub(piece: str, titles: Iterable[str]) -> bool:
     """A piece too short to stand alone, or made of nothing but title words and numbers."""
-    words = [w.casefold() for w in _WORD.findall(piece)]
-    if len(words) < MIN_PIECE_WORDS:
+    found = words(piece)
+    if len(found) < MIN_PIECE_WORDS:
         return True
-    known = {w.casefold() for title in titles for w in _WORD.findall(title)}
-    body = [w for w in words if w not in known and not w.isdigit()]
+    known = {w for title in titles for w in words(title)}
+    body = [w for w in found if w not in known and not w.isdigit()]
     return len(body) < MIN_BODY_WORDS
 
 
