@@ -98,6 +98,7 @@ class ScriptedLLM:
 
     Attributes:
         calls: Every message list received, in order.
+        streamed: How many pieces were handed to ``on_token`` in all.
         closed: Whether :meth:`close` was called.
     """
 
@@ -116,6 +117,7 @@ class ScriptedLLM:
         self.context_window = context_window
         self.exact_tokens = exact_tokens
         self.calls: list[list[Message]] = []
+        self.streamed = 0
         self.closed = False
         self._replies: deque[Reply] = deque(replies)
         self._default = default
@@ -150,6 +152,7 @@ class ScriptedLLM:
         first: float | None = None
         for piece in re.findall(r"\s*\S+", text):
             first = first if first is not None else time.perf_counter() - start
+            self.streamed += 1
             if on_token is not None:
                 on_token(piece)
         prompt = (

@@ -18,11 +18,13 @@ from docqa.answering import (
     TokenCounter,
     parse_citations,
 )
+from docqa.answering.checking import check_citations
 from docqa.api import ask, baseline, compare, ingest
 from docqa.config import Settings
 from docqa.errors import ConfigError, DocqaError, LLMError
 from docqa.llm import Completion, Message, TokenCallback
 from docqa.passages import is_contents, passages
+from docqa.support import SUPPORTED_MIN
 from docqa.types import Hit, TokenUsage
 
 from .fakes import HashEmbedder, ScriptedLLM, install_llm
@@ -576,3 +578,22 @@ def test_citations_are_taken_as_given_when_checking_is_off(
     off = settings.model_copy(update={"check_citations": False})
     answer = ask(QUESTION, off, llm=ScriptedLLM(BOATS), embedder=emb)
     assert answer.citations == ()
+
+
+def test_of_two_sources_backing_a_sentence_the_better_ranked_one_is_cited() -> None:
+    sentence = "The Goéland is a launch with a 90 hp engine and a blue hull."
+    emb = HashEmbedder()
+    hits = [
+        Hit(
+            file="fleet.md",
+            text=f"{sentence} It was bought in 2019 for the summer survey.",
+            score=0.9,
+        ),
+        Hit(file="engines.md", text=sentence, score=0.8),
+    ]
+    scores = [
+        float(v) for v in emb.embed_documents([h.text for h in hits]) @ emb.embed_query(sentence)
+    ]
+    assert SUPPORTED_MIN <= scores[0] < scores[1]  # both back it, the second more closely
+    checked = check_citations(sentence, hits, [1, 2], emb)
+    assert checked.claims == {1: [sentence]} and checked.added == {1}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from docqa import retrieval
 from docqa.answering.citations import finish
+from docqa.answering.ending import generate
 from docqa.answering.jobs import Job, abstention, baseline_job, rag_job
 from docqa.answering.streaming import AnswerStream
 from docqa.llm import Message, TokenCallback
@@ -97,7 +98,7 @@ class Answerer:
 
     def run(self, job: Job, on_token: TokenCallback | None = None) -> Answer:
         """Call the LLM on ``job`` (pieces to ``on_token``) and build the answer."""
-        return finish(job, self.llm.chat(job.messages, on_token=on_token))
+        return finish(job, generate(self.llm, job.messages, on_token))
 
     def baseline(self, question: str, on_token: TokenCallback | None = None) -> Answer:
         """The model's answer without documents."""

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from docqa.answering.citations import finish
+from docqa.answering.ending import generate
 from docqa.answering.jobs import Job
 from docqa.errors import DocqaError
 from docqa.llm import Completion
@@ -89,7 +90,7 @@ class AnswerStream:
 
         def work() -> None:
             try:
-                pieces.put(("done", llm.chat(job.messages, on_token=on_token)))
+                pieces.put(("done", generate(llm, job.messages, on_token)))
             except BaseException as error:  # handed to the iterating thread, which raises it
                 pieces.put(("error", error))
 
