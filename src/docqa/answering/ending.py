@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from docqa.llm import LLM, Completion, Message, TokenCallback
 from docqa.support import strip_citations
@@ -55,44 +55,64 @@ def _could_open_list(line: str) -> bool:
     return len(line) < 20 and any(word.startswith(bare) for word in _HEADER_WORDS)
 
 
-def _source_list_end(text: str) -> tuple[int, bool]:
-    """How much of ``text`` is clear of a copied source list, and whether it ends there."""
-    lines = text.split("\n")
-    offset, in_list = 0, False
-    for i, line in enumerate(lines):
-        last = i == len(lines) - 1
-        if in_list and line.strip() and not _REFERENCE_LINE.match(line):
-            if last and _REFERENCE_START.match(line):
-                return offset, False  # may yet be "[n] ...": hold it back
-            return offset, True  # the list gives way to the sources' own text
-        if i > 0 and not last and not in_list and _LIST_HEADER.match(line):
-            in_list = True
-        if last:
-            if i > 0 and not in_list and _could_open_list(line):
-                return offset, False  # may yet be "Sources:": hold it back
-            return len(text), False
-        offset += len(line) + 1
-    return len(text), False
+class _Rules:
+    """:func:`end_of_answer` over a text that only grows, each call reading only what is new:
+    the finished lines and sentences are remembered, so a long answer costs linear time."""
 
+    def __init__(self) -> None:
+        self._line_at = 0  # text[:_line_at] is whole lines, read
+        self._lines = 0
+        self._in_list = False
+        self._sentence_at = 0  # text[:_sentence_at] is finished sentences, read
+        self._fences = 0
+        self._seen: list[str] = []
 
-def _repeat_end(text: str) -> tuple[int, bool]:
-    """How much of ``text`` is clear of a repeated sentence, and whether it ends there.
+    def __call__(self, text: str) -> tuple[int, bool]:
+        listed, list_ended = self._source_list_end(text)
+        repeated, repeat_ended = self._repeat_end(text)
+        if list_ended and (not repeat_ended or listed <= repeated):
+            return listed, True
+        if repeat_ended:
+            return repeated, True
+        return min(listed, repeated), False
 
-    Lines inside a Markdown code block are not compared: code repeats lines on purpose.
-    """
-    seen: list[str] = []
-    for match in _SENTENCE.finditer(text):
-        sentence, start = match.group(), match.start()
-        if not sentence.strip() or text.count(_FENCE, 0, start) % 2:
-            continue
-        finished = match.end() < len(text) or sentence.endswith("\n")
-        key = _normalised(sentence)
-        if finished and len(key.split()) >= REPEAT_MIN_WORDS and key in seen:
-            return start, True
-        if not finished and key and any(s.startswith(key) for s in seen):
-            return start, False  # may be the start of a repeat: hold it back
-        seen.append(key)
-    return len(text), False
+    def _source_list_end(self, text: str) -> tuple[int, bool]:
+        """How much of ``text`` is clear of a copied source list, and whether it ends there."""
+        while (newline := text.find("\n", self._line_at)) >= 0:
+            line = text[self._line_at : newline]
+            if self._in_list and line.strip() and not _REFERENCE_LINE.match(line):
+                return self._line_at, True  # the list gives way to the sources' own text
+            if self._lines and not self._in_list and _LIST_HEADER.match(line):
+                self._in_list = True
+            self._line_at, self._lines = newline + 1, self._lines + 1
+        line = text[self._line_at :]  # unfinished
+        if self._in_list and line.strip() and not _REFERENCE_LINE.match(line):
+            return self._line_at, not _REFERENCE_START.match(line)
+        if self._lines and not self._in_list and _could_open_list(line):
+            return self._line_at, False  # may yet be "Sources:": hold it back
+        return len(text), False
+
+    def _repeat_end(self, text: str) -> tuple[int, bool]:
+        """How much of ``text`` is clear of a repeated sentence, and whether it ends there.
+
+        Lines inside a Markdown code block are not compared: code repeats lines on purpose.
+        """
+        for match in _SENTENCE.finditer(text, self._sentence_at):
+            sentence, start = match.group(), match.start()
+            finished = match.end() < len(text) or sentence.endswith("\n")
+            in_code = self._fences % 2 == 1
+            key = _normalised(sentence) if sentence.strip() and not in_code else ""
+            if not finished:
+                if key and any(s.startswith(key) for s in self._seen):
+                    return start, False  # may be the start of a repeat: hold it back
+                break
+            if len(key.split()) >= REPEAT_MIN_WORDS and key in self._seen:
+                return start, True
+            if key:
+                self._seen.append(key)
+            self._fences += sentence.count(_FENCE)
+            self._sentence_at = match.end()
+        return len(text), False
 
 
 def end_of_answer(text: str) -> tuple[int, bool]:
@@ -103,13 +123,7 @@ def end_of_answer(text: str) -> tuple[int, bool]:
         begun to copy its sources after a source list, or to repeat a sentence of
         :data:`REPEAT_MIN_WORDS` words or more, and ``text[:shown]`` is the whole answer.
     """
-    listed, list_ended = _source_list_end(text)
-    repeated, repeat_ended = _repeat_end(text)
-    if list_ended and (not repeat_ended or listed <= repeated):
-        return listed, True
-    if repeat_ended:
-        return repeated, True
-    return min(listed, repeated), False
+    return _Rules()(text)
 
 
 @dataclass
@@ -119,6 +133,7 @@ class _Watch:
     text: str = ""
     shown: int = 0
     first_token_s: float | None = None
+    rules: _Rules = field(default_factory=_Rules)
 
     def __call__(self, piece: str) -> None:
         if not piece:
@@ -126,7 +141,7 @@ class _Watch:
         if self.first_token_s is None:
             self.first_token_s = time.perf_counter() - self.started
         self.text += piece
-        shown, ended = end_of_answer(self.text)
+        shown, ended = self.rules(self.text)
         if ended:
             self.text = self.text[:shown].rstrip()
             shown = min(shown, len(self.text))
