@@ -360,7 +360,7 @@ def print_row(row: Row) -> None:
         f"{row.set:12} {row.id[:28]:28} hit {_f(row.hit10, 0)} | F1 {_f(b.get('f1'))}→"
         f"{_f(r['f1'])} rec {_f(b.get('recall'))}→{_f(r['recall'])} "
         f"cit {_f(r['citation_precision'])} {flags:3} | src {r['sources']} "
-        f"tok {r['prompt_tokens'] or 0:5} ttft {_f(r['first_token_s'], 1)} "
+        f"tok {r['prompt_tokens'] or '—':>5} ttft {_f(r['first_token_s'], 1)} "
         f"total {_f(r['total_s'], 1)}",
         flush=True,
     )
@@ -372,6 +372,11 @@ def print_row(row: Row) -> None:
 def _mean(values: Sequence[float | None]) -> float | None:
     kept = [v for v in values if v is not None]
     return statistics.fmean(kept) if kept else None
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
 
 
 def summary(rows: Sequence[Row]) -> dict[str, Any]:
@@ -409,9 +414,8 @@ def summary(rows: Sequence[Row]) -> dict[str, Any]:
         "total_median": statistics.median([x["total_s"] for x in llm_called])
         if llm_called
         else None,
-        "prompt_tokens_median": statistics.median([x["prompt_tokens"] or 0 for x in llm_called])
-        if llm_called
-        else None,
+        # an answer docqa ended early has no usage (the backend reports it at the end)
+        "prompt_tokens_median": _median([x["prompt_tokens"] for x in llm_called]),
         "base_ttft_median": statistics.median([b["first_token_s"] or 0 for b in base])
         if base
         else None,
