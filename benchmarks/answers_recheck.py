@@ -10,7 +10,7 @@ store, the check is applied to the saved text, and the run is saved again as ``L
     .venv/bin/python benchmarks/answers_recheck.py tune-v2 test-v2
 
 ``--ending`` also ends each saved answer where docqa now ends
-generation (:func:`docqa.answering.ending.end_of_answer`, applied as the text streams in) and
+generation (the saved text streamed again through :func:`docqa.answering.ending.generate`) and
 scores it again, saved as ``LABEL+ended``: with a fixed seed, the text a model writes before
 the point where docqa stops it is the text it wrote in the saved run.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,14 @@ import answers  # this folder
 
 from docqa.answering.abstention import mentions_not_in_documents, says_not_in_documents
 from docqa.answering.citations import checked_citations
-from docqa.answering.ending import end_of_answer
+from docqa.answering.ending import generate
 from docqa.config import Settings
 from docqa.embedding import Embedder, make_embedder
 from docqa.evaluation import Judge, Question
+from docqa.llm import Completion, Message, TokenCallback
 from docqa.metrics import content_recall, token_f1
 from docqa.session import Session
-from docqa.types import Hit
+from docqa.types import Hit, TokenUsage
 
 
 def _question(row: answers.Row, split: str) -> Question:
@@ -41,13 +43,33 @@ def _question(row: answers.Row, split: str) -> Question:
     return next(q for q in answers.question_set(name, split) if q.id == row.id)
 
 
+class _Replay:
+    """An LLM that streams a saved answer again, one character at a time."""
+
+    backend = model = "replay"
+    context_window = 0
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def chat(
+        self, messages: Sequence[Message], *, on_token: TokenCallback | None = None
+    ) -> Completion:
+        for character in self.text:
+            if on_token is not None:
+                on_token(character)
+        return Completion(self.text, self.model, self.backend, TokenUsage(), 0.0, None, "stop")
+
+    def count_tokens(self, text: str) -> int | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
 def ended(text: str) -> str:
-    """``text`` as docqa would have ended it, fed in one character at a time."""
-    for i in range(1, len(text) + 1):
-        shown, done = end_of_answer(text[:i])
-        if done:
-            return text[:shown].rstrip()
-    return text
+    """``text`` as docqa would have ended it: replayed through :func:`generate`."""
+    return generate(_Replay(text), []).text
 
 
 class Rechecker:

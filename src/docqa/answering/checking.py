@@ -93,6 +93,7 @@ def check_citations(
     if not hits or not given:
         return checked
     allowed = set(given)
+    ranked = sorted(allowed)
     sentences = [(s, strip_citations(s)) for s in split_sentences(text)]
     judged = [body for _, body in sentences if len(words(body)) >= MIN_WORDS]
     vectors = source_vectors(hits, embedder) if judged else np.zeros((0, 0), dtype=np.float32)
@@ -120,7 +121,7 @@ def check_citations(
         backer = next(
             (
                 n
-                for n in sorted(allowed)
+                for n in ranked
                 if scores[n - 1] >= SUPPORTED_MIN and not missing_terms(body, hits[n - 1].text)
             ),
             None,
