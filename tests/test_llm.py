@@ -153,7 +153,7 @@ def test_ollama_streams_pieces_in_order_with_options_on_the_request(
         "num_predict": 64,
         "temperature": 0.2,
         "seed": 7,
-        "repeat_penalty": 1.15,
+        "repeat_penalty": Settings().repeat_penalty,
     }
     assert body["keep_alive"] == "5m"
     assert body["messages"] == [
