@@ -28,7 +28,9 @@ that cites, first-token and total seconds, prompt tokens, and the precision of `
 Baseline answers do not depend on the RAG prompt: they are cached (keyed by model, prompt,
 question and sampling) in ``benchmarks/.cache/answers/``. Each run is saved there as
 ``runs/LABEL.json``; ``--table LABEL,...`` prints saved runs side by side, ``--readme MARKER``
-writes that table into ``benchmarks/README.md`` between ``<!-- MARKER -->`` markers.
+writes that table into ``benchmarks/README.md`` between ``<!-- MARKER -->`` markers. A run made
+with ``--no-baseline`` gets its model-alone answers later with ``--fill-baselines LABEL`` (the
+same ``--split`` and ``--set`` as the run).
 
 Run (2 cores shared: about a minute per RAG answer at 1 thread)::
 
@@ -619,6 +621,31 @@ def load(label: str) -> list[Row]:
     return rows
 
 
+def fill_baselines(args: argparse.Namespace) -> str:
+    """The model alone on the questions of a run saved with ``--no-baseline`` (same ``--split``
+    and ``--set`` as that run: the baseline cache is keyed by the sampling settings)."""
+    path = CACHE / "runs" / f"{args.fill_baselines}.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    settings = Settings(llm="gguf", gguf=model_path(), threads=args.threads, **_overrides(args.set))
+    runner = Runner(settings, no_baseline=False)
+    sets = {row["set"] for row in data["rows"]} - {"chat"}
+    gold = {(name, q.id): q for name in sets for q in question_set(name, args.split)}
+    try:
+        for row in data["rows"]:
+            if row["set"] == "chat" or not row["answerable"] or row.get("baseline"):
+                continue
+            q = gold[(row["set"], row["id"])]
+            base = runner.baseline(q.question)
+            assert base is not None
+            row["baseline"] = _scored(base, q, Judge.of(q))
+            print(f"{row['set']:12} {row['id'][:28]:28} alone F1 {_f(row['baseline']['f1'])}")
+    finally:
+        runner.close()
+    data["argv"] = [*data["argv"], "# baselines:", *sys.argv[1:]]
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    return per_set_table(args.fill_baselines, load(args.fill_baselines))
+
+
 def iter_labels(text: str) -> Iterator[str]:
     yield from (x.strip() for x in text.split(",") if x.strip())
 
@@ -635,8 +662,11 @@ def main() -> None:
     parser.add_argument("--readme", help="write the table between these README markers")
     parser.add_argument("--ids", help="only these question ids (of the sets chosen)")
     parser.add_argument("--sweep", help="first-token time for these top_k values, e.g. 2,4,8")
+    parser.add_argument("--fill-baselines", help="add the model alone to saved run LABEL")
     args = parser.parse_args()
-    if args.sweep:
+    if args.fill_baselines:
+        text = fill_baselines(args)
+    elif args.sweep:
         text = sweep(args)
     elif args.table:
         parts = [per_set_table(label, load(label)) for label in iter_labels(args.table)]
