@@ -140,7 +140,9 @@ def test_ollama_streams_pieces_in_order_with_options_on_the_request(
     httpx_mock.add_response(
         method="POST", url=f"{OLLAMA}/api/chat", stream=IteratorStream(ollama_lines(PIECES))
     )
-    settings = Settings(llm="ollama", num_ctx=4096, max_tokens=64, temperature=0.2, seed=7)
+    settings = Settings(
+        llm="ollama", num_ctx=4096, max_tokens=64, temperature=0.2, seed=7, repeat_penalty=1.3
+    )
     got: list[str] = []
     with OllamaLLM(settings) as llm:
         completion = llm.chat(MESSAGES, on_token=got.append)
@@ -153,7 +155,7 @@ def test_ollama_streams_pieces_in_order_with_options_on_the_request(
         "num_predict": 64,
         "temperature": 0.2,
         "seed": 7,
-        "repeat_penalty": Settings().repeat_penalty,
+        "repeat_penalty": 1.3,
     }
     assert body["keep_alive"] == "5m"
     assert body["messages"] == [
