@@ -500,6 +500,11 @@ def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def run_settings(args: argparse.Namespace) -> Settings:
+    """The measurement model in process, with the run's ``--threads`` and ``--set`` fields."""
+    return Settings(llm="gguf", gguf=model_path(), threads=args.threads, **_overrides(args.set))
+
+
 def _partial(label: str | None) -> Path | None:
     return CACHE / "runs" / f"{label}.partial.jsonl" if label else None
 
@@ -507,7 +512,7 @@ def _partial(label: str | None) -> Path | None:
 def run(args: argparse.Namespace) -> list[Row]:
     """Ask every chosen question; with ``--label``, each row is appended to
     ``runs/LABEL.partial.jsonl`` as it comes, and a rerun with the same label resumes."""
-    settings = Settings(llm="gguf", gguf=model_path(), threads=args.threads, **_overrides(args.set))
+    settings = run_settings(args)
     runner = Runner(settings, args.no_baseline)
     partial = _partial(args.label)
     done: dict[tuple[str, str], Row] = {}
@@ -626,7 +631,7 @@ def fill_baselines(args: argparse.Namespace) -> str:
     and ``--set`` as that run: the baseline cache is keyed by the sampling settings)."""
     path = CACHE / "runs" / f"{args.fill_baselines}.json"
     data = json.loads(path.read_text(encoding="utf-8"))
-    settings = Settings(llm="gguf", gguf=model_path(), threads=args.threads, **_overrides(args.set))
+    settings = run_settings(args)
     runner = Runner(settings, no_baseline=False)
     sets = {row["set"] for row in data["rows"]} - {"chat"}
     gold = {(name, q.id): q for name in sets for q in question_set(name, args.split)}
