@@ -541,7 +541,7 @@ def test_a_sentence_left_uncited_gets_the_source_that_backs_it(
     assert "two boats" in answer.citations[0].quote
     (shown,) = render.answer_sources(answer)
     assert shown.startswith(f"[{boats}] ")
-    assert shown.endswith("boats.md § Boats (line 1) (found by docqa)")
+    assert shown.endswith("boats.md § Boats (line 1) ✓ (found by docqa)")  # supported
 
 
 def test_a_citation_to_a_source_the_sentence_is_not_about_is_dropped_and_said(

@@ -73,7 +73,7 @@ def test_ask_streams_the_answer_then_sources_and_the_fallback_warning(
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "The station owns two boats [1]."
-    assert lines[1].startswith("[1] ") and lines[1].endswith("boats.md § Boats (line 1)")
+    assert lines[1].startswith("[1] ") and lines[1].endswith("boats.md § Boats (line 1) ✓")
     assert f"warning: {FALLBACK}" in err
     assert llm.closed
 
