@@ -1,6 +1,8 @@
 """What Open WebUI makes of a docqa stream: its sources, chips, pills and pop-up, modelled in
-Python from Open WebUI v0.12.4 (the ``open-webui`` wheel on PyPI and the repository's Svelte
-sources). Each function names the code it follows; none calls Open WebUI.
+Python from Open WebUI v0.12.4 (the ``open-webui`` wheel on PyPI: its backend, and its Svelte
+sources as the wheel's source maps hold them) and from the newer Svelte code of its repository
+(``head=True``), which changed how a chip is named. Each function names the code it follows; none
+calls Open WebUI.
 """
 
 from __future__ import annotations
@@ -62,19 +64,21 @@ class Chip:
 
     def pages_shown(self) -> list[int | None]:
         """The "(page N)" of each document in the pop-up: ``metadata.page + 1`` when an integer
-        (``Citations/CitationModal.svelte``, ``Number.isInteger(document?.metadata?.page)``)."""
+        (``Citations/CitationModal.svelte``, ``Number.isInteger(document?.metadata?.page)``,
+        v0.12.4 lines 208-211)."""
         pages = [m.get("page") for m in self.metadata]
         return [p + 1 if isinstance(p, int) and not isinstance(p, bool) else None for p in pages]
 
 
-def chips(sources: list[dict[str, Any]]) -> list[Chip]:
+def chips(sources: list[dict[str, Any]], *, head: bool = False) -> list[Chip]:
     """The chips, numbered from 1 in this order.
 
     ``src/lib/components/chat/Messages/Citations.svelte`` (the ``citations = sources.reduce``
     block): one entry per document; its id is ``metadata.source``, else ``source.id``; documents
-    of one id are grouped under the first. The name is ``metadata.name`` (else ``source.name``),
-    replaced by the id when the id is an http URL, unless ``metadata.source_url`` is an http URL
-    (then that is the link and the name stays).
+    of one id are grouped under the first. The name is ``metadata.name`` (else ``source.name``).
+    v0.12.4 (lines 119-128): an id that is an http URL becomes the link, and the name too unless
+    ``metadata.external``. Newer (``head``): an http ``metadata.source_url`` is the link and the
+    name stays; else an http id becomes the link and the name.
     """
     out: list[Chip] = []
     for source in sources:
@@ -87,10 +91,11 @@ def chips(sources: list[dict[str, Any]]) -> list[Chip]:
             ident = (meta or {}).get("source") or source.get("source", {}).get("id") or "N/A"
             name = (meta or {}).get("name") or source.get("source", {}).get("name")
             url = source.get("source", {}).get("url")
-            if _http((meta or {}).get("source_url")):
+            if head and _http((meta or {}).get("source_url")):
                 url = (meta or {})["source_url"]
             elif _http(ident):
-                name, url = ident, ident
+                external = not head and (meta or {}).get("external")
+                name, url = (name if external else ident), ident
             found = next((c for c in out if c.id == ident), None)
             if found is None:
                 found = Chip(ident, str(name), url)
@@ -103,33 +108,39 @@ def chips(sources: list[dict[str, Any]]) -> list[Chip]:
     return out
 
 
-def pill_titles(sources: list[dict[str, Any]]) -> list[str]:
+def pill_titles(sources: list[dict[str, Any]], *, head: bool = False) -> list[str]:
     """What the text's ``[n]`` pill n shows (``sourceIds[n - 1]``).
 
     ``src/lib/components/chat/Messages/ContentRenderer.svelte`` (``getSourceIds``): per
-    document, ``metadata.name``, else an http ``metadata.source``, else ``source.name``; each
-    distinct title once. A pill whose number has no title shows nothing.
+    document, ``metadata.name``, else an http ``metadata.source``, else ``source.name``; one
+    title per distinct id (v0.12.4, lines 107-131), per distinct title (``head``). A pill whose
+    number has no title shows nothing.
     """
     titles: list[str] = []
+    seen: set[str] = set()
     for source in sources:
         for i, _ in enumerate(source.get("document") or []):
             meta = (source.get("metadata") or [None] * (i + 1))[i] or {}
-            ident = meta.get("source", "N/A")
+            ident = meta.get("source") or source.get("source", {}).get("id") or "N/A"
+            if not head:
+                if ident in seen:
+                    continue
+                seen.add(ident)
             if meta.get("name"):
                 title = meta["name"]
             elif _http(ident):
                 title = ident
             else:
                 title = source.get("source", {}).get("name", ident)
-            if title not in titles:
+            if not head or title not in titles:
                 titles.append(title)
     return titles
 
 
 def shows_relevance(entries: list[Chip]) -> bool:
     """Whether the pop-up shows relevance as a percentage: every distance in [-1, 1]
-    (``Citations.svelte``, ``calculateShowRelevance`` and ``shouldShowPercentage``; a lone
-    distance is not shown)."""
+    (``Citations.svelte``, ``calculateShowRelevance`` and ``shouldShowPercentage``, v0.12.4
+    lines 79-106; a lone distance is not shown)."""
     distances = [d for c in entries for d in c.distances]
     n, inside = len(distances), sum(-1 <= d <= 1 for d in distances)
     outside = n - inside

@@ -83,8 +83,17 @@ def test_open_webui_gets_one_chip_per_source_named_by_file_and_page(
         if c["choices"]
     )
     sources = open_webui.stored_sources(chunks)
-    chips = open_webui.chips(sources)
     answer, _, block = text.partition("\n\nSources:\n")
+    # the support marks of the sentences, after each source's line
+    assert all(re.search(r"\)( [✓~]+)$", line) for line in block.splitlines())
+    for head in (False, True):  # v0.12.4, and the newer code
+        _read_as_open_webui_would(server.url, sources, answer, block, head=head)
+
+
+def _read_as_open_webui_would(
+    url: str, sources: list[dict[str, object]], answer: str, block: str, *, head: bool
+) -> None:
+    chips = open_webui.chips(sources, head=head)
     used = cited_numbers(answer)
     # inline markers where the model wrote none, numbered 1..k in order of use, no gaps
     assert used == list(range(1, len(used) + 1)) and len(used) >= 2
@@ -93,10 +102,10 @@ def test_open_webui_gets_one_chip_per_source_named_by_file_and_page(
     assert len(sources) == len(chips) == len(re.findall(r"^\[\d+\] ", block, re.M)) == len(used)
     for chip in chips:
         assert len(chip.documents) == 1 and len(chip.documents[0]) > 40
-        assert chip.url and chip.url.startswith(f"{server.url}/documents/")
+        assert chip.url and chip.url.startswith(f"{url}/documents/")
         assert not chip.name.startswith("http")
     # the pill [n] of the text opens chip n, and shows its name
-    assert open_webui.pill_titles(sources) == [c.name for c in chips]
+    assert open_webui.pill_titles(sources, head=head) == [c.name for c in chips]
     # "vicksburg.pdf, page N": the pop-up shows page N, the link opens page N
     pdf_chips = [c for c in chips if c.name.startswith("vicksburg.pdf, page ")]
     assert pdf_chips
@@ -107,8 +116,6 @@ def test_open_webui_gets_one_chip_per_source_named_by_file_and_page(
     # relevance: every source carries its cosine to the question, shown as a percentage
     assert all(len(c.distances) == 1 and -1 <= c.distances[0] <= 1 for c in chips)
     assert open_webui.shows_relevance(chips)
-    # the support marks of the sentences, after each source's line
-    assert all(re.search(r"\)( [✓~]+)$", line) for line in block.splitlines())
 
 
 def test_the_whole_message_tells_the_same_numbering_as_the_stream(
@@ -149,9 +156,11 @@ def test_a_pdf_page_and_two_sources_of_one_page_read_right_in_open_webui() -> No
     ]
     names = ["manual.pdf, page 49", "manual.pdf, page 49 (2)"]
     sources = [source_event(r, n)["event"]["data"] for r, n in zip(refs, names, strict=True)]
-    chips = open_webui.chips(sources)
-    assert [c.name for c in chips] == names
-    assert [c.pages_shown() for c in chips] == [[49], [49]]
-    assert [c.documents for c in chips] == [["The passage."], ["Another passage."]]
-    assert chips[0].distances == [0.71] and chips[1].distances == []
-    assert open_webui.pill_titles(sources) == names
+    for head in (False, True):
+        chips = open_webui.chips(sources, head=head)
+        assert [c.name for c in chips] == names
+        assert [c.url for c in chips] == ["http://h:1/documents/a#page=49"] * 2
+        assert [c.pages_shown() for c in chips] == [[49], [49]]
+        assert [c.documents for c in chips] == [["The passage."], ["Another passage."]]
+        assert chips[0].distances == [0.71] and chips[1].distances == []
+        assert open_webui.pill_titles(sources, head=head) == names

@@ -8,16 +8,18 @@
 3. Open WebUI ``source`` event frames carrying the passage, which Open WebUI turns into citation
    chips (its middleware forwards any chunk's ``event`` to the chat).
 
-Open WebUI (read in v0.12.4) also turns every ``url_citation`` annotation of a streamed delta
-into a source whose only document is the title (``backend/open_webui/utils/middleware.py``, the
-"Handle delta annotations" block), so a stream carries the ``source`` events and no annotations:
-each source reaches it once, with its passage. What its chip shows comes from
-``src/lib/components/chat/Messages/Citations.svelte`` and ``Citations/CitationModal.svelte``:
+Open WebUI (read in v0.12.4, the release on PyPI) also turns every ``url_citation`` annotation
+of a streamed delta into a source whose only document is the title
+(``backend/open_webui/utils/middleware.py``, "Handle delta annotations"), so a stream carries
+the ``source`` events and no annotations: each source reaches it once, with its passage. What its
+chip shows comes from ``src/lib/components/chat/Messages/Citations.svelte`` and
+``Citations/CitationModal.svelte``:
 
 - sources are grouped by ``metadata.source``; when that is an http URL the chip is named by the
-  URL, unless ``metadata.source_url`` holds the link (an external source), so the link goes there
-  and ``metadata.source`` is a name;
-- the pills in the text are numbered by distinct ``metadata.name``
+  URL (unless ``metadata.external`` in v0.12.4, ``metadata.source_url`` in newer code), so
+  ``metadata.source`` is the chip's name and the link rides in ``source.url`` (v0.12.4) and
+  ``metadata.source_url`` (newer);
+- the pills in the text are numbered by distinct ``metadata.source`` (v0.12.4) or name (newer)
   (``ContentRenderer.svelte``, ``getSourceIds``): every source of an answer gets its own name;
 - the pop-up shows "page ``metadata.page + 1``" (0-based, as its PDF loader stores pages);
 - a ``distances`` value in [-1, 1] is shown as a relevance percentage (docqa sends the
