@@ -91,48 +91,12 @@ def check_citations(
         given: The numbers that were in the prompt (others are never cited).
         embedder: Embeds the sentences (query side) and the hits the store gave no vector for.
     """
-    checked = Checked()
-    if not hits or not given:
-        return checked
-    allowed = set(given)
-    ranked = sorted(allowed)
-    sentences = [(s, strip_citations(s)) for s in split_sentences(text)]
-    judged = [body for _, body in sentences if len(words(body)) >= MIN_WORDS]
-    vectors = source_vectors(hits, embedder) if judged else np.zeros((0, 0), dtype=np.float32)
-    # every judged sentence in one batch (one embedder call, not one per sentence)
-    sentence_vectors = iter(embed_queries(embedder, judged))
-    judged_against: dict[int, bool] = {}
-    model_cited: set[int] = set()
-    for sentence, body in sentences:
-        cited = [n for n in cited_numbers(sentence) if n in allowed]
-        model_cited.update(cited)
-        if len(words(body)) < MIN_WORDS:
-            for n in cited:
-                checked.cite(n, sentence)
-            continue
-        scores = vectors @ next(sentence_vectors)
-        kept = [n for n in cited if float(scores[n - 1]) >= SIMILAR_MIN]
-        for n in cited:
-            judged_against[n] = judged_against.get(n, False) or n in kept
-        for n in kept:
-            checked.cite(n, sentence)
-        if kept:
-            continue
-        # uncited, or cited only to sources it is not about: the source that backs it, if any
-        # of several that back it, the best-ranked (see the module's note)
-        backer = next(
-            (
-                n
-                for n in ranked
-                if scores[n - 1] >= SUPPORTED_MIN and not missing_terms(body, hits[n - 1].text)
-            ),
-            None,
-        )
-        if backer is not None:
-            checked.cite(backer, sentence)
-    checked.added = set(checked.claims) - model_cited
-    checked.dropped = [n for n, ok in judged_against.items() if not ok and n not in checked.claims]
-    return checked
+    judge = SentenceJudge(hits, given, embedder)
+    sentences = split_sentences(text)
+    judge.prefetch(sentences)  # every judged sentence in one embedder call
+    for sentence in sentences:
+        judge(sentence)
+    return judge.checked
 
 
 @dataclass(frozen=True)
