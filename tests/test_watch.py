@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -58,7 +61,6 @@ class Syncs:
         self.lock = threading.Lock()
 
     def __call__(self, sync: Sync) -> None:
-        print(sync.summary(), sync.paths, flush=True)
         with self.lock:
             self.items.append(sync)
 
@@ -281,3 +283,46 @@ def test_temporary_names() -> None:
     for name in ("x.md", "notes.txt", "tmp.md", "part.pdf"):
         assert not watching.temporary(name), name
     assert os.sep == "/"  # the watcher's path keys are POSIX (as the manifest's)
+
+
+_CLI = """
+import sys
+from dataclasses import replace
+sys.path.insert(0, {repo!r})
+from docqa import factories
+from tests.fakes import HashEmbedder
+fake = HashEmbedder()
+identity = (fake.info.name, fake.info.dim, fake.id)
+factories.active = replace(
+    factories.active, make_embedder=lambda s: fake, embedder_identity=lambda s: identity
+)
+from docqa.cli import main
+sys.argv = ["docqa", *sys.argv[1:]]
+main()
+"""
+
+
+def test_cli_ingest_watch_reports_each_sync_and_stops_on_ctrl_c(
+    folder: Path, tmp_path: Path
+) -> None:
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    code = _CLI.format(repo=str(Path(__file__).parents[1]))
+    args = ["--store", str(folder / ".docqa"), "ingest", str(folder), "--watch"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    with out.open("w") as stdout, err.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, *args], stdout=stdout, stderr=stderr, env=env
+        )
+        try:
+            wait_for(lambda: "watching" in err.read_text(), "the watch begun")
+            assert "2 added" in out.read_text()  # the first sync, reported as an ingest
+            (folder / "c.md").write_text("Terns nest here.\n")
+            wait_for(lambda: "1 added" in out.read_text(), "a line for the sync")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(WAIT_S) == 0
+        finally:
+            proc.kill()
+    lines = out.read_text().splitlines()
+    assert len(lines) == 2 and lines[1].endswith(" s)") and "synced" in lines[1]
+    assert err.read_text().splitlines()[-1] == "stopped"
+    assert rows(Settings(store=folder / ".docqa")) == {"a.txt", "b.md", "c.md"}
