@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from docqa import parsing  # noqa: E402
 from docqa.config import Settings  # noqa: E402
 from docqa.session import Session  # noqa: E402
-from docqa.watching import Sync  # noqa: E402
+from docqa.watching import Sync, Watcher  # noqa: E402
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "curated"
 SOURCE_PDF = SOURCE / "en_faq_debian-faq.en.pdf"
@@ -72,6 +73,60 @@ def pct(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+class Recorder:
+    """The watcher's syncs, read from the benchmark's thread."""
+
+    def __init__(self) -> None:
+        self.syncs: list[Sync] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, sync: Sync) -> None:
+        with self.lock:
+            self.syncs.append(sync)
+
+    def since(self, n: int) -> list[Sync]:
+        with self.lock:
+            return self.syncs[n:]
+
+
+@dataclass
+class Figures:
+    latency: list[float] = field(default_factory=list)  # last write -> searchable
+    detect: list[float] = field(default_factory=list)  # last write -> the sync begins
+    sync_s: list[float] = field(default_factory=list)  # the syncs themselves
+    syncs: list[int] = field(default_factory=list)  # syncs that changed something, per round
+
+
+def one_round(
+    r: int, args: argparse.Namespace, ctx: tuple[Path, list[str], Session, Watcher, Recorder]
+) -> tuple[float, float | None, float, int]:
+    """Rewrite ``--change`` files, then poll search until all are found; the round's figures."""
+    folder, vocab, session, watcher, recorder = ctx
+    picked = [(r * 97 + j * 101) % args.files for j in range(args.change)]
+    tags = {i: f"zq{r}x{i}" for i in picked}
+    before = len(recorder.since(0))
+    for i in picked:
+        (folder / f"note{i:05d}.txt").write_text(
+            text(vocab, i, args.words, tags[i]), encoding="utf-8"
+        )
+    last_write, wall_write = time.perf_counter(), time.time()
+    wanted = {f"note{i:05d}.txt" for i in picked}
+    query = " ".join(tags.values())
+    while True:
+        hits = session.search(query, k=args.change, mode="bm25")
+        if wanted <= {Path(h.file).name for h in hits}:
+            break
+        if time.perf_counter() > last_write + 120:
+            raise SystemExit(f"round {r}: not searchable after 120 s")
+        time.sleep(0.02)
+    latency = time.perf_counter() - last_write
+    while watcher.state().syncing or watcher.state().pending:
+        time.sleep(0.02)
+    mine = [s for s in recorder.since(before) if s.report is not None and s.changed]
+    detect = mine[0].started - wall_write if mine else None
+    return latency, detect, sum(s.seconds for s in mine), len(mine)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=1000)
@@ -94,74 +149,44 @@ def main() -> None:
         from tests.fakes import HashEmbedder
 
         embedder = HashEmbedder()
-    syncs: list[Sync] = []
-    lock = threading.Lock()
-
-    def on_sync(sync: Sync) -> None:
-        with lock:
-            syncs.append(sync)
-
+    recorder = Recorder()
     start = time.perf_counter()
     session = Session(settings, embedder=embedder)  # one session, as `docqa serve --watch` has
-    watcher = session.watch([folder], on_sync=on_sync, polling=args.poll or None).start()
-    first = syncs[0]
+    watcher = session.watch([folder], on_sync=recorder, polling=args.poll or None).start()
     print(
         f"{args.files} files of ~{args.words} words watched ({'polling' if args.poll else 'events'}"
         f", {'HashEmbedder' if args.hash else 'default embedder'}); initial sync "
-        f"{time.perf_counter() - start:.1f} s ({first.summary()})"
+        f"{time.perf_counter() - start:.1f} s ({recorder.since(0)[0].summary()})"
     )
-    latencies: list[float] = []
-    detect: list[float] = []
-    work_s: list[float] = []
-    per_round: list[int] = []
+    got = Figures()
     try:
         for r in range(args.rounds):
-            picked = [(r * 97 + j * 101) % args.files for j in range(args.change)]
-            tags = {i: f"zq{r}x{i}" for i in picked}
-            with lock:
-                before = len(syncs)
-            for i in picked:
-                (folder / f"note{i:05d}.txt").write_text(
-                    text(vocab, i, args.words, tags[i]), encoding="utf-8"
-                )
-            last_write, wall_write = time.perf_counter(), time.time()
-            wanted = {f"note{i:05d}.txt" for i in picked}
-            query = " ".join(tags.values())
-            deadline = last_write + 120
-            while time.perf_counter() < deadline:
-                hits = session.search(query, k=args.change, mode="bm25")
-                if wanted <= {Path(h.file).name for h in hits}:
-                    break
-                time.sleep(0.02)
-            else:
-                raise SystemExit(f"round {r}: not searchable after 120 s")
-            latencies.append(time.perf_counter() - last_write)
-            while watcher.state().syncing or watcher.state().pending:
-                time.sleep(0.02)
-            with lock:
-                mine = [s for s in syncs[before:] if s.report is not None and s.changed]
-            per_round.append(len(mine))
-            if mine:
-                detect.append(mine[0].started - wall_write)
-                work_s.append(sum(s.seconds for s in mine))
+            latency, detect, sync_s, syncs = one_round(
+                r, args, (folder, vocab, session, watcher, recorder)
+            )
+            got.latency.append(latency)
+            got.sync_s.append(sync_s)
+            got.syncs.append(syncs)
+            if detect is not None:
+                got.detect.append(detect)
             print(
-                f"round {r + 1}: searchable {latencies[-1] * 1000:.0f} ms after the last write "
-                f"({len(mine)} sync(s))",
+                f"round {r + 1}: searchable {latency * 1000:.0f} ms after the last write "
+                f"({syncs} sync(s))",
                 flush=True,
             )
     finally:
         watcher.stop()
         session.close()
         shutil.rmtree(work, ignore_errors=True)
+    ms = [x * 1000 for x in got.latency]
     print(
-        f"last write -> searchable over {len(latencies)} rounds of {args.change} files: "
-        f"p50 {pct(latencies, 0.5) * 1000:.0f} ms, p95 {pct(latencies, 0.95) * 1000:.0f} ms, "
-        f"max {max(latencies) * 1000:.0f} ms"
+        f"last write -> searchable over {len(ms)} rounds of {args.change} files: "
+        f"p50 {pct(ms, 0.5):.0f} ms, p95 {pct(ms, 0.95):.0f} ms, max {max(ms):.0f} ms"
     )
     print(
-        f"  last write -> sync begins p50 {statistics.median(detect) * 1000:.0f} ms; "
-        f"the sync itself p50 {statistics.median(work_s) * 1000:.0f} ms; "
-        f"syncs per round {statistics.mean(per_round):.2f}"
+        f"  last write -> sync begins p50 {statistics.median(got.detect) * 1000:.0f} ms; "
+        f"the sync itself p50 {statistics.median(got.sync_s) * 1000:.0f} ms; "
+        f"syncs per round {statistics.mean(got.syncs):.2f}"
     )
     print(machine())
 

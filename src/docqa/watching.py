@@ -9,8 +9,9 @@ Linux, FSEvents on macOS, ReadDirectoryChangesW on Windows) and turns them into 
   a file whose bytes did not change is left alone, as by a manual ingest.
 - **Debounced, complete files only.** watchfiles groups events (``step``/``debounce``); a changed
   file is then synced only once it has not changed for :data:`QUIET_S` (its mtime is that old,
-  or its size and mtime stayed the same that long). A file an editor saves in pieces, or writes
-  to a temporary name and renames, is ingested once, when it is complete.
+  or its size and mtime stayed the same that long), and files changed together are synced
+  together (up to :data:`GATHER_S` held back for one still being written). A file an editor
+  saves in pieces, or writes to a temporary name and renames, is ingested once, complete.
 - **What never triggers a sync.** The store folder (``.docqa/``), hidden files and folders,
   ``__pycache__``, unsupported types, and editor or download temporaries (:func:`temporary`).
   A deletion syncs only when the manifest holds files at or under the path.
@@ -52,6 +53,9 @@ DEBOUNCE_MS = 1_000
 """...or once this long has passed since the batch's first change."""
 QUIET_S = 0.3
 """A changed file is synced once it has not changed for this long."""
+GATHER_S = 3.0
+"""Changed files are synced together once all are still; one still being written holds the
+others back this long at most."""
 TICK_MS = 200
 """With nothing new, the watcher wakes this often to look at files still being written (every
 batch wakes it too, even one of unwanted paths only: the store's own writes cannot hold a
@@ -201,7 +205,8 @@ class Watcher:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._lock = threading.Lock()
-        self._pending: dict[str, tuple[tuple[int, int] | None, float]] = {}
+        # path -> (size and mtime when last seen, when they were first seen so, when first pending)
+        self._pending: dict[str, tuple[tuple[int, int] | None, float, float]] = {}
         self._retry_at = 0.0
         self._store_key: str | None = None
         self._thread: threading.Thread | None = None
@@ -267,6 +272,7 @@ class Watcher:
                 first = False
                 if self._initial:
                     self._sync_all()
+                    changes = set()  # happened before the full sync began: it saw them
                 self._note_store()
                 self._ready.set()
             self._add(p for c, p in changes if self.wanted(c, p))
@@ -382,14 +388,16 @@ class Watcher:
         now = time.monotonic()
         with self._lock:
             for path in paths:
-                self._pending[path] = (_signature(path), now)
+                first = self._pending.get(path, (None, now, now))[2]
+                self._pending[path] = (_signature(path), now, first)
 
     def _take_ready(self) -> list[str]:
-        """Pending paths ready to sync: gone, or unchanged for :data:`QUIET_S`."""
+        """Pending paths ready to sync: gone, or unchanged for :data:`QUIET_S`; none while
+        another is still being written, unless the oldest has waited :data:`GATHER_S`."""
         now, wall = time.monotonic(), time.time()
         ready: list[str] = []
         with self._lock:
-            for path, (seen, since) in list(self._pending.items()):
+            for path, (seen, since, first) in list(self._pending.items()):
                 try:
                     st = os.stat(path)
                 except OSError:
@@ -399,7 +407,10 @@ class Watcher:
                 if wall - st.st_mtime >= QUIET_S or (sig == seen and now - since >= QUIET_S):
                     ready.append(path)
                 elif sig != seen:
-                    self._pending[path] = (sig, now)
+                    self._pending[path] = (sig, now, first)
+            oldest = min(first for _s, _t, first in self._pending.values())
+            if len(ready) < len(self._pending) and now - oldest < GATHER_S:
+                return []
             for path in ready:
                 del self._pending[path]
         return ready
@@ -488,11 +499,13 @@ def _env_polling() -> bool:
 
 
 def ingested_roots(session: Session) -> list[Path]:
-    """The roots the store's manifest knows that still exist (what ``serve --watch`` keeps in
-    sync when given no folder)."""
+    """The roots the store's manifest knows that still exist, but for files inside the store
+    itself (the page's uploads): what ``serve --watch`` keeps in sync when given no folder."""
     try:
+        store = sources.path_text(session.store_dir)
         with session.open_manifest() as manifest:
             roots = {r.root for r in manifest.files()}
     except NoStoreError:
         return []
-    return [Path(r) for r in sorted(roots) if Path(r).exists()]
+    inside = [r for r in roots if r == store or r.startswith(store + "/")]
+    return [Path(r) for r in sorted(roots.difference(inside)) if Path(r).exists()]
