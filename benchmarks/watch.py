@@ -10,6 +10,8 @@ measures from the end of the last write until ``docqa.search`` (BM25: the query 
 call) finds all of them, polling every 20 ms; between rounds it waits for the watcher to be idle.
 Printed: p50 and p95 over the rounds, the parts (last write -> sync begins, the sync itself),
 the syncs per round (1 when the batch is caught whole), the machine's AVX-512/AMX flags and load.
+``--probe sync`` instead times the end of the sync the watcher reports (then checks with one
+search): the search polling of the default probe competes with the sync for the embedded store.
 
 ``--hash`` swaps the real embedder for the tests' HashEmbedder (the watcher's own cost);
 ``--poll`` watches by polling (the fallback) instead of OS events.
@@ -78,11 +80,13 @@ class Recorder:
 
     def __init__(self) -> None:
         self.syncs: list[Sync] = []
+        self.ended: list[float] = []  # perf_counter when each sync was reported
         self.lock = threading.Lock()
 
     def __call__(self, sync: Sync) -> None:
         with self.lock:
             self.syncs.append(sync)
+            self.ended.append(time.perf_counter())
 
     def since(self, n: int) -> list[Sync]:
         with self.lock:
@@ -112,16 +116,24 @@ def one_round(
     last_write, wall_write = time.perf_counter(), time.time()
     wanted = {f"note{i:05d}.txt" for i in picked}
     query = " ".join(tags.values())
-    while True:
+
+    def searchable() -> bool:
         hits = session.search(query, k=args.change, mode="bm25")
-        if wanted <= {Path(h.file).name for h in hits}:
+        return wanted <= {Path(h.file).name for h in hits}
+
+    while args.probe == "search":  # search every 20 ms until all are found
+        if searchable():
             break
         if time.perf_counter() > last_write + 120:
             raise SystemExit(f"round {r}: not searchable after 120 s")
         time.sleep(0.02)
     latency = time.perf_counter() - last_write
-    while watcher.state().syncing or watcher.state().pending:
-        time.sleep(0.02)
+    while not recorder.since(before) or watcher.state().syncing or watcher.state().pending:
+        time.sleep(0.005)
+    if args.probe == "sync":  # when the watcher reported the sync; then one search to check
+        latency = recorder.ended[-1] - last_write
+        if not searchable():
+            raise SystemExit(f"round {r}: synced but not searchable")
     mine = [s for s in recorder.since(before) if s.report is not None and s.changed]
     detect = mine[0].started - wall_write if mine else None
     return latency, detect, sum(s.seconds for s in mine), len(mine)
@@ -135,6 +147,13 @@ def main() -> None:
     ap.add_argument("--words", type=int, default=60)
     ap.add_argument("--poll", action="store_true", help="poll instead of OS file events")
     ap.add_argument("--hash", action="store_true", help="the tests' HashEmbedder (no model)")
+    ap.add_argument(
+        "--probe",
+        choices=["search", "sync"],
+        default="search",
+        help="search: poll docqa search every 20 ms; sync: until the sync is reported, then "
+        "one search checks it (no reader competing with the watcher for the store)",
+    )
     args = ap.parse_args()
     print(machine())
     work = Path(tempfile.mkdtemp(prefix="docqa-watch-"))
@@ -155,7 +174,8 @@ def main() -> None:
     watcher = session.watch([folder], on_sync=recorder, polling=args.poll or None).start()
     print(
         f"{args.files} files of ~{args.words} words watched ({'polling' if args.poll else 'events'}"
-        f", {'HashEmbedder' if args.hash else 'default embedder'}); initial sync "
+        f", {'HashEmbedder' if args.hash else 'default embedder'}, probe {args.probe}); initial "
+        "sync "
         f"{time.perf_counter() - start:.1f} s ({recorder.since(0)[0].summary()})"
     )
     got = Figures()
