@@ -170,7 +170,7 @@ def test_a_file_saved_in_pieces_or_renamed_into_place_is_ingested_once(
         for piece in ("Pelican ", "sightings ", "doubled.\n"):
             handle.write(piece)
             handle.flush()
-            time.sleep(watching.QUIET_S / 3)
+            time.sleep(0.08)  # each piece well within QUIET_S of the last
     wait_for(lambda: "report.md" in found(settings, "albatross"), "the saved file searchable")
     wait_for(lambda: "log.txt" in found(settings, "doubled"), "the written file searchable")
     time.sleep(CALM_S)
@@ -332,3 +332,32 @@ def test_cli_ingest_watch_reports_each_sync_and_stops_on_ctrl_c(
     assert len(lines) == 2 and lines[1].endswith(" s)") and "synced" in lines[1]
     assert err.read_text().splitlines()[-1] == "stopped"
     assert rows(Settings(store=folder / ".docqa")) == {"a.txt", "b.md", "c.md"}
+
+
+def test_serve_watch_options_reach_docqa_serve(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from docqa.cli import cli
+
+    got: list[tuple[Any, bool]] = []
+    monkeypatch.setattr(
+        docqa, "serve", lambda *a, watch=None, poll=False, **k: got.append((watch, poll))
+    )
+    for args in (
+        [],
+        ["--watch"],
+        ["--watch", "docs"],
+        ["--watch", "a", "--watch", "b"],
+        ["--poll"],
+    ):
+        result = CliRunner().invoke(cli, ["--store", str(tmp_path / "s"), "serve", *args])
+        assert result.exit_code == 0, result.output
+    assert got == [
+        (None, False),
+        (True, False),
+        (["docs"], False),
+        (["a", "b"], False),
+        (True, True),
+    ]
