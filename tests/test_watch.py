@@ -361,3 +361,14 @@ def test_serve_watch_options_reach_docqa_serve(
         (["a", "b"], False),
         (True, True),
     ]
+
+
+def test_a_name_that_is_not_utf8_is_synced_and_watching_goes_on(
+    folder: Path, settings: Settings, watch: Any
+) -> None:
+    _watcher, _syncs = watch(folder)
+    with open(os.fsencode(folder) + b"/bad\xffname.md", "w") as handle:  # watchfiles stops on it
+        handle.write("Kestrel.\n")
+    wait_for(lambda: "bad\\xffname.md" in rows(settings), "the odd name ingested")
+    (folder / "c.txt").write_text("Gannets dive.\n")
+    wait_for(lambda: "c.txt" in found(settings, "gannets"), "a later file synced")

@@ -208,6 +208,7 @@ class Watcher:
         # path -> (size and mtime when last seen, when they were first seen so, when first pending)
         self._pending: dict[str, tuple[tuple[int, int] | None, float, float]] = {}
         self._retry_at = 0.0
+        self._resync = False
         self._store_key: str | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -266,13 +267,13 @@ class Watcher:
             DocqaError: a root cannot be watched (it is gone, or cannot be read).
         """
         self._note_store()
-        first = True
+        self._resync = self._initial
         for changes in self._events():
-            if first:
-                first = False
-                if self._initial:
-                    self._sync_all()
-                    changes = set()  # happened before the full sync began: it saw them
+            if self._resync:  # the first batch, or the first after watching again
+                self._resync = False
+                self._sync_all()
+                changes = set()  # happened before the full sync began: it saw them
+            if not self._ready.is_set():
                 self._note_store()
                 self._ready.set()
             self._add(p for c, p in changes if self.wanted(c, p))
@@ -343,7 +344,9 @@ class Watcher:
 
     def _events(self) -> Iterator[set[tuple[Change, str]]]:
         """watchfiles' batches (an empty one every :data:`TICK_MS` when nothing happens); on an
-        OS watcher failure, one line, then polling (first an empty batch and a full sync)."""
+        OS watcher failure, one line, then polling; after one once watching has begun, a full
+        sync (events may have been lost). A file name that is not UTF-8 stops watchfiles'
+        watcher: it is started again (and what the name's file is, the full sync finds)."""
         import watchfiles
 
         polling = self._force_polling
@@ -365,12 +368,15 @@ class Watcher:
             except (FileNotFoundError, PermissionError) as exc:
                 raise DocqaError(f"cannot watch {', '.join(self._folders())}: {exc}") from exc
             except (OSError, RuntimeError) as exc:
-                if self._polling:
+                if "decode" in str(exc):  # a file name that is not UTF-8: watch it all again
+                    log.info("docqa watch: %s; watching again", exc)
+                elif self._polling:
                     raise DocqaError(f"cannot watch {', '.join(self._folders())}: {exc}") from exc
-                self._fall_back(exc)
-                polling = True
-                if self._ready.is_set():  # events may have been lost: a full sync catches up
-                    self._sync_all()
+                else:
+                    self._fall_back(exc)
+                    polling = True
+                # events may have been lost: a full sync catches up, once watching again
+                self._resync = self._resync or self._ready.is_set()
 
     def _fall_back(self, exc: BaseException) -> None:
         line = (
