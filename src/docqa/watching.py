@@ -15,6 +15,8 @@ Linux, FSEvents on macOS, ReadDirectoryChangesW on Windows) and turns them into 
 - **What never triggers a sync.** The store folder (``.docqa/``), hidden files and folders,
   ``__pycache__``, unsupported types, and editor or download temporaries (:func:`temporary`).
   A deletion syncs only when the manifest holds files at or under the path.
+- **What is watched.** Each folder root, recursively; a single-file root through its folder
+  (only that file's events count). A path under several roots syncs with the deepest one.
 - **The store is not held.** Between syncs the watcher holds no store, manifest or lock: the
   server, ``docqa search`` and other processes use the store freely. A sync that finds another
   writer at work waits and tries again (:data:`RETRY_S`).
