@@ -8,7 +8,7 @@ import sys
 import docqa
 
 FUNCTIONS = {"ingest", "search", "relevant", "ask", "baseline", "compare", "evaluate"}
-FUNCTIONS |= {"query_engine", "status", "reset", "serve"}
+FUNCTIONS |= {"query_engine", "status", "reset", "serve", "watch"}
 CLASSES = {"Session", "Chat", "AnswerStream", "EvalReport", "Settings"}
 RECORDS = {"Answer", "Citation", "Comparison", "Hit", "IngestEvent", "IngestReport"}
 RECORDS |= {"SentenceSupport", "StoreStatus"}

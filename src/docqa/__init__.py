@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         reset,
         search,
         status,
+        watch,
     )
     from docqa.config import Settings
     from docqa.evaluation import EvalReport
@@ -86,6 +87,7 @@ _LAZY = {
     "status": "docqa.api",
     "reset": "docqa.api",
     "search": "docqa.api",
+    "watch": "docqa.api",
     "relevant": "docqa.retrieval",
     "query_engine": "docqa.api",
     "evaluate": "docqa.api",
@@ -133,6 +135,7 @@ __all__ = [
     "search",
     "serve",
     "status",
+    "watch",
 ]
 
 

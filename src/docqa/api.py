@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from docqa.llm import LLM, Message
     from docqa.stores import SearchMode, Store
     from docqa.types import Answer, Comparison, Hit, IngestReport, StoreStatus
+    from docqa.watching import Syncing, Watcher
 
 
 @contextmanager
@@ -275,6 +276,85 @@ def ingest(
         return session.ingest(
             path, on_progress=on_progress, yes=yes, confirm=confirm, progress=progress
         )
+
+
+def watch(
+    paths: str | Path | Sequence[str | Path] | None = None,
+    settings: Settings | None = None,
+    *,
+    on_sync: Syncing | None = None,
+    on_progress: IngestProgress | None = None,
+    on_message: Callable[[str], None] | None = None,
+    yes: bool = False,
+    polling: bool | None = None,
+    initial: bool = True,
+    confirm: Callable[[str], bool] | None = None,
+    background: bool = False,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+) -> Watcher:
+    """Keep folders in sync with the store: ingest them, then re-ingest what changes, is added
+    or disappears under them (debounced; see :mod:`docqa.watching` for the guarantees).
+
+        >>> watcher = docqa.watch("./data", background=True)
+        >>> ...                 # edit, add, delete files: searchable within a second or so
+        >>> watcher.stop()
+
+    Args:
+        paths: Files or folders (as :func:`ingest` takes them); default: the roots the store
+            already holds.
+        settings: Settings; defaults to ``Settings()``.
+        on_sync: Called with a :class:`~docqa.watching.Sync` after each sync.
+        on_progress: Passed to each sync's ingest.
+        on_message: Called with the one line said when OS file events are unavailable and the
+            watcher polls instead (default: a logged warning).
+        yes: Let a sync remove more than half of the store's files.
+        polling: Poll instead of OS file events (``None``: ``WATCHFILES_FORCE_POLLING``).
+        initial: First sync every root in full (what changed while nothing watched).
+        confirm: Asked before the initial sync removes more than half of the store.
+        background: Watch on a daemon thread and return once watching and the initial sync are
+            done; otherwise block until Ctrl-C (raised) or ``stop()`` from another thread.
+        embedder: Embedder to use instead of the one the settings name.
+        store: Store to use instead of the one the settings name (left open).
+
+    Returns:
+        The :class:`~docqa.watching.Watcher` (its ``state()``; ``stop()`` ends it).
+
+    Raises:
+        ConfigError: no path given and the store holds none.
+        IngestPathError: a path does not exist.
+        DocqaError: a folder cannot be watched.
+    """
+    from docqa.watching import Watcher, ingested_roots
+
+    session, owned = session_for(settings, embedder, None, store)
+    roots = [paths] if isinstance(paths, str | Path) else paths
+    try:
+        if roots is None:
+            roots = ingested_roots(session)
+        watcher = Watcher(
+            session,
+            roots,
+            on_sync=on_sync,
+            on_progress=on_progress,
+            on_message=on_message,
+            yes=yes,
+            polling=polling,
+            initial=initial,
+            confirm=confirm,
+            owns_session=owned,
+        )
+    except BaseException:
+        if owned:
+            session.close()
+        raise
+    if background:
+        return watcher.start()
+    try:
+        watcher.run()
+    finally:
+        watcher.stop()
+    return watcher
 
 
 def status(settings: Settings | None = None) -> StoreStatus:

@@ -113,6 +113,12 @@ def cli(ctx: click.Context, store: Path | None, debug: bool) -> None:
     is_flag=True,
     help="Also ingest symlinks that lead out of the folder (DOCQA_FOLLOW_LINKS).",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Then keep the store in sync as files change, appear or go (one line a sync; Ctrl-C).",
+)
+@click.option("--poll", is_flag=True, help="With --watch: poll instead of OS file events.")
 @click.pass_context
 def ingest(
     ctx: click.Context,
@@ -122,6 +128,8 @@ def ingest(
     as_json: bool,
     ocr: str | None,
     follow_links: bool,
+    watch: bool,
+    poll: bool,
 ) -> None:
     """Add a file or folder to the store (only new and changed files are embedded)."""
     links = follow_links or None  # unset: DOCQA_FOLLOW_LINKS decides
@@ -132,6 +140,9 @@ def ingest(
         bar.close()
         return sys.stdin.isatty() and click.confirm(f"{question}. Go ahead?")
 
+    if watch or poll:
+        _watch(path, settings, yes=yes, poll=poll, as_json=as_json, bar=bar, confirm=confirm)
+        return
     try:
         report = docqa.ingest(path, settings, on_progress=bar, yes=yes, confirm=confirm)
     finally:
@@ -145,6 +156,58 @@ def ingest(
             click.echo(f"warning: {render.one_line(warning)}", err=True)
         click.echo(report.summary())
     ctx.exit(report.exit_code)
+
+
+def _watch(
+    path: Path,
+    settings: Settings,
+    *,
+    yes: bool,
+    poll: bool,
+    as_json: bool,
+    bar: IngestBar,
+    confirm: Any,
+) -> None:
+    """``ingest --watch``: the first sync reported as an ingest, then one line a sync."""
+    from docqa.watching import Sync
+
+    def synced(sync: Sync) -> None:
+        bar.close()
+        report = sync.report
+        if as_json:
+            data = {"root": sync.root, "paths": list(sync.paths), "error": sync.error}
+            data["report"] = None if report is None else json.loads(report.to_json())
+            click.echo(json.dumps(data))
+            return
+        if report is not None:
+            for file, reason in report.failed:
+                click.echo(f"failed: {render.one_line(f'{file}: {reason}')}", err=True)
+            for warning in report.warnings:
+                click.echo(f"warning: {render.one_line(warning)}", err=True)
+        if sync.full and report is not None:
+            click.echo(report.summary())
+            click.echo(f"watching {sync.root} (Ctrl-C stops)", err=True)
+        elif sync.changed or report is None:
+            click.echo(render.one_line(sync.summary()))
+
+    def said(line: str) -> None:
+        click.echo(f"warning: {render.one_line(line)}", err=True)
+
+    try:
+        docqa.watch(
+            path,
+            settings,
+            on_sync=synced,
+            on_progress=bar,
+            on_message=said,
+            yes=yes,
+            polling=poll or None,
+            confirm=confirm,
+        )
+    except KeyboardInterrupt:  # the sync under way was left as a killed ingest leaves it
+        click.echo("stopped", err=True)
+    finally:
+        bar.close()
 
 
 @cli.command()
@@ -393,6 +456,15 @@ def eval_command(
 @click.option("--model", help="Model name (DOCQA_MODEL).")
 @click.option("--preset", help="System-prompt preset (DOCQA_PRESET).")
 @click.option("-k", "--top-k", "k", type=click.IntRange(min=1), help="Sources (DOCQA_TOP_K).")
+@click.option(
+    "--watch",
+    multiple=True,
+    is_flag=False,
+    flag_value="",
+    metavar="[FOLDER]",
+    help="Keep FOLDER (repeatable; alone: the folders ingested) in sync as files change.",
+)
+@click.option("--poll", is_flag=True, help="With --watch: poll instead of OS file events.")
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -404,6 +476,8 @@ def serve(
     model: str | None,
     preset: str | None,
     k: int | None,
+    watch: tuple[str, ...],
+    poll: bool,
 ) -> None:
     """Serve docqa: a chat page, an OpenAI API (/v1) and an Ollama API (/api); Ctrl-C stops."""
     settings = _settings(ctx, model=model, preset=preset, top_k=k)
@@ -411,9 +485,23 @@ def serve(
     def ready(url: str) -> None:
         click.echo(f"docqa serving on {url}  (page: {url}/, OpenAI: {url}/v1, Ollama: {url})")
 
+    def synced(line: str) -> None:
+        click.echo(render.one_line(line), err=True)
+
+    folders = [w for w in watch if w]
+    watching = (folders or True) if watch or poll else None
     try:
         docqa.serve(
-            settings, host=host, port=port, api_key=api_key, cors=cors, queue=queue, on_ready=ready
+            settings,
+            host=host,
+            port=port,
+            api_key=api_key,
+            cors=cors,
+            queue=queue,
+            on_ready=ready,
+            watch=watching,
+            poll=poll,
+            on_sync=synced,
         )
     except KeyboardInterrupt:  # uvicorn has stopped cleanly, then re-raised the Ctrl-C
         click.echo("stopped", err=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,6 +138,7 @@ def ingest_into(
     yes: bool = False,
     confirm: Callable[[str], bool] | None = None,
     progress: bool = False,
+    only: Collection[str] | None = None,
 ) -> IngestReport:
     """Ingest a file or folder into ``store`` (what :func:`docqa.ingest` runs once its session
     has the store and the manifest); see the module docstring for the guarantees.
@@ -154,6 +155,9 @@ def ingest_into(
         confirm: Asked that question (a line) when ``yes`` is false; ``True`` goes ahead.
         progress: Draw a progress bar (tqdm.auto: a widget in Jupyter) when no
             ``on_progress`` is given.
+        only: Absolute paths (files or folders, as :func:`sources.path_text`) under ``path``:
+            only the files at or under them are looked at, added, updated or removed; the rest
+            of ``path`` is left as it is (what :mod:`docqa.watching` syncs after a change).
 
     Raises:
         IngestPathError: ``path`` does not exist.
@@ -169,7 +173,7 @@ def ingest_into(
             run = _make_run(settings, store, manifest, identity, embedder, on_progress or bar)
             run.yes, run.confirm = yes, confirm
             try:
-                report = _ingest(run, root)
+                report = _ingest(run, root, None if only is None else frozenset(only))
             finally:
                 store.release()
     finally:
@@ -215,14 +219,15 @@ def _check_collection(manifest: Manifest, store: Store, name: str, dim: int) -> 
         manifest.set_meta("dim", str(dim))
 
 
-def _ingest(run: Run, root: Path) -> IngestReport:
+def _ingest(run: Run, root: Path, only: frozenset[str] | None = None) -> IngestReport:
     clean_orphans(run)
     run.on_progress(IngestEvent("scan", path=sources.path_text(root)))
-    scan = sources.scan(root, follow_links=run.settings.follow_links)
+    whole = sources.scan(root, follow_links=run.settings.follow_links)
     base = root if root.is_dir() else root.parent
+    scan = whole if only is None else _within(whole, base, only)
     failed = [(sources.path_text(base) + "/" + rel, reason) for rel, reason in scan.errors]
     todo, unchanged = _plan(run, scan, failed)
-    removed = _remove_missing(run, root, scan, todo, unchanged)
+    removed = _remove_missing(run, root, whole, only)
     notes = _outside_note(root, scan.outside)
     _parse_all(run, todo, failed, notes)
     notes.extend(_embedder_hint(run, todo))
@@ -231,7 +236,7 @@ def _ingest(run: Run, root: Path) -> IngestReport:
         run.on_progress(IngestEvent("optimize", message="building index…"))
         with run.hold():
             run.store.optimize()
-    if not scan.files and root.is_dir():
+    if not whole.files and root.is_dir():
         notes.append(f"no supported files under {sources.path_text(root)}")
     with run.manifest.transaction():
         run.manifest.delete_meta(WRITING)
@@ -296,10 +301,35 @@ def _plan(run: Run, scan: sources.Scan, failed: list[tuple[str, str]]) -> tuple[
     return todo, unchanged
 
 
-def _remove_missing(
-    run: Run, root: Path, scan: sources.Scan, todo: list[Work], unchanged: int
-) -> int:
-    """Forget files gone from under ``root`` — never outside it, never when nothing was found.
+def _covered(key: str, only: frozenset[str]) -> bool:
+    """True when the path ``key`` is one of ``only`` or lies under one of them."""
+    while True:
+        if key in only:
+            return True
+        parent = key.rpartition("/")[0]
+        if not parent or parent == key:
+            return False
+        key = parent
+
+
+def _within(scan: sources.Scan, base: Path, only: frozenset[str]) -> sources.Scan:
+    """The part of ``scan`` at or under the paths ``only`` names."""
+    top = sources.path_text(base)
+
+    def keep(rel: str) -> bool:
+        return _covered(f"{top}/{rel.rstrip('/')}", only)
+
+    return sources.Scan(
+        files=tuple(f for f in scan.files if _covered(f.key, only)),
+        skipped=tuple(r for r in scan.skipped if keep(r)),
+        errors=tuple(e for e in scan.errors if keep(e[0])),
+        outside=tuple(r for r in scan.outside if keep(r)),
+    )
+
+
+def _remove_missing(run: Run, root: Path, scan: sources.Scan, only: frozenset[str] | None) -> int:
+    """Forget files gone from under ``root`` — never outside it, never when nothing was found
+    (``scan`` is the whole root's), and only at or under ``only`` when given.
 
     Rows an older docqa recorded for ``root`` under a link's target (outside it) count as under.
     """
@@ -308,6 +338,8 @@ def _remove_missing(
     under = {r.abspath for r in run.manifest.files(top)}
     rows = [r for r in run.manifest.files() if r.abspath in under or r.root == top]
     gone = [r for r in rows if r.abspath not in present]
+    if only is not None:
+        gone = [r for r in gone if _covered(r.abspath, only)]
     if not gone or not scan.files:
         return 0
     total = len([r for r in run.manifest.files() if r.status == "done"])

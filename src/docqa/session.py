@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from docqa.manifest import Manifest
     from docqa.stores import SearchMode, Store
     from docqa.types import Answer, Comparison, Hit, IngestReport, StoreStatus
+    from docqa.watching import Syncing, Watcher
 
 STORE_IDLE_S = 2.0
 """Seconds a cached session keeps the embedded store open after its last use."""
@@ -88,6 +89,8 @@ class Session:
         idle_s = STORE_IDLE_S if store_idle_s is None else store_idle_s
         self._lease = StoreLease(self._open_store, idle_s)
         self._store_dir: Path | None = None
+        self.watcher: Watcher | None = None
+        """The watcher keeping this session's store in sync, while one runs (:meth:`watch`)."""
         self.closed = False
 
     # --- collaborators ---------------------------------------------------------------------
@@ -292,8 +295,10 @@ class Session:
         yes: bool = False,
         confirm: Callable[[str], bool] | None = None,
         progress: bool = False,
+        only: Collection[str] | None = None,
     ) -> IngestReport:
-        """As :func:`docqa.ingest` (the store is made when there is none)."""
+        """As :func:`docqa.ingest` (the store is made when there is none); ``only``: just the
+        files at or under these absolute paths (see :func:`docqa.ingestion.ingest_into`)."""
         from docqa.ingestion import ingest_into, ingest_root
 
         ingest_root(path)  # a missing path makes no store
@@ -309,7 +314,40 @@ class Session:
                 yes=yes,
                 confirm=confirm,
                 progress=progress,
+                only=only,
             )
+
+    def watch(
+        self,
+        paths: Sequence[str | Path] | None = None,
+        *,
+        on_sync: Syncing | None = None,
+        on_progress: IngestProgress | None = None,
+        on_message: Callable[[str], None] | None = None,
+        yes: bool = False,
+        polling: bool | None = None,
+        initial: bool = True,
+        confirm: Callable[[str], bool] | None = None,
+    ) -> Watcher:
+        """A :class:`~docqa.watching.Watcher` keeping ``paths`` (default: the roots the store
+        holds) in sync; call its ``run()`` (blocks) or ``start()`` (a thread), then ``stop()``.
+
+        Raises:
+            ConfigError: no path given and the store holds none.
+        """
+        from docqa.watching import Watcher, ingested_roots
+
+        return Watcher(
+            self,
+            ingested_roots(self) if paths is None else paths,
+            on_sync=on_sync,
+            on_progress=on_progress,
+            on_message=on_message,
+            yes=yes,
+            polling=polling,
+            initial=initial,
+            confirm=confirm,
+        )
 
     def status(self) -> StoreStatus:
         """As :func:`docqa.status`."""

@@ -11,8 +11,9 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docqa.config import Settings, store_path
@@ -21,6 +22,10 @@ from docqa.errors import ConfigError, DocqaError, NoStoreError
 if TYPE_CHECKING:
     from docqa.server.serving import Serving
     from docqa.session import Session
+    from docqa.watching import Sync, Watcher
+
+Watch = Sequence[str | Path] | bool | None
+"""What ``serve --watch`` keeps in sync: folders, ``True`` for the ingested roots, or nothing."""
 
 DEFAULT_PORT = 8765
 """Not 11434: a real Ollama there may be docqa's own backend."""
@@ -39,10 +44,13 @@ class Running:
     _server: Any
     _thread: threading.Thread
     _session: Session | None
+    watcher: Watcher | None = None
 
     def stop(self) -> None:
         """Stop serving (open streams are closed, their LLM calls stopped) and close the session
         if :func:`start` made it."""
+        if self.watcher is not None:
+            self.watcher.stop()
         self._server.should_exit = True
         self._thread.join(timeout=30)
         if self._session is not None:
@@ -90,6 +98,23 @@ def _app(
     return make_app(serving, policy, upload_limit=upload_limit), session
 
 
+def _watch(
+    session: Session, watch: Watch, poll: bool, on_line: Callable[[str], None] | None
+) -> Watcher | None:
+    """The watcher ``--watch`` asks for, started on its own thread (the page shows its state)."""
+    if not watch and not poll:
+        return None
+    say = on_line or logger.warning
+
+    def synced(sync: Sync) -> None:
+        if sync.full or sync.changed or sync.report is None:
+            say(sync.summary())
+
+    paths = None if watch is True or not watch else list(watch)
+    watcher = session.watch(paths, on_sync=synced, on_message=say, polling=poll or None)
+    return watcher.start(wait=False)
+
+
 def _server(app: Any, host: str, port: int) -> Any:
     import uvicorn
 
@@ -109,9 +134,15 @@ def start(
     cors: Sequence[str] = (),
     queue: int = DEFAULT_QUEUE,
     upload_limit: int = UPLOAD_LIMIT,
+    watch: Watch = None,
+    poll: bool = False,
 ) -> Running:
-    """Serve on a background thread (``port=0``: a free port); returns when it listens."""
+    """Serve on a background thread (``port=0``: a free port); returns when it listens.
+
+    ``watch`` and ``poll`` as :func:`serve` takes them.
+    """
     app, made = _app(settings or Settings(), session, host, api_key, cors, queue, upload_limit)
+    watcher = _watch(made, watch, poll, None)
     server = _server(app, host, port)
     thread = threading.Thread(target=server.run, name="docqa-serve", daemon=True)
     thread.start()
@@ -123,7 +154,8 @@ def start(
     bound = server.servers[0].sockets[0].getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     serving = app.state.serving
-    return Running(f"http://{shown}:{bound}", serving, server, thread, None if session else made)
+    owned = None if session else made
+    return Running(f"http://{shown}:{bound}", serving, server, thread, owned, watcher)
 
 
 def serve(
@@ -136,6 +168,9 @@ def serve(
     queue: int = DEFAULT_QUEUE,
     upload_limit: int = UPLOAD_LIMIT,
     on_ready: Any = None,
+    watch: Watch = None,
+    poll: bool = False,
+    on_sync: Callable[[str], None] | None = None,
 ) -> None:
     """Serve docqa until Ctrl-C: the page at ``/``, OpenAI at ``/v1``, Ollama at ``/api``.
 
@@ -148,9 +183,14 @@ def serve(
         queue: Requests that may wait for the in-process model; past it, 503.
         upload_limit: Bytes an uploaded file may have.
         on_ready: Called with the URL once the model is loaded and the port is open.
+        watch: Keep these folders in sync as files change (``True``: the roots the store
+            holds) on a thread of the server (see :mod:`docqa.watching`); the page shows it.
+        poll: Poll for changes instead of OS file events (implies ``watch=True``).
+        on_sync: Called with a line for each sync that changed something, and for a fallback
+            to polling (default: logged).
 
     Raises:
-        ConfigError: A non-loopback host without an API key.
+        ConfigError: A non-loopback host without an API key, or ``watch=True`` and no roots.
         LLMUnavailableError: No model to answer with.
     """
     app, session = _app(settings or Settings(), None, host, api_key, cors, queue, upload_limit)
@@ -158,6 +198,9 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     with contextlib.ExitStack() as stack:
         stack.callback(session.close)
+        watcher = _watch(session, watch, poll, on_sync)
+        if watcher is not None:
+            stack.callback(watcher.stop)  # before the session closes
         if on_ready is not None:
             _announce(server, on_ready, shown)
         server.run()

@@ -90,12 +90,16 @@ class Workbench:
         return out
 
     async def status(self) -> dict[str, Any]:
-        """The store's status, or ``{"store": null, "message": ...}`` before the first ingest."""
+        """The store's status, or ``{"store": null, "message": ...}`` before the first ingest;
+        ``watch``: what ``serve --watch`` is syncing (:class:`docqa.watching.WatchState`)."""
+        watcher = self.session.watcher
+        watch = None if watcher is None else watcher.state().to_dict()
         try:
             result = await in_thread(patiently, self.session.status)
         except NoStoreError as error:
-            return {"store": None, "message": str(error)}
+            return {"store": None, "message": str(error), "watch": watch}
         data: dict[str, Any] = json.loads(result.to_json())
+        data["watch"] = watch
         return data
 
     async def document(self, doc_id: str) -> Document:

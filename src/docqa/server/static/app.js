@@ -56,7 +56,17 @@ function showStatus(status) {
   const s = $("status");
   if (!status || !status.store) { s.textContent = status ? status.message : ""; return; }
   s.textContent = `${status.files} files · ${status.chunks} chunks · ${status.embed_model}` +
-    (status.warnings && status.warnings.length ? ` · ⚠ ${status.warnings.join("; ")}` : "");
+    (status.warnings && status.warnings.length ? ` · ⚠ ${status.warnings.join("; ")}` : "") +
+    watchText(status.watch);
+  clearTimeout(state.watchTimer);  // serve --watch: the page follows the syncs
+  if (status.watch) state.watchTimer = setTimeout(() => refreshStatus().catch(() => {}), 3000);
+}
+
+function watchText(w) {
+  if (!w) return "";
+  const doing = w.syncing ? "syncing…" : w.pending ? `${w.pending} pending` : "in sync";
+  const when = w.last_sync ? `, last ${new Date(w.last_sync * 1000).toLocaleTimeString()}` : "";
+  return ` · ⟳ ${doing} (${w.files_synced} files synced${when}${w.polling ? ", polling" : ""})`;
 }
 
 async function refreshStatus() {
