@@ -1,28 +1,47 @@
 """Documents of another shape (issue #24): short dated chat logs (``Time:``, ``Name: text`` lines).
 
-Joined names and time stamps reach BM25 in pieces, a file's date line is every chunk's context.
-Real stores
+Joined names and time stamps reach BM25 in pieces, a file's date line is every chunk's context, and
+the relevance floor is derived from what unrelated questions score against the store. Real stores
 (Qdrant Edge in tmp_path) filled by a real ingest with the bag-of-words HashEmbedder.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from numpy.typing import NDArray
 
-from docqa import sparse
+from docqa import floor, sparse
 from docqa.api import ingest, search
 from docqa.chunking import Chunker, ChunkSpec, embed_text
 from docqa.config import Settings
 from docqa.embedding import chunk_tokenizer
 from docqa.formats.text import date_line
-from docqa.language import word_parts, words_and_parts
+from docqa.language import stopwords, word_parts, words, words_and_parts
 from docqa.parsing import parse
 from docqa.prompts import source_label
+from docqa.retrieval import floor_for, relevant
 from docqa.sparse import Bm25Encoder
 
 from .fakes import HashEmbedder
+
+
+class ContentEmbedder(HashEmbedder):
+    """HashEmbedder over content words only (English stopwords left out): its cosine is the
+    overlap of what two texts are about, as a real embedder's roughly is, so questions on other
+    subjects score near 0 against any store instead of sharing "what", "the" and "is" (and
+    1,024 buckets, so that few words collide)."""
+
+    def __init__(self) -> None:
+        super().__init__(dim=1024, name="content-bow")
+
+    def _vector(self, text: str) -> NDArray[np.float32]:
+        stop = stopwords("en")
+        return super()._vector(" ".join(w for w in words(text) if w not in stop))
+
 
 CHATS = {
     "chat_001.txt": "Time: 20260405_15:00\n"
@@ -144,3 +163,66 @@ def test_the_date_reaches_the_store_and_the_prompt_label(chats: Path, tmp_path: 
     assert source_label(hit) == "chat_001.txt, Time: 20260405_15:00"
     # the speakers' lines reach the prompt whole
     assert "AnnaKowalski: Or some epic games" in hit.text
+
+
+# --- the floor derived from the store ----------------------------------------------------------
+
+
+def test_derive_reads_a_quantile_of_the_probes_within_bounds() -> None:
+    scores = [i / 100 for i in range(11)]  # 0.00 .. 0.10
+    assert floor.quantile(scores, 0.5) == pytest.approx(0.05)
+    assert floor.quantile(scores, 0.9) == pytest.approx(0.09)
+    # 3 of the 40 probes matching the store (a cookbook and the cooking ones) move nothing
+    assert floor.derive([0.3] * 37 + [0.9] * 3) == pytest.approx(0.3 + floor.MARGIN)
+    assert floor.derive([0.0] * 40) == floor.LOWEST
+    assert floor.derive([0.99] * 40) == floor.HIGHEST
+
+
+def test_ingest_derives_the_floor_and_relevant_applies_it(chats: Path, tmp_path: Path) -> None:
+    """The calibrated 0.45 refused an answerable question whose cosine fell under it; the
+    floor of this store, derived from unrelated questions, passes it and refuses those."""
+    settings = Settings(store=tmp_path / "store")
+    emb = ContentEmbedder()
+    ingest(chats, settings, embedder=emb)
+    body = json.loads((tmp_path / "store" / floor.FILE).read_text())
+    assert len(body["probe_scores"]) == len(floor.PROBES)
+    derived = floor_for(settings)
+    assert derived == body["floor"] < Settings().floor
+
+    answerable = "Who wanted target practice at the range?"
+    hits = search(answerable, settings, embedder=emb)
+    best = max(h.dense_score or 0.0 for h in hits)
+    assert derived <= best < Settings().floor  # the constant would refuse it
+    assert relevant(hits, settings.with_(relevance_floor=Settings().floor)) == []
+    assert relevant(hits, settings)
+
+    unrelated = "How far is the planet Jupiter from the sun in kilometres?"
+    assert relevant(search(unrelated, settings, embedder=emb), settings) == []
+    # an explicit floor still wins
+    assert floor_for(settings.with_(relevance_floor=0.05)) == 0.05
+
+
+def test_the_floor_is_derived_again_only_when_the_store_changes(
+    chats: Path, tmp_path: Path
+) -> None:
+    settings = Settings(store=tmp_path / "store")
+    ingest(chats, settings, embedder=HashEmbedder())
+    emb = HashEmbedder()
+    ingest(chats, settings, embedder=emb)
+    assert emb.calls == 0  # unchanged: no model, no probes
+    (chats / "chat_004.txt").write_text("Time: 20260408_09:00\nMiaJansen: Hike to the lake?\n")
+    emb = HashEmbedder()
+    ingest(chats, settings, embedder=emb)
+    assert emb.calls >= len(floor.PROBES)  # asked again
+    assert floor.read(tmp_path / "store") is not None
+
+
+def test_a_store_without_a_derived_floor_keeps_the_calibrated_one(
+    chats: Path, tmp_path: Path
+) -> None:
+    settings = Settings(store=tmp_path / "store")
+    ingest(chats, settings, embedder=HashEmbedder())
+    (tmp_path / "store" / floor.FILE).unlink()
+    assert floor_for(settings) == Settings().floor
+    (tmp_path / "store" / floor.FILE).write_text("{not json")
+    assert floor_for(settings) == Settings().floor

@@ -17,10 +17,10 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docqa.config import Settings
+from docqa import floor as derived_floor
+from docqa.config import Settings, find_store
 from docqa.errors import NoMatchError
-from docqa.language import detect_language
-from docqa.language import words as lang_words
+from docqa.language import detect_language, words_and_parts
 from docqa.manifest import FileRow
 from docqa.metrics import content_words
 from docqa.sources import path_text
@@ -198,10 +198,21 @@ def search_store(
     return hits[:k]
 
 
+def floor_for(settings: Settings) -> float:
+    """The relevance floor: ``DOCQA_RELEVANCE_FLOOR`` when set, else the floor derived from the
+    store the settings point to (what unrelated questions score against it, :mod:`docqa.floor`),
+    else (a store ingested before floors were derived) the embedder's calibrated constant."""
+    if settings.relevance_floor is not None:
+        return settings.relevance_floor
+    folder = find_store(settings)
+    found = derived_floor.read(folder) if folder is not None else None
+    return found.floor if found is not None else settings.floor
+
+
 def relevant(
     hits: Sequence[Hit], settings: Settings | None = None, question: str | None = None
 ) -> list[Hit]:
-    """The hits whose dense cosine reaches ``settings.floor`` (the relevance floor) and is
+    """The hits whose dense cosine reaches the relevance floor (:func:`floor_for`) and is
     within ``settings.margin`` of the best hit's, or that hold every word of ``question``
     (:func:`covers`), in order.
 
@@ -214,7 +225,7 @@ def relevant(
         question: The question searched for; without it only the cosine rules apply.
     """
     settings = settings or Settings()
-    floor, margin = settings.floor, settings.margin
+    floor, margin = floor_for(settings), settings.margin
     scores = [h.dense_score for h in hits if h.dense_score is not None]
     if margin is not None and scores:
         floor = max(floor, max(scores) - margin)
@@ -242,5 +253,6 @@ def covers(words: frozenset[str], hit: Hit) -> bool:
     floor")."""
     if not words:
         return False
-    text = set(lang_words(hit.text)) | {w for title in hit.heading for w in lang_words(title)}
+    text = set(words_and_parts(hit.text))
+    text |= {w for title in hit.heading for w in words_and_parts(title)}
     return words <= text
