@@ -26,8 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-FILE = "floor.json"
-"""The derived floor's file in the store folder."""
+from docqa import storedir
+
+FILE = storedir.FLOOR
+"""The derived floor's file in the store folder (``docqa reset`` removes it)."""
 FLOOR_VERSION = 1
 """Bump when the probes or the rule change: stores then derive their floor again."""
 
