@@ -6,6 +6,11 @@
 - ``debian``: both Debian FAQ PDFs, EN and FR questions (relevance by answer containment), and the
   Python FAQ questions asked of that store (unanswerable).
 
+Each question's rank is read in its top 10; its refusal and the sources its prompt would hold
+(``passages`` of the relevant hits, labelled as the prompt labels them) in the top
+``Settings.top_k``, as ``ask`` retrieves. ``--json`` keeps them, so two runs (before and after a
+change) tell which answers can differ at all.
+
 Refusals: a question whose hits all fall under the relevance floor (``docqa.retrieval.relevant``
 empty: ``ask`` answers "the documents do not contain an answer" without the model). Counted on
 answerable questions (false refusals) and unanswerable ones (correct). Stores are those of
@@ -21,6 +26,8 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import shutil
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -32,6 +39,8 @@ import docqa
 from docqa import retrieval
 from docqa.embedding import make_embedder
 from docqa.evaluation import Judge, Question, load_questions
+from docqa.passages import passages
+from docqa.prompts import source_label
 from docqa.stores import open_store
 
 HERE = Path(__file__).resolve().parent
@@ -47,9 +56,13 @@ def _relevant(hits: list[Any], settings: Any, question: str, store: Any) -> list
 
 def measure(name: str, questions: dict[str, list[Question]]) -> dict[str, Any]:
     """Per question set: retrieval ranks and refusals, over one store."""
-    settings = store_settings(name)
+    built = store_settings(name)
+    # a copy: answers.py may hold the store (a run takes an hour) and a reader needs its lock
+    copy = Path(tempfile.mkdtemp(prefix=f"shape-{name}-")) / "store"
+    shutil.copytree(built.store or HERE, copy, ignore=shutil.ignore_patterns("*.lock", "*.queue"))
+    settings = built.model_copy(update={"store": copy})
     embedder = make_embedder(settings)
-    store = open_store(settings, settings.store or HERE)
+    store = open_store(settings, copy)
     out: dict[str, Any] = {}
     try:
         for set_name, qs in questions.items():
@@ -61,20 +74,28 @@ def measure(name: str, questions: dict[str, list[Question]]) -> dict[str, Any]:
                 if judge.by is not None:
                     flags = judge.flags(hits)
                     rank = next((i + 1 for i, f in enumerate(flags) if f), None)
+                hits = docqa.search(q.question, settings, embedder=embedder, store=store)
                 kept = _relevant(hits, settings, q.question, store)
                 best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+                # what the prompt would hold: to tell whether an answer can change at all
+                given = passages(kept)
+                sources = [[source_label(h), h.text] for h in given]
+                held = judge.by is not None and any(judge.keys(h) for h in given)
                 rows.append(
                     {
                         "id": q.id,
                         "answerable": q.answerable,
                         "rank": rank,
                         "refused": not kept,
+                        "held": held,
                         "best_cosine": round(best, 4),
+                        "sources": sources,
                     }
                 )
             out[set_name] = rows
     finally:
         store.close()
+        shutil.rmtree(copy.parent, ignore_errors=True)
     return out
 
 
@@ -89,6 +110,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "hit5": sum(1 for r in ranks if r is not None and r <= 5) / n if n else None,
         "mrr10": sum(1 / r for r in ranks if r is not None) / n if n else None,
         "false_refusals": sum(r["refused"] for r in ans),
+        "held": sum(r.get("held", False) for r in ans),
+        "sources": sum(len(r.get("sources", ())) for r in ans) / n if n else None,
         "unanswerable": len(una),
         "refused_unanswerable": sum(r["refused"] for r in una),
     }
@@ -101,8 +124,8 @@ def _f(v: float | None) -> str:
 def table(results: dict[str, list[dict[str, Any]]], kinds: dict[str, str]) -> str:
     lines = [
         "| set | answerable | hit@1 | hit@5 | MRR@10 | refused (answerable) "
-        "| refused (unanswerable) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| refused (unanswerable) | prompt holds the answer | sources per question |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     groups: dict[str, list[dict[str, Any]]] = {}
     for set_name, rows in results.items():
@@ -117,7 +140,8 @@ def table(results: dict[str, list[dict[str, Any]]], kinds: dict[str, str]) -> st
         una = f"{s['refused_unanswerable']}/{s['unanswerable']}" if s["unanswerable"] else "—"
         lines.append(
             f"| {label} | {s['n']} | {_f(s['hit1'])} | {_f(s['hit5'])} | {_f(s['mrr10'])} "
-            f"| {s['false_refusals']}/{s['n']} | {una} |"
+            f"| {s['false_refusals']}/{s['n']} | {una} | {s['held']}/{s['n']} "
+            f"| {_f(s['sources'])} |"
         )
     return "\n".join(lines)
 
