@@ -23,8 +23,9 @@ from docqa.formats.text import date_line
 from docqa.language import stopwords, word_parts, words, words_and_parts
 from docqa.parsing import parse
 from docqa.prompts import source_label
-from docqa.retrieval import floor_for, relevant
+from docqa.retrieval import MUTED_DENSE, floor_for, fusion_weights, relevant
 from docqa.sparse import Bm25Encoder
+from docqa.types import Hit
 
 from .fakes import HashEmbedder
 
@@ -226,3 +227,30 @@ def test_a_store_without_a_derived_floor_keeps_the_calibrated_one(
     assert floor_for(settings) == Settings().floor
     (tmp_path / "store" / floor.FILE).write_text("{not json")
     assert floor_for(settings) == Settings().floor
+
+
+def test_a_question_naming_a_day_is_ranked_by_bm25() -> None:
+    """The embedder reads no numbers: "the hiking chat of 20260717" is every hiking chat to it."""
+    enc = Bm25Encoder(("en", "fr"))
+    assert fusion_weights("What did Elena propose in the chat of 20260717?", ("en",), enc) == (
+        MUTED_DENSE
+    )
+    assert fusion_weights("Which port, 8080 or 443?", ("en",), enc) == MUTED_DENSE
+    assert fusion_weights("What did Elena propose for the hike?", ("en",), enc) is None
+    assert fusion_weights("Is Debian 12 stable?", ("en",), enc) is None  # under 4 digits
+
+
+def test_a_hit_dated_the_day_a_question_names_passes_the_floor() -> None:
+    """Ranked first by BM25 for its date, the day's chat scored 0.30 by cosine, under the floor."""
+    day = Hit(
+        file="chat_017.txt",
+        text="ElenaRossi: How about target practice at the archery range on the way?\n",
+        score=1.0,
+        dense_score=0.30,
+        heading=("Time: 20260717_19:30",),
+    )
+    other = Hit(file="chat_020.txt", text="ElenaRossi: count me in\n", score=0.5, dense_score=0.31)
+    settings = Settings(relevance_floor=0.36)
+    question = "What did Elena Rossi propose for the hiking trip in the chat of 20260717?"
+    assert relevant([day, other], settings) == []
+    assert relevant([day, other], settings, question) == [day]

@@ -12,6 +12,7 @@ candidates is reordered by a local cross-encoder (:mod:`docqa.rerank`) and cut b
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -114,13 +115,23 @@ def match_files(patterns: Iterable[str], rows: Sequence[FileRow], cwd: Path) -> 
 # French Debian FAQ: dense MRR@10 0.64 on tune, 0.68 on test, against BM25's 0.95): hybrid then
 # ranks by BM25 and the dense list only breaks ties. Its cosines still serve the relevance floor.
 MUTED_DENSE = (1e-6, 1.0)
+# An embedder does not read numbers either: asked "what did Elena propose in the hiking chat of
+# 20260717?", MiniLM ranks every hiking chat alike and the fused list puts the day's own chat
+# first for 18 of 46 tune questions of the chat logs (benchmarks/chatlogs.py), BM25 alone for
+# 45. A question naming a number of 4 digits or more (a day, a year, an id) is ranked by BM25:
+# chat logs tune hit@1 0.391 -> 0.957, MRR@10 0.595 -> 0.975; no Debian FAQ tune question
+# names one (benchmarks/README.md, "Documents of another shape").
+_NUMBER = re.compile(r"\d{4,}")
 
 
 def fusion_weights(
     question: str, model_languages: Sequence[str], encoder: Bm25Encoder
 ) -> tuple[float, float] | None:
     """(dense, bm25) RRF weights for ``question``: :data:`MUTED_DENSE` when the question is
-    clearly in a language the embedder does not read, else None (the stores' default)."""
+    clearly in a language the embedder does not read, or names a number of 4 digits or more;
+    else None (the stores' default)."""
+    if _NUMBER.search(question):
+        return MUTED_DENSE
     if not model_languages:
         return None
     asked = encoder.query_languages(question)
@@ -214,7 +225,8 @@ def relevant(
 ) -> list[Hit]:
     """The hits whose dense cosine reaches the relevance floor (:func:`floor_for`) and is
     within ``settings.margin`` of the best hit's, or that hold every word of ``question``
-    (:func:`covers`), in order.
+    (:func:`covers`), or every number of 4 digits or more it names (the embedder reads none: the
+    chat of the day "20260717" names, by its date line), in order.
 
     Answering abstains ("the documents do not say") when this is empty. Hits without a dense
     score (``bm25`` mode ran no embedder) are kept: neither rule can judge them.
@@ -230,7 +242,12 @@ def relevant(
     if margin is not None and scores:
         floor = max(floor, max(scores) - margin)
     words = question_words(question, settings.languages) if question else frozenset()
-    return [h for h in hits if h.dense_score is None or h.dense_score >= floor or covers(words, h)]
+    numbers = frozenset(_NUMBER.findall(question)) if question else frozenset()
+    return [
+        h
+        for h in hits
+        if h.dense_score is None or h.dense_score >= floor or covers(words, h) or covers(numbers, h)
+    ]
 
 
 def question_words(question: str, languages: Sequence[str]) -> frozenset[str]:
