@@ -19,6 +19,9 @@ Question sets (``--sets NAME[:N],...``, N = the first N of the split):
 - ``paraphrased``: the 27 user-worded Debian questions of ``calibrate_floor.py`` (no gold
   answer: they count only for refusals), both splits alike.
 - ``chat``: two-turn conversations through ``docqa.Chat``; the follow-up is scored.
+- ``chatlog``: short factual questions over a store of 300 short dated chat logs, a corpus of
+  another shape (``chatlogs.py``: synthetic, written by that script; relevance by source file),
+  unanswerable ones included (``answerable`` false).
 
 Per answer: hit@10, token F1, content recall, citation precision, abstention (docqa's own
 reading of the answer), "mixed" (answers, then says the documents do not say), an abstention
@@ -130,7 +133,12 @@ def store_settings(name: str, **overrides: Any) -> Settings:
     if not (folder / "manifest.sqlite").is_file():
         docs = CACHE / f"docs-{name}"
         docs.mkdir(parents=True, exist_ok=True)
-        for path in STORES[name]:
+        if name == "chatlog":
+            import chatlogs  # this folder
+
+            for chat in chatlogs.make_chats():
+                (docs / chat.name).write_text(chat.text(), encoding="utf-8")
+        for path in STORES.get(name, ()):
             if not (docs / path.name).is_file():
                 shutil.copy2(path, docs / path.name)
         started = time.perf_counter()
@@ -155,6 +163,8 @@ def question_set(name: str, split: str) -> list[Question]:
         return load_questions(_converted("python_faq.jsonl", unanswerable=True), split=split)
     if name == "open":
         return load_questions(HERE / "open_questions.jsonl", split=split)
+    if name == "chatlog":
+        return load_questions(HERE / "chatlog_questions.jsonl", split=split)
     if name == "paraphrased":  # user-worded Debian questions, no gold: false refusals only
         import calibrate_floor  # this folder
 
@@ -163,7 +173,9 @@ def question_set(name: str, split: str) -> list[Question]:
             for lang in ("EN", "FR")
             for i, q in enumerate(calibrate_floor.PARAPHRASED[lang])
         ]
-    raise SystemExit(f"unknown set {name!r}: use en, fr, unanswerable, open, paraphrased, chat")
+    raise SystemExit(
+        f"unknown set {name!r}: use en, fr, unanswerable, open, paraphrased, chat, chatlog"
+    )
 
 
 # --- one answer, measured ----------------------------------------------------------------------
@@ -540,7 +552,7 @@ def run(args: argparse.Namespace) -> list[Row]:
                     row = done.get(("chat", gold_id))
                     keep(row or runner.chat(first, follow_up, gold[gold_id]))
                 continue
-            store = "open" if name == "open" else "debian"
+            store = name if name in ("open", "chatlog") else "debian"
             for q in question_set(name, args.split)[:limit]:
                 if args.ids and q.id not in args.ids.split(","):
                     continue
@@ -568,7 +580,7 @@ def sweep(args: argparse.Namespace) -> str:
     ]
     try:
         for name, limit in _parse_sets(args.sets):
-            store = "open" if name == "open" else "debian"
+            store = name if name in ("open", "chatlog") else "debian"
             for q in question_set(name, args.split)[:limit]:
                 for k in sizes:
                     runner.settings = base.model_copy(update={"top_k": k})

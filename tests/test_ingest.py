@@ -8,7 +8,7 @@ from pathlib import Path
 import pypdfium2
 import pytest
 
-from docqa import ingestion
+from docqa import floor, ingestion
 from docqa.api import ingest
 from docqa.config import Settings
 from docqa.errors import ConfirmationRequired, IndexMismatchError, IngestPathError
@@ -53,7 +53,8 @@ def test_first_run_adds_everything_and_skips_unknown(folder: Path, settings: Set
     assert (report.added, report.updated, report.unchanged, report.skipped) == (3, 0, 0, 1)
     assert report.failed == () and report.exit_code == 0
     stored = points(settings)
-    assert len(stored) == report.chunks == emb.embedded
+    # every chunk embedded once, and each question that derives the floor (docqa.floor)
+    assert len(stored) == report.chunks == emb.embedded - len(floor.PROBES)
     files = {f for p in stored.values() for f in p["files"]}  # type: ignore[attr-defined]
     assert files == {str(folder / "a.txt"), str(folder / "guide.md"), str(folder / "sub/c.txt")}
 
@@ -300,11 +301,12 @@ def test_small_files_are_embedded_and_written_together(
     emb = HashEmbedder()
     report = ingest(data, together, embedder=emb)
     assert (report.added, report.chunks) == (40, 40)
-    assert emb.calls == 1  # one embedding call for the 40 files, not 40
+    # one embedding call for the 40 files, not 40; then the floor's probe questions
+    assert emb.calls == 1 + len(floor.PROBES)
     monkeypatch.setattr(ingestion, "GROUP_CHUNKS", 0)  # every file on its own, as before
     one_by_one = HashEmbedder()
     ingest(data, alone, embedder=one_by_one)
-    assert one_by_one.calls == 40
+    assert one_by_one.calls == 40 + len(floor.PROBES)
     assert points(together) == points(alone)  # same ids, payloads and published paths
     manifest = Manifest(together.store)  # type: ignore[arg-type]
     assert {r.status for r in manifest.files()} == {"done"} and len(manifest.files()) == 40

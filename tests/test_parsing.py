@@ -207,7 +207,7 @@ def test_parser_ids() -> None:
     assert re.fullmatch(r"pypdf-\d+/\d+", parser_id(Path("a.PDF"), Settings(pdf_parser="pypdf")))
     assert parser_id(Path("a.md"), settings) == "markdown/1"
     assert parser_id(Path("a.markdown"), settings) == "markdown/1"
-    assert parser_id(Path("a.txt"), settings) == "text/1"
+    assert parser_id(Path("a.txt"), settings) == "text/2"
     assert parser_id(Path("a.HTM"), settings) == parser_id(Path("a.html"), settings) == "html/1"
     assert parser_id(Path("a.docx"), settings) == "docx/1"
     with pytest.raises(SourceError, match="unsupported file type"):
@@ -225,7 +225,7 @@ def test_unsupported_extension_is_rejected(tmp_path: Path) -> None:
 def test_utf8_text_keeps_every_character(tmp_path: Path) -> None:
     text = "\ufeffline one  \r\nline\ttwo\x0cstill two\rline three"
     doc = parse_bytes(tmp_path, "a.txt", text.encode("utf-8"))
-    assert doc.parser == "text/1" and doc.warnings == ()
+    assert doc.parser == "text/2" and doc.warnings == ()
     (section,) = doc.sections
     assert section.text == "line one  \nline\ttwo\x0cstill two\nline three"
     assert (section.first_line, section.last_line, section.page) == (1, 3, None)

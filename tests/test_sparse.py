@@ -132,7 +132,7 @@ def test_exact_bm25_weight_and_length_normalisation() -> None:
 
 def test_version_names_languages_and_parameters() -> None:
     base = Bm25Encoder(("en", "fr"))
-    assert base.version.startswith("bm25-snowball/1:en,fr")
+    assert base.version.startswith("bm25-snowball/2:en,fr")
     assert Bm25Encoder(("fr", "en")).version != base.version
     assert Bm25Encoder(("en", "fr"), k1=1.5).version != base.version
 

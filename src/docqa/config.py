@@ -186,9 +186,10 @@ class Settings(BaseSettings):
     relevance_floor: float | None = Field(
         None,
         description="Minimum dense cosine for a retrieved chunk to count as relevant; below it "
-        "for every chunk, docqa answers that the documents do not say. Unset: the floor "
-        "calibrated for the embedder (benchmarks/calibrate_floor.py), "
-        "all-MiniLM-L6-v2 0.45, multilingual-e5-small 0.875; recalibrate for another model.",
+        "for every chunk, docqa answers that the documents do not say. Unset: derived from the "
+        "store at ingest, from what unrelated questions score against it (docqa.floor); for a "
+        "store without one, the floor calibrated for the embedder "
+        "(benchmarks/calibrate_floor.py), all-MiniLM-L6-v2 0.45, multilingual-e5-small 0.875.",
     )
     relevance_margin: float | None = Field(
         None,

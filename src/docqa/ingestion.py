@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from docqa import embedding, fingerprint, parsing, sources, storedir
+from docqa import embedding, fingerprint, parsing, retrieval, sources, storedir
+from docqa import floor as derived_floor
 from docqa.chunking import Chunker, ChunkSpec
 from docqa.config import Settings
 from docqa.errors import (
@@ -236,6 +237,7 @@ def _ingest(run: Run, root: Path, only: frozenset[str] | None = None) -> IngestR
         run.on_progress(IngestEvent("optimize", message="building index…"))
         with run.hold():
             run.store.optimize()
+    _derive_floor(run, changed=bool(chunks or removed))
     if not whole.files and root.is_dir():
         notes.append(f"no supported files under {sources.path_text(root)}")
     with run.manifest.transaction():
@@ -252,6 +254,30 @@ def _ingest(run: Run, root: Path, only: frozenset[str] | None = None) -> IngestR
         pages=pages,
         warnings=tuple(notes),
     )
+
+
+def _derive_floor(run: Run, changed: bool) -> None:
+    """Derive the store's relevance floor again (:mod:`docqa.floor`) when its chunks changed or
+    it has none for the current settings; an empty store has none. An unchanged re-ingest
+    reads one small file and loads no model."""
+    folder = run.manifest.path.parent
+    total = run.manifest.total_chunks()
+    if total == 0 or run.settings.search_mode == "bm25":
+        derived_floor.remove(folder)  # bm25 mode has no cosine to judge
+        return
+    key = f"{fingerprint.current(run.settings, run.embedder_id)}:{total}"
+    old = derived_floor.read(folder)
+    if not changed and old is not None and old.fingerprint == key:
+        return
+    run.on_progress(IngestEvent("optimize", message="deriving the relevance floor…"))
+
+    def best(question: str) -> float:
+        hits = retrieval.search_store(question, run.settings, run.store, run.embedder)
+        return max((h.dense_score or 0.0 for h in hits), default=0.0)
+
+    with run.hold():
+        found = derived_floor.measure(best, key)
+    derived_floor.write(folder, found)
 
 
 def _embedder_hint(run: Run, todo: Sequence[Work]) -> list[str]:

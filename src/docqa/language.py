@@ -50,6 +50,41 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
+def word_parts(word: str) -> list[str]:
+    """The pieces of a compound ``\\w+`` run, case kept; ``[]`` when it is one piece.
+
+    A run is cut at underscores and where a lowercase letter meets an uppercase one, or an
+    uppercase run meets a capitalised word: chat exports write names joined
+    (``WolfgangSchulz`` → ``Wolfgang``, ``Schulz``), identifiers are CamelCase (``HTMLParser``
+    → ``HTML``, ``Parser``) and time stamps glue a date to an hour (``20260405_15`` →
+    ``20260405``, ``15``). Letters next to digits stay together (``x86``, ``mp3``, ``i386``).
+    """
+    if word.isalpha() and (word.islower() or word.isupper()) or word.isdigit():
+        return []  # the common cases, quickly
+    pieces: list[str] = []
+    for part in word.split("_"):
+        start = 0
+        for i in range(1, len(part)):
+            before, here = part[i - 1], part[i]
+            after = part[i + 1] if i + 1 < len(part) else ""
+            if here.isupper() and (before.islower() or (before.isupper() and after.islower())):
+                pieces.append(part[start:i])
+                start = i
+        if part[start:]:
+            pieces.append(part[start:])
+    return pieces if len(pieces) > 1 else []
+
+
+def words_and_parts(text: str) -> list[str]:
+    """Lowercased ``\\w+`` runs, each followed by its pieces when it is a compound
+    (:func:`word_parts`): ``"WolfgangSchulz: hi"`` → ``wolfgangschulz, wolfgang, schulz, hi``."""
+    out: list[str] = []
+    for run in WORD.findall(text):
+        out.append(run.lower())
+        out.extend(p.lower() for p in word_parts(run))
+    return out
+
+
 def _stopword_counts(text: str, langs: Sequence[str]) -> list[int]:
     """How many of the text's words are stopwords of each language."""
     tokens = words(text)

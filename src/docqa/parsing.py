@@ -23,7 +23,7 @@ from docqa.formats.docx import DOCX_VERSION, docx_sections
 from docqa.formats.html import HTML_VERSION, decode_html, html_sections
 from docqa.formats.markdown import MARKDOWN_VERSION, markdown_sections
 from docqa.formats.pdf import PDF_VERSIONS, parse_pdf, pdf_parser_id
-from docqa.formats.text import TEXT_VERSION, decode_text, split_lines
+from docqa.formats.text import TEXT_VERSION, date_line, decode_text, split_lines
 from docqa.language import detect_language
 from docqa.sources import os_error_reason
 from docqa.types import ParsedDoc, Section
@@ -65,7 +65,7 @@ def parser_id(path: Path, settings: Settings) -> str:
     Returns:
         For example ``"pypdfium2-5/2+tables-1+pdfplumber-0.11"``, ``"pypdf-7/1"``,
         ``"pypdfium2-5/2+tables-1+pdfplumber-0.11+tesseract-5/1[eng+fra]"``, ``"html/1"``,
-        ``"docx/1"``, ``"markdown/1"`` or ``"text/1"``.
+        ``"docx/1"``, ``"markdown/1"`` or ``"text/2"``.
 
     Raises:
         SourceError: The extension is not supported.
@@ -126,7 +126,10 @@ def parse(path: Path, data: bytes, settings: Settings) -> ParsedDoc:
         if kind == "markdown":
             sections = markdown_sections(text)
         else:
-            sections = (Section(text=text, first_line=1, last_line=len(split_lines(text))),)
+            dated = date_line(text)
+            heading = (dated,) if dated else ()
+            last = len(split_lines(text))
+            sections = (Section(text=text, heading=heading, first_line=1, last_line=last),)
     return ParsedDoc(
         sections=sections,
         parser=parser_id(path, settings),

@@ -12,15 +12,16 @@ candidates is reordered by a local cross-encoder (:mod:`docqa.rerank`) and cut b
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docqa.config import Settings
+from docqa import floor as derived_floor
+from docqa.config import Settings, find_store
 from docqa.errors import NoMatchError
-from docqa.language import detect_language
-from docqa.language import words as lang_words
+from docqa.language import detect_language, words_and_parts
 from docqa.manifest import FileRow
 from docqa.metrics import content_words
 from docqa.sources import path_text
@@ -114,13 +115,23 @@ def match_files(patterns: Iterable[str], rows: Sequence[FileRow], cwd: Path) -> 
 # French Debian FAQ: dense MRR@10 0.64 on tune, 0.68 on test, against BM25's 0.95): hybrid then
 # ranks by BM25 and the dense list only breaks ties. Its cosines still serve the relevance floor.
 MUTED_DENSE = (1e-6, 1.0)
+# An embedder does not read numbers either: asked "what did Elena propose in the hiking chat of
+# 20260717?", MiniLM ranks every hiking chat alike and the fused list puts the day's own chat
+# first for 18 of 46 tune questions of the chat logs (benchmarks/chatlogs.py), BM25 alone for
+# 45. A question naming a number of 4 digits or more (a day, a year, an id) is ranked by BM25:
+# chat logs tune hit@1 0.391 -> 0.957, MRR@10 0.595 -> 0.975; no Debian FAQ tune question
+# names one (benchmarks/README.md, "Documents of another shape").
+_NUMBER = re.compile(r"\d{4,}")
 
 
 def fusion_weights(
     question: str, model_languages: Sequence[str], encoder: Bm25Encoder
 ) -> tuple[float, float] | None:
     """(dense, bm25) RRF weights for ``question``: :data:`MUTED_DENSE` when the question is
-    clearly in a language the embedder does not read, else None (the stores' default)."""
+    clearly in a language the embedder does not read, or names a number of 4 digits or more;
+    else None (the stores' default)."""
+    if _NUMBER.search(question):
+        return MUTED_DENSE
     if not model_languages:
         return None
     asked = encoder.query_languages(question)
@@ -198,12 +209,24 @@ def search_store(
     return hits[:k]
 
 
+def floor_for(settings: Settings) -> float:
+    """The relevance floor: ``DOCQA_RELEVANCE_FLOOR`` when set, else the floor derived from the
+    store the settings point to (what unrelated questions score against it, :mod:`docqa.floor`),
+    else (a store ingested before floors were derived) the embedder's calibrated constant."""
+    if settings.relevance_floor is not None:
+        return settings.relevance_floor
+    folder = find_store(settings)
+    found = derived_floor.read(folder) if folder is not None else None
+    return found.floor if found is not None else settings.floor
+
+
 def relevant(
     hits: Sequence[Hit], settings: Settings | None = None, question: str | None = None
 ) -> list[Hit]:
-    """The hits whose dense cosine reaches ``settings.floor`` (the relevance floor) and is
+    """The hits whose dense cosine reaches the relevance floor (:func:`floor_for`) and is
     within ``settings.margin`` of the best hit's, or that hold every word of ``question``
-    (:func:`covers`), in order.
+    (:func:`covers`), or every number of 4 digits or more it names (the embedder reads none: the
+    chat of the day "20260717" names, by its date line), in order.
 
     Answering abstains ("the documents do not say") when this is empty. Hits without a dense
     score (``bm25`` mode ran no embedder) are kept: neither rule can judge them.
@@ -214,12 +237,17 @@ def relevant(
         question: The question searched for; without it only the cosine rules apply.
     """
     settings = settings or Settings()
-    floor, margin = settings.floor, settings.margin
+    floor, margin = floor_for(settings), settings.margin
     scores = [h.dense_score for h in hits if h.dense_score is not None]
     if margin is not None and scores:
         floor = max(floor, max(scores) - margin)
     words = question_words(question, settings.languages) if question else frozenset()
-    return [h for h in hits if h.dense_score is None or h.dense_score >= floor or covers(words, h)]
+    numbers = frozenset(_NUMBER.findall(question)) if question else frozenset()
+    return [
+        h
+        for h in hits
+        if h.dense_score is None or h.dense_score >= floor or covers(words, h) or covers(numbers, h)
+    ]
 
 
 def question_words(question: str, languages: Sequence[str]) -> frozenset[str]:
@@ -242,5 +270,6 @@ def covers(words: frozenset[str], hit: Hit) -> bool:
     floor")."""
     if not words:
         return False
-    text = set(lang_words(hit.text)) | {w for title in hit.heading for w in lang_words(title)}
+    text = set(words_and_parts(hit.text))
+    text |= {w for title in hit.heading for w in words_and_parts(title)}
     return words <= text

@@ -2,8 +2,10 @@
 
 A word becomes a token like this: lowercase ``\\w+`` run (:func:`docqa.language.words`), dropped
 when it is a stopword of the language or a single letter, Snowball-stemmed, accents folded, then
-hashed to a stable 31-bit id. Documents carry BM25 term-frequency saturation (as fastembed's
-``Qdrant/bm25``); the collection's IDF modifier supplies the IDF half at query time.
+hashed to a stable 31-bit id. A compound run also gives the tokens of its pieces
+(:func:`docqa.language.word_parts`), documents and queries alike. Documents carry BM25
+term-frequency saturation (as fastembed's ``Qdrant/bm25``); the collection's IDF modifier supplies
+the IDF half at query time.
 
 Decisions, each for a reason:
 
@@ -14,6 +16,11 @@ Decisions, each for a reason:
 - Token ids are not namespaced by language: a stem shared by English and French ("install",
   "configur") matches across languages in a mixed store.
 - Queries are stemmed under every configured language, because their language is unknown.
+- A run joined from several words is indexed whole and in pieces (``WolfgangSchulz`` as
+  ``wolfgangschulz``, ``wolfgang`` and ``schulz``; ``20260405_15`` as itself, ``20260405`` and
+  ``15``): chat exports write a speaker's name joined and time stamps glue the day to the hour,
+  while questions write "Wolfgang Schulz" and "20260405". The pieces add to a term's frequency
+  but not to the document's length, so BM25's length normalisation is that of the words.
 """
 
 from __future__ import annotations
@@ -26,10 +33,12 @@ from hashlib import blake2b
 import snowballstemmer
 
 from docqa.errors import ConfigError
-from docqa.language import LANGUAGE_NAMES, stopwords, words
+from docqa.language import LANGUAGE_NAMES, WORD, stopwords, word_parts, words
 from docqa.stores.base import SparseVector
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Bump when tokens change: stores written before are re-ingested (see fingerprint.py).
+2: the pieces of joined words (``WolfgangSchulz``, ``20260405_15``) are tokens too."""
 # Cached words per language before the cache is cleared; bounds memory on huge vocabularies.
 _CACHE_LIMIT = 500_000
 _MISSING = -1
@@ -66,26 +75,36 @@ class _Analyzer:
             raise ConfigError(f"no BM25 stemmer for language {lang!r}: use one of {known}")
         self._stem: Callable[[str], str] = snowballstemmer.stemmer(name).stemWord
         self._stopwords = stopwords(lang)
-        self._cache: dict[str, int] = {}
+        # a run as written -> (its token or _MISSING, the tokens of its kept pieces)
+        self._cache: dict[str, tuple[int, tuple[int, ...]]] = {}
 
-    def _compute(self, word: str) -> int:
+    def _one(self, word: str) -> int:
         if word in self._stopwords or (len(word) < 2 and not word.isdigit()):
             return _MISSING
         return token_id(fold_accents(self._stem(word)))
 
-    def ids(self, text: str) -> list[int]:
-        """Token ids of the text's kept words, in order, with repeats."""
+    def _compute(self, run: str) -> tuple[int, tuple[int, ...]]:
+        pieces = (self._one(p.lower()) for p in word_parts(run))
+        return self._one(run.lower()), tuple(t for t in pieces if t != _MISSING)
+
+    def ids(self, text: str) -> tuple[list[int], int]:
+        """Token ids of the text's kept words and their pieces, in order, with repeats; and how
+        many kept words (pieces not counted) the text has."""
         cache = self._cache
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
         out: list[int] = []
-        for word in words(text):
-            tid = cache.get(word)
-            if tid is None:
-                tid = cache[word] = self._compute(word)
+        n = 0
+        for run in WORD.findall(text):
+            found = cache.get(run)
+            if found is None:
+                found = cache[run] = self._compute(run)
+            tid, parts = found
             if tid != _MISSING:
                 out.append(tid)
-        return out
+                n += 1
+            out.extend(parts)
+        return out, n
 
 
 class Bm25Encoder:
@@ -141,10 +160,10 @@ class Bm25Encoder:
         Returns:
             Sparse vector with sorted, unique indices; empty when no word is kept.
         """
-        ids = self._analyzer(lang).ids(text)
+        ids, n_words = self._analyzer(lang).ids(text)
         counts = Counter(ids)
         k1 = self.k1
-        norm = k1 * (1.0 - self.b + self.b * len(ids) / self.avg_len)
+        norm = k1 * (1.0 - self.b + self.b * n_words / self.avg_len)
         indices = sorted(counts)
         values = tuple(counts[i] * (k1 + 1.0) / (counts[i] + norm) for i in indices)
         return SparseVector(indices=tuple(indices), values=values)
@@ -174,6 +193,6 @@ class Bm25Encoder:
         """
         found: set[int] = set()
         for lang in self.query_languages(text):
-            found.update(self._analyzers[lang].ids(text))
+            found.update(self._analyzers[lang].ids(text)[0])
         indices = tuple(sorted(found))
         return SparseVector(indices=indices, values=(1.0,) * len(indices))

@@ -31,6 +31,8 @@ MARKER = ".docqa-store"
 FORMAT = 1
 LOCK = ".docqa-lock"
 SHARDS = "qdrant"
+FLOOR = "floor.json"
+"""The relevance floor derived from the store (:mod:`docqa.floor`)."""
 _MANIFEST_FILES = (MANIFEST, f"{MANIFEST}-wal", f"{MANIFEST}-shm", f"{MANIFEST}-journal")
 # A second writer waits this long for the lock (long enough to outlast a `status` probe).
 WRITER_WAIT_S = 5.0
@@ -136,7 +138,7 @@ def check_resettable(folder: Path) -> None:
 
 def own_files(folder: Path) -> list[Path]:
     """The files and folders docqa made in a store folder (what :func:`remove` deletes)."""
-    names = (*_MANIFEST_FILES, f"{MARKER}.tmp")
+    names = (*_MANIFEST_FILES, f"{MARKER}.tmp", FLOOR, f"{Path(FLOOR).stem}.tmp")
     found = [folder / name for name in names if (folder / name).exists()]
     shards = folder / SHARDS
     if shards.is_dir():

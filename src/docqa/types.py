@@ -33,7 +33,8 @@ class Section:
         text: The extracted text.
         page: 1-based PDF page number; ``None`` for other formats.
         heading: Markdown, HTML or DOCX heading path, outermost first; for a PDF table page,
-            its table captions (embedded with every chunk; the locator stays the page).
+            its table captions (embedded with every chunk; the locator stays the page); for a
+            text file, the line that dates it (``Time: 20260405_15:00``), if it opens with one.
         first_line: 1-based first source line (text and Markdown); ``None`` for PDFs, HTML and
             DOCX, whose locator is the page or the heading path.
         last_line: 1-based last source line, inclusive.

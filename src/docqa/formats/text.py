@@ -1,15 +1,19 @@
 """Text files: decoded (UTF-8, UTF-16 with a BOM, else cp1252 or Latin-1 with a warning), binary
-files refused, newlines normalised so chunk offsets map back to true line numbers."""
+files refused, newlines normalised so chunk offsets map back to true line numbers. A file that opens
+with a date line (``Time: 20260405_15:00``, ``Date: Tue, 8 Dec 2026``, ``2026-04-05 standup``) has
+that line carried as the heading of its every chunk (:func:`date_line`)."""
 
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
 
 from docqa.errors import SourceError
 
-TEXT_VERSION = 1
-"""Bump when the text reader's output changes, so ingest re-reads text files."""
+TEXT_VERSION = 2
+"""Bump when the text reader's output changes, so ingest re-reads text files.
+2: a file's date line is the heading of its section."""
 
 _SNIFF = 8192
 _CONTROL_BYTES = frozenset(set(range(32)) - {9, 10, 12, 13}) | {127}
@@ -54,3 +58,44 @@ def split_lines(text: str) -> list[str]:
     parts = text.split("\n")
     lines = [part + "\n" for part in parts[:-1]]
     return lines + [parts[-1]] if parts[-1] else lines
+
+
+_MONTHS = (
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|janv|févr|fevr|mars|avr|mai|juin"
+    r"|juil|août|aout|déc)[a-zéû]*\.?"
+)
+_DATE = re.compile(
+    r"(?<!\d)(?:(?:19|20)\d\d[-/.]?(?:0[1-9]|1[0-2])[-/.]?(?:0[1-9]|[12]\d|3[01])(?!\d)"
+    r"|\d{1,2}[/.]\d{1,2}[/.](?:19|20)?\d\d(?!\d)"
+    rf"|\d{{1,2}}(?:st|nd|rd|th|er)? {_MONTHS},? (?:19|20)\d\d"
+    rf"|{_MONTHS} \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d\d)",
+    re.IGNORECASE,
+)
+_KEY = re.compile(r"[^\W\d][\w .-]{0,29}:\s")
+DATE_LINE_CHARS = 80
+"""Longest line read as a file's date line."""
+DATE_LINE_WITHIN = 5
+"""A date line is among a file's first this many non-empty lines."""
+
+
+def date_line(text: str) -> str | None:
+    """The line of ``text``'s head that dates the whole file, or None.
+
+    Chat exports (``Time: 20260405_15:00``), mail (``Date: Tue, 8 Dec 2026 10:00``) and notes
+    (``2026-04-05 standup``) date a file once, in its first lines; every chunk of the file needs
+    that context (a question names the day), so ingest makes it the heading of the file's
+    section, which the embedded text, the BM25 text and the prompt's source label carry. The
+    line is one of the first :data:`DATE_LINE_WITHIN` non-empty lines, at most
+    :data:`DATE_LINE_CHARS` characters, and either a ``Key: value`` line holding a date or a
+    line that starts with one; a file of that one line has none (nothing to carry it to).
+    """
+    lines = [line.strip() for line in text.split("\n", 64)[:64] if line.strip()]
+    if len(lines) < 2:
+        return None
+    for line in lines[:DATE_LINE_WITHIN]:
+        if len(line) > DATE_LINE_CHARS:
+            continue
+        found = _DATE.search(line)
+        if found and (found.start() == 0 or _KEY.match(line)):
+            return line
+    return None
