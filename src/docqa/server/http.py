@@ -36,21 +36,32 @@ async def body_bytes(request: Request, limit: int) -> AsyncIterator[bytes]:
 
 
 async def parse(request: Request, model: type[M], limit: int = JSON_LIMIT) -> M:
-    """The JSON body as ``model``.
+    """The JSON body as ``model``, whatever the Content-Type says (``curl -d`` sends a form
+    type; Ollama's own examples send none). A cross-site page could POST such a body without a
+    preflight: the guard refuses it by its Origin (:class:`~docqa.server.app.Guard`).
 
     Raises:
-        BadRequest: Not JSON, not ``application/json``, or not what the endpoint takes.
+        BadRequest: Not JSON (nested too deep included), or not what the endpoint takes.
         TooLarge: Over ``limit`` bytes.
     """
-    kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if kind not in ("application/json", ""):
-        # a page on another site can POST text/plain without asking: JSON needs a preflight
-        raise BadRequest(f"send the body as application/json, not {kind}")
     raw = b"".join([chunk async for chunk in body_bytes(request, limit)])
+    return validated(model, raw)
+
+
+def validated(model: type[M], raw: bytes) -> M:
+    """``raw`` JSON as ``model`` (an empty body is ``{}``).
+
+    Raises:
+        BadRequest: Not JSON, nested deeper than Python parses, or not what ``model`` takes.
+    """
     try:
         return model.model_validate(json.loads(raw or b"{}"))
     except json.JSONDecodeError as error:
         raise BadRequest(f"the body is not JSON: {error.msg} at {error.pos}") from None
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not JSON: not UTF-8 text") from None
+    except RecursionError:
+        raise BadRequest("the body is not JSON docqa takes: nested too deep") from None
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
