@@ -91,13 +91,19 @@ class EventStream(StreamingResponse):
     """A streamed response that always closes its generator (its ``finally`` runs at once),
     whether the stream ended, failed, or the client went away."""
 
-    def __init__(self, content: AsyncIterator[str], media_type: str) -> None:
+    def __init__(
+        self,
+        content: AsyncIterator[str],
+        media_type: str,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(
             content,
             media_type=media_type,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
         self._events = content
+        self._on_close = on_close
 
     async def stream_response(self, send: Send) -> None:
         try:
@@ -107,6 +113,8 @@ class EventStream(StreamingResponse):
             if aclose is not None:
                 with anyio.CancelScope(shield=True):  # a client that left cancelled this task
                     await aclose()
+            if self._on_close is not None:
+                self._on_close()
 
 
 async def unless_gone(request: Request, work: Callable[[], Awaitable[T]]) -> T:

@@ -108,8 +108,10 @@ async def upload(request: Request) -> Response:
     """``PUT /docqa/upload?name=FILE``: the raw file as the body; then ingested, as above."""
     bench = _bench(request)
     name = request.query_params.get("name", "")
-    saved = await bench.save_upload(name, body_bytes(request, bench.upload_limit))
-    return EventStream(_lines(bench.ingest(saved)), "application/x-ndjson")
+    staged = await bench.save_upload(name, body_bytes(request, bench.upload_limit))
+    return EventStream(
+        _lines(bench.ingest(staged)), "application/x-ndjson", on_close=staged.discard
+    )
 
 
 async def document(request: Request) -> Response:

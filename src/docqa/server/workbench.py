@@ -1,7 +1,10 @@
 """The page's other calls, over the same session: search, compare, status, ingest, uploads.
 
 Uploads are written under ``<store>/uploads/`` (docqa's own folder), one known file type at a
-time, within a size limit, then ingested like any other file.
+time, within a size limit, then ingested like any other file. Each upload is written whole to a
+file of its own, then put in place and ingested while no other upload or ingest runs: two
+uploads of the same name at once are ingested one after the other, each from exactly its own
+bytes, and the later one is the file's new version (as when one is uploaded again).
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
 import re
+import tempfile
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +45,23 @@ UPLOAD_TYPES: dict[str, bytes | None] = {
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
+@dataclass(frozen=True)
+class Staged:
+    """An upload written whole to a file of its own, waiting to be put at ``target``."""
+
+    temp: Path
+    target: Path
+
+    def place(self) -> Path:
+        """Put the upload at its name (atomically: a reader sees the old file or this one)."""
+        os.replace(self.temp, self.target)
+        return self.target
+
+    def discard(self) -> None:
+        """Forget an upload that was never placed."""
+        self.temp.unlink(missing_ok=True)
+
+
 def _marks(marks: tuple[SentenceSupport, ...]) -> list[dict[str, Any]]:
     return [{"sentence": m.sentence, "mark": m.mark, "source": m.source} for m in marks]
 
@@ -51,6 +74,7 @@ class Workbench:
         self.session = serving.session
         self.upload_limit = upload_limit
         self._ingest_lock = asyncio.Lock()
+        self._files_lock = threading.Lock()  # held by the thread that places and ingests
 
     async def search(self, query: str, k: int, base_url: str) -> list[dict[str, Any]]:
         """The top ``k`` chunks with their scores and the URL that opens each."""
@@ -109,8 +133,9 @@ class Workbench:
             raise NotFound(f"no ingested document with id {doc_id!r}")
         return found
 
-    async def ingest(self, path: Path) -> AsyncIterator[dict[str, Any]]:
-        """Ingest a file or folder on this machine: progress events, then ``{"report": ...}``.
+    async def ingest(self, path: Path | Staged) -> AsyncIterator[dict[str, Any]]:
+        """Ingest a file or folder on this machine, or an upload (put in place first): progress
+        events, then ``{"report": ...}``.
 
         One ingest runs at a time; errors come as ``{"error": message}``.
         """
@@ -126,13 +151,17 @@ class Workbench:
 
         def work() -> None:
             try:
-                report = patiently(self.session.ingest, str(path), on_progress=progress)
+                with self._files_lock:  # even past a client that left: the file stays put
+                    where = path.place() if isinstance(path, Staged) else path
+                    report = patiently(self.session.ingest, str(where), on_progress=progress)
                 put({"report": json.loads(report.to_json())})
             except DocqaError as error:
                 put({"error": str(error)})
             except Exception as error:  # reported to the page; the server goes on
                 put({"error": f"ingest failed: {error}"})
             finally:
+                if isinstance(path, Staged):
+                    path.discard()
                 put({})
 
         async with self._ingest_lock:
@@ -140,8 +169,9 @@ class Workbench:
             while item := await queue.get():
                 yield item
 
-    async def save_upload(self, name: str, body: AsyncIterator[bytes]) -> Path:
-        """Write an uploaded file under ``<store>/uploads/``; returns its path.
+    async def save_upload(self, name: str, body: AsyncIterator[bytes]) -> Staged:
+        """Write an uploaded file whole to a file of its own under ``<store>/uploads/``; it
+        takes its name when :meth:`ingest` gets it.
 
         Raises:
             Unsupported: Not a file type docqa reads, or its bytes do not match the type.
@@ -154,11 +184,11 @@ class Workbench:
             raise Unsupported(f"{name!r}: docqa reads only {known} files")
         folder = store_path(self.session.settings, create=True) / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / clean
-        partial = folder / f".{clean}.part"
+        handle, temp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=folder)
+        staged = Staged(Path(temp), folder / clean)
         size, head = 0, b""
         try:
-            with partial.open("wb") as out:
+            with os.fdopen(handle, "wb") as out:
                 async for chunk in body:
                     size += len(chunk)
                     if size > self.upload_limit:
@@ -174,10 +204,10 @@ class Workbench:
                 )
             if magic is None and b"\x00" in head:
                 raise Unsupported(f"{name!r} is not a text file")
-            partial.replace(target)
-        finally:
-            partial.unlink(missing_ok=True)
-        return target
+        except BaseException:
+            staged.discard()
+            raise
+        return staged
 
     def ingest_path(self, raw: str) -> Path:
         """A folder path typed on the page, expanded; it must exist.
