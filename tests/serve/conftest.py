@@ -13,7 +13,7 @@ import pytest
 from docqa import prompts
 from docqa.api import ingest
 from docqa.config import Settings
-from docqa.llm import Completion, Message, TokenCallback
+from docqa.llm import Completion, Message, TokenCallback, check_stop
 from docqa.server import Running, start
 from docqa.session import Session
 
@@ -37,17 +37,30 @@ def reply(messages: Sequence[Message]) -> str:
 
 
 class SlowLLM(ScriptedLLM):
-    """A fake whose tokens take ``delay`` seconds each; records whether it was stopped early."""
+    """A fake whose tokens take ``delay`` seconds each, after ``prompt_s`` seconds of "prompt
+    evaluation"; records whether it was stopped early.
+
+    Like the real backends it honours :func:`docqa.llm.stop_event` while it reads its prompt
+    (checked every 10 ms), and a stopped token callback between tokens.
+    """
 
     def __init__(
-        self, words: int = 200, delay: float = 0.02, default: Any = None, **kwargs: Any
+        self,
+        words: int = 200,
+        delay: float = 0.02,
+        default: Any = None,
+        prompt_s: float = 0.0,
+        **kwargs: Any,
     ) -> None:
         super().__init__(default=default or " ".join(["word"] * words) + " [1].", **kwargs)
         self.delay = delay
+        self.prompt_s = prompt_s
         self.emitted = 0
         self.stopped = threading.Event()
         self.running = 0
         self.most_running = 0
+        self.idle = threading.Event()
+        self.idle.set()
         self._count = threading.Lock()
 
     def chat(
@@ -56,6 +69,7 @@ class SlowLLM(ScriptedLLM):
         with self._count:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
+            self.idle.clear()
 
         def slow(piece: str) -> None:
             time.sleep(self.delay)
@@ -64,6 +78,10 @@ class SlowLLM(ScriptedLLM):
                 on_token(piece)
 
         try:
+            reading = time.monotonic() + self.prompt_s
+            while time.monotonic() < reading:  # prompt evaluation: no token yet
+                check_stop()
+                time.sleep(0.01)
             return super().chat(messages, on_token=slow)
         except BaseException:
             self.stopped.set()
@@ -71,6 +89,8 @@ class SlowLLM(ScriptedLLM):
         finally:
             with self._count:
                 self.running -= 1
+                if not self.running:
+                    self.idle.set()
 
 
 @pytest.fixture

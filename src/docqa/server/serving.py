@@ -29,7 +29,7 @@ from docqa.llm import Message
 from docqa.server.citations import SourceRef, references, strip_sources
 from docqa.server.errors import BadRequest, UnknownModel
 from docqa.server.protocol import WireMessage
-from docqa.server.streams import Gate, in_thread, pieces
+from docqa.server.streams import Gate, pieces, stoppable
 from docqa.support import strip_citations
 from docqa.types import Answer
 
@@ -267,7 +267,7 @@ class Serving:
         route = self.resolve(model)
         talk = conversation(messages)
         async with self.gate.place() as waited:
-            stream = await in_thread(self._stream, route, talk)
+            stream = await stoppable(self._stream, route, talk)
             async for text in pieces(stream):
                 yield Piece(text)
             answer = stream.answer

@@ -30,7 +30,7 @@ from docqa.server.documents import Document
 from docqa.server.errors import NotFound, TooLarge, Unsupported
 from docqa.server.protocol import CompareRequest
 from docqa.server.serving import Route, Serving, patiently
-from docqa.server.streams import in_thread
+from docqa.server.streams import in_thread, stoppable
 from docqa.types import Answer, IngestEvent, SentenceSupport
 
 UPLOAD_TYPES: dict[str, bytes | None] = {
@@ -84,7 +84,9 @@ class Workbench:
         return [{**r.to_dict(), "score": r.hit.score} for r in refs]
 
     async def compare(self, request: CompareRequest, base_url: str) -> list[dict[str, Any]]:
-        """Each model's bare answer and answer from the documents, sentences marked ✓ / ~."""
+        """Each model's bare answer and answer from the documents, sentences marked ✓ / ~.
+
+        Cancelling the awaiting task (the client left) stops the model at once."""
         routes: dict[str, Route] = {}
         for name in request.models or [""]:
             route = self.serving.resolve(name)
@@ -93,7 +95,7 @@ class Workbench:
         for route in routes.values():
             answerer = self.serving.answerer(route, request.system)
             async with self.serving.gate.place():
-                result = await in_thread(compare, answerer, request.question)
+                result = await stoppable(compare, answerer, request.question)
             refs: list[SourceRef] = references(result.rag, self.serving.docs, base_url)
             out.append(
                 {
