@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -71,18 +72,28 @@ class SlowLLM(ScriptedLLM):
             self.most_running = max(self.most_running, self.running)
             self.idle.clear()
 
+        started = time.perf_counter()
+        first: list[float] = []
+
         def slow(piece: str) -> None:
+            if not first:  # prompt evaluation, before the first token
+                reading = time.monotonic() + self.prompt_s
+                while time.monotonic() < reading:
+                    check_stop()
+                    time.sleep(0.01)
             time.sleep(self.delay)
             self.emitted += 1
+            if not first:
+                first.append(time.perf_counter() - started)
             if on_token is not None:
                 on_token(piece)
 
         try:
-            reading = time.monotonic() + self.prompt_s
-            while time.monotonic() < reading:  # prompt evaluation: no token yet
-                check_stop()
-                time.sleep(0.01)
-            return super().chat(messages, on_token=slow)
+            done = super().chat(messages, on_token=slow)
+            seconds = time.perf_counter() - started
+            return dataclasses.replace(
+                done, seconds=seconds, first_token_s=first[0] if first else None
+            )
         except BaseException:
             self.stopped.set()
             raise
