@@ -393,6 +393,7 @@ def eval_command(
 @click.option("--model", help="Model name (DOCQA_MODEL).")
 @click.option("--preset", help="System-prompt preset (DOCQA_PRESET).")
 @click.option("-k", "--top-k", "k", type=click.IntRange(min=1), help="Sources (DOCQA_TOP_K).")
+@click.option("--log-questions", is_flag=True, help="Put each question's text in the request log.")
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -404,6 +405,7 @@ def serve(
     model: str | None,
     preset: str | None,
     k: int | None,
+    log_questions: bool,
 ) -> None:
     """Serve docqa: a chat page, an OpenAI API (/v1) and an Ollama API (/api); Ctrl-C stops."""
     settings = _settings(ctx, model=model, preset=preset, top_k=k)
@@ -413,7 +415,14 @@ def serve(
 
     try:
         docqa.serve(
-            settings, host=host, port=port, api_key=api_key, cors=cors, queue=queue, on_ready=ready
+            settings,
+            host=host,
+            port=port,
+            api_key=api_key,
+            cors=cors,
+            queue=queue,
+            on_ready=ready,
+            log_questions=log_questions,
         )
     except KeyboardInterrupt:  # uvicorn has stopped cleanly, then re-raised the Ctrl-C
         click.echo("stopped", err=True)

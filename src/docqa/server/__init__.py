@@ -73,6 +73,7 @@ def _app(
     cors: Sequence[str],
     queue: int,
     upload_limit: int,
+    log_questions: bool = False,
 ) -> tuple[Any, Session]:
     from docqa.server.app import Policy, make_app
     from docqa.server.documents import DocumentIndex
@@ -87,7 +88,8 @@ def _app(
         folder = store_path(session.settings, create=True)
     serving = Serving(session, DocumentIndex(folder), queue=queue)
     policy = Policy(bind=host, api_key=api_key, cors=tuple(cors))
-    return make_app(serving, policy, upload_limit=upload_limit), session
+    app = make_app(serving, policy, upload_limit=upload_limit, log_questions=log_questions)
+    return app, session
 
 
 def _server(app: Any, host: str, port: int) -> Any:
@@ -109,9 +111,14 @@ def start(
     cors: Sequence[str] = (),
     queue: int = DEFAULT_QUEUE,
     upload_limit: int = UPLOAD_LIMIT,
+    log_questions: bool = False,
 ) -> Running:
-    """Serve on a background thread (``port=0``: a free port); returns when it listens."""
-    app, made = _app(settings or Settings(), session, host, api_key, cors, queue, upload_limit)
+    """Serve on a background thread (``port=0``: a free port); returns when it listens.
+
+    Requests are logged on the ``docqa.serve`` logger, as the caller configures it."""
+    app, made = _app(
+        settings or Settings(), session, host, api_key, cors, queue, upload_limit, log_questions
+    )
     server = _server(app, host, port)
     thread = threading.Thread(target=server.run, name="docqa-serve", daemon=True)
     thread.start()
@@ -136,6 +143,7 @@ def serve(
     queue: int = DEFAULT_QUEUE,
     upload_limit: int = UPLOAD_LIMIT,
     on_ready: Any = None,
+    log_questions: bool = False,
 ) -> None:
     """Serve docqa until Ctrl-C: the page at ``/``, OpenAI at ``/v1``, Ollama at ``/api``.
 
@@ -148,12 +156,17 @@ def serve(
         queue: Requests that may wait for the in-process model; past it, 503.
         upload_limit: Bytes an uploaded file may have.
         on_ready: Called with the URL once the model is loaded and the port is open.
+        log_questions: Put each question's text in the request log (one line per request on
+            stderr: method, path, status, model, time to first token, total, tokens).
 
     Raises:
         ConfigError: A non-loopback host without an API key.
         LLMUnavailableError: No model to answer with.
     """
-    app, session = _app(settings or Settings(), None, host, api_key, cors, queue, upload_limit)
+    app, session = _app(
+        settings or Settings(), None, host, api_key, cors, queue, upload_limit, log_questions
+    )
+    _log_requests()
     server = _server(app, host, port)
     shown = f"[{host}]" if ":" in host else host
     with contextlib.ExitStack() as stack:
@@ -161,6 +174,17 @@ def serve(
         if on_ready is not None:
             _announce(server, on_ready, shown)
         server.run()
+
+
+def _log_requests() -> None:
+    """Request lines to stderr, unless the application configured logging itself."""
+    requests = logging.getLogger("docqa.serve")
+    if requests.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    requests.addHandler(handler)
+    requests.setLevel(logging.INFO)
 
 
 def _announce(server: Any, on_ready: Any, host: str) -> None:

@@ -26,6 +26,7 @@ from docqa.errors import DocqaError
 from docqa.server import ollama, openai, page
 from docqa.server.errors import Forbidden, ServeError, Unauthorized
 from docqa.server.http import error_body, error_response
+from docqa.server.logs import RequestLog
 from docqa.server.serving import Serving
 from docqa.server.workbench import Workbench
 
@@ -154,9 +155,16 @@ def _on_crash(request: Request, error: Exception) -> Response:
     return error_response(failed, ollama=request.url.path.startswith("/api/"))
 
 
-def make_app(serving: Serving, policy: Policy, *, upload_limit: int = 64 << 20) -> Starlette:
-    """The application over ``serving``; the caller owns the session and closes it."""
+def make_app(
+    serving: Serving, policy: Policy, *, upload_limit: int = 64 << 20, log_questions: bool = False
+) -> Starlette:
+    """The application over ``serving``; the caller owns the session and closes it.
+
+    Each request is logged on ``docqa.serve`` (:mod:`docqa.server.logs`); its question's text
+    only with ``log_questions``.
+    """
     middleware: Sequence[Middleware] = [
+        Middleware(RequestLog, log_questions=log_questions),
         *(
             [
                 Middleware(

@@ -25,6 +25,7 @@ from typing import Any
 from docqa.answering import compare
 from docqa.config import store_path
 from docqa.errors import DocqaError, NoStoreError
+from docqa.server import logs
 from docqa.server.citations import SourceRef, references
 from docqa.server.documents import Document
 from docqa.server.errors import NotFound, TooLarge, Unsupported
@@ -87,10 +88,12 @@ class Workbench:
         """Each model's bare answer and answer from the documents, sentences marked ✓ / ~.
 
         Cancelling the awaiting task (the client left) stops the model at once."""
+        logs.note(question=request.question)
         routes: dict[str, Route] = {}
         for name in request.models or [""]:
             route = self.serving.resolve(name)
             routes.setdefault(route.model, route)  # docqa/m and docqa-baseline/m: one comparison
+        logs.note(model=",".join(routes))
         out = []
         for route in routes.values():
             answerer = self.serving.answerer(route, request.system)
