@@ -26,6 +26,8 @@ DEFAULT_PORT = 8765
 """Not 11434: a real Ollama there may be docqa's own backend."""
 DEFAULT_QUEUE = 8
 UPLOAD_LIMIT = 64 << 20
+READ_TIMEOUT_S = 10.0
+"""Seconds a client may take to send its request's headers, and each chunk of its body."""
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +94,20 @@ def _app(
     return app, session
 
 
-def _server(app: Any, host: str, port: int) -> Any:
+def _server(app: Any, host: str, port: int, read_timeout_s: float) -> Any:
     import uvicorn
 
+    from docqa.server.wire import protocol
+
+    app.state.read_timeout_s = read_timeout_s  # the body's, read by http.body_bytes
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=5
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+        http=protocol(read_timeout_s),
     )
     return uvicorn.Server(config)
 
@@ -112,6 +123,7 @@ def start(
     queue: int = DEFAULT_QUEUE,
     upload_limit: int = UPLOAD_LIMIT,
     log_questions: bool = False,
+    read_timeout_s: float = READ_TIMEOUT_S,
 ) -> Running:
     """Serve on a background thread (``port=0``: a free port); returns when it listens.
 
@@ -119,7 +131,7 @@ def start(
     app, made = _app(
         settings or Settings(), session, host, api_key, cors, queue, upload_limit, log_questions
     )
-    server = _server(app, host, port)
+    server = _server(app, host, port, read_timeout_s)
     thread = threading.Thread(target=server.run, name="docqa-serve", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -144,6 +156,7 @@ def serve(
     upload_limit: int = UPLOAD_LIMIT,
     on_ready: Any = None,
     log_questions: bool = False,
+    read_timeout_s: float = READ_TIMEOUT_S,
 ) -> None:
     """Serve docqa until Ctrl-C: the page at ``/``, OpenAI at ``/v1``, Ollama at ``/api``.
 
@@ -158,6 +171,8 @@ def serve(
         on_ready: Called with the URL once the model is loaded and the port is open.
         log_questions: Put each question's text in the request log (one line per request on
             stderr: method, path, status, model, time to first token, total, tokens).
+        read_timeout_s: Seconds a client may take to send its headers (then the connection is
+            closed) and each chunk of its body (then 408).
 
     Raises:
         ConfigError: A non-loopback host without an API key.
@@ -167,7 +182,7 @@ def serve(
         settings or Settings(), None, host, api_key, cors, queue, upload_limit, log_questions
     )
     _log_requests()
-    server = _server(app, host, port)
+    server = _server(app, host, port, read_timeout_s)
     shown = f"[{host}]" if ":" in host else host
     with contextlib.ExitStack() as stack:
         stack.callback(session.close)

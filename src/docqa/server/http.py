@@ -13,22 +13,45 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import Send
 
 from docqa.errors import DocqaError
-from docqa.server.errors import BadRequest, ClientGone, TooLarge, http_status, retry_after
+from docqa.server.errors import (
+    BadRequest,
+    ClientGone,
+    RequestTimeout,
+    TooLarge,
+    http_status,
+    retry_after,
+)
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
+READ_TIMEOUT_S = 10.0
+"""Seconds a client may take to send its headers, and to send each chunk of its body
+(:mod:`docqa.server.wire`)."""
 JSON_LIMIT = 1 << 20
 """Bytes a JSON request body may have (1 MiB: a long conversation fits many times)."""
 
 
 async def body_bytes(request: Request, limit: int) -> AsyncIterator[bytes]:
-    """The request body in chunks, refused past ``limit`` bytes (announced or received)."""
+    """The request body in chunks, refused past ``limit`` bytes (announced or received).
+
+    Raises:
+        TooLarge: Over ``limit`` bytes.
+        RequestTimeout: No chunk came for the server's read timeout (a half-sent body).
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"the request body is {declared} bytes, over the {limit} byte limit")
+    wait_s: float = getattr(request.app.state, "read_timeout_s", READ_TIMEOUT_S)
+    chunks = request.stream()
     seen = 0
-    async for chunk in request.stream():
+    while True:
+        with anyio.move_on_after(wait_s) as waiting:
+            chunk = await anext(chunks, None)
+        if waiting.cancelled_caught:
+            raise RequestTimeout(f"the request body stopped coming for {wait_s:g} s")
+        if chunk is None:
+            return
         seen += len(chunk)
         if seen > limit:
             raise TooLarge(f"the request body is over the {limit} byte limit")
@@ -78,7 +101,10 @@ def error_body(error: DocqaError, ollama: bool) -> tuple[int, dict[str, Any], di
         else {"error": {"message": message, "type": code, "param": None, "code": code}}
     )
     wait = retry_after(error)
-    return status, body, {"Retry-After": str(wait)} if wait is not None else {}
+    headers = {"Retry-After": str(wait)} if wait is not None else {}
+    if isinstance(error, RequestTimeout):  # the rest of its body is not worth waiting for
+        headers["Connection"] = "close"
+    return status, body, headers
 
 
 def error_response(error: DocqaError, ollama: bool) -> JSONResponse:
