@@ -262,8 +262,9 @@ class _OllamaHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        self.hung_up = False
         generation.run(lambda piece: not self._chunk(generation.line(piece)))
-        if self.close_connection:  # the client hung up: nobody to tell
+        if self.hung_up:  # the client hung up: nobody to tell
             return
         last = {"error": generation.error} if generation.error else generation.final()
         self._chunk(last)
@@ -281,7 +282,7 @@ class _OllamaHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
             return True
         except OSError:
-            self.close_connection = True
+            self.close_connection = self.hung_up = True
             return False
 
     def _send_json(self, status: int, obj: Json, *, head: bool = False) -> None:

@@ -465,6 +465,7 @@ def eval_command(
     help="Keep FOLDER (repeatable; alone: the folders ingested) in sync as files change.",
 )
 @click.option("--poll", is_flag=True, help="With --watch: poll instead of OS file events.")
+@click.option("--log-questions", is_flag=True, help="Put each question's text in the request log.")
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -478,6 +479,7 @@ def serve(
     k: int | None,
     watch: tuple[str, ...],
     poll: bool,
+    log_questions: bool,
 ) -> None:
     """Serve docqa: a chat page, an OpenAI API (/v1) and an Ollama API (/api); Ctrl-C stops."""
     settings = _settings(ctx, model=model, preset=preset, top_k=k)
@@ -502,6 +504,7 @@ def serve(
             watch=watching,
             poll=poll,
             on_sync=synced,
+            log_questions=log_questions,
         )
     except KeyboardInterrupt:  # uvicorn has stopped cleanly, then re-raised the Ctrl-C
         click.echo("stopped", err=True)

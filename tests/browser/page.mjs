@@ -31,6 +31,8 @@ function watch(page) {
 try {
   const page = await browser.newPage();
   watch(page);
+  // a server with an API key: the page asks for it once (window.prompt) and keeps it in a cookie
+  if (process.env.DOCQA_KEY) page.on("dialog", (dialog) => dialog.accept(process.env.DOCQA_KEY));
   browser.on("targetcreated", async (target) => { const p = await target.page(); if (p) watch(p); });
   await page.setViewport({ width: 1280, height: 900 });
   await page.goto(url + "/", { waitUntil: "networkidle0" });

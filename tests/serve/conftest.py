@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -13,7 +14,7 @@ import pytest
 from docqa import prompts
 from docqa.api import ingest
 from docqa.config import Settings
-from docqa.llm import Completion, Message, TokenCallback
+from docqa.llm import Completion, Message, TokenCallback, check_stop
 from docqa.server import Running, start
 from docqa.session import Session
 
@@ -37,17 +38,30 @@ def reply(messages: Sequence[Message]) -> str:
 
 
 class SlowLLM(ScriptedLLM):
-    """A fake whose tokens take ``delay`` seconds each; records whether it was stopped early."""
+    """A fake whose tokens take ``delay`` seconds each, after ``prompt_s`` seconds of "prompt
+    evaluation"; records whether it was stopped early.
+
+    Like the real backends it honours :func:`docqa.llm.stop_event` while it reads its prompt
+    (checked every 10 ms), and a stopped token callback between tokens.
+    """
 
     def __init__(
-        self, words: int = 200, delay: float = 0.02, default: Any = None, **kwargs: Any
+        self,
+        words: int = 200,
+        delay: float = 0.02,
+        default: Any = None,
+        prompt_s: float = 0.0,
+        **kwargs: Any,
     ) -> None:
         super().__init__(default=default or " ".join(["word"] * words) + " [1].", **kwargs)
         self.delay = delay
+        self.prompt_s = prompt_s
         self.emitted = 0
         self.stopped = threading.Event()
         self.running = 0
         self.most_running = 0
+        self.idle = threading.Event()
+        self.idle.set()
         self._count = threading.Lock()
 
     def chat(
@@ -56,21 +70,38 @@ class SlowLLM(ScriptedLLM):
         with self._count:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
+            self.idle.clear()
+
+        started = time.perf_counter()
+        first: list[float] = []
 
         def slow(piece: str) -> None:
+            if not first:  # prompt evaluation, before the first token
+                reading = time.monotonic() + self.prompt_s
+                while time.monotonic() < reading:
+                    check_stop()
+                    time.sleep(0.01)
             time.sleep(self.delay)
             self.emitted += 1
+            if not first:
+                first.append(time.perf_counter() - started)
             if on_token is not None:
                 on_token(piece)
 
         try:
-            return super().chat(messages, on_token=slow)
+            done = super().chat(messages, on_token=slow)
+            seconds = time.perf_counter() - started
+            return dataclasses.replace(
+                done, seconds=seconds, first_token_s=first[0] if first else None
+            )
         except BaseException:
             self.stopped.set()
             raise
         finally:
             with self._count:
                 self.running -= 1
+                if not self.running:
+                    self.idle.set()
 
 
 @pytest.fixture

@@ -46,15 +46,18 @@ def browser_ready() -> str | None:
     return None
 
 
-def run_page(url: str, screenshot: Path | None, mode: str = "full") -> dict[str, object]:
+def run_page(
+    url: str, screenshot: Path | None, mode: str = "full", key: str | None = None
+) -> dict[str, object]:
     shot = str(screenshot) if screenshot else ""
+    extra = {"DOCQA_KEY": key} if key else {}
     done = subprocess.run(
         ["node", "page.mjs", url, shot, mode],
         cwd=BROWSER,
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "CHROMIUM": CHROMIUM},
+        env={**os.environ, "CHROMIUM": CHROMIUM, **extra},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -72,3 +75,15 @@ def test_page_in_headless_chromium(serve: Serve, tmp_path: Path) -> None:
     assert report["opened"] and "/documents/" in str(report["opened"])
     assert report["label"] == "docqa · scripted-1"  # the model that answered
     assert (tmp_path / "page.png").stat().st_size > 10_000
+
+
+def test_page_with_an_api_key_of_plus_slash_equals(serve: Serve) -> None:
+    why = browser_ready()
+    if why is not None:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    server = serve(api_key="a+b/c==")  # the page keeps it percent-encoded in its cookie
+    report = run_page(server.url, None, "quick", key="a+b/c==")
+    assert report["label"] == "docqa · scripted-1"
+    assert "boats" in str(report["answer"])

@@ -3,13 +3,14 @@ sentence marked for support against the sources' stored vectors."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from docqa.answering.ask import Answerer
 from docqa.answering.checking import source_vectors
 from docqa.answering.jobs import Job
-from docqa.answering.streaming import Cancelled
+from docqa.llm.stopping import Cancelled
 from docqa.support import mark_support
 from docqa.types import Answer, Comparison
 
@@ -38,8 +39,9 @@ def _both(answerer: Answerer, question: str, prepared: Job | Answer) -> tuple[An
             raise Cancelled
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="docqa-compare") as pool:
-        base = pool.submit(answerer.baseline, question, check)
-        rag = pool.submit(answerer.run, prepared, check)
+        # each call sees its caller's stop event (docqa.llm.stop_on), as on the caller's thread
+        base = pool.submit(contextvars.copy_context().run, answerer.baseline, question, check)
+        rag = pool.submit(contextvars.copy_context().run, answerer.run, prepared, check)
         try:
             return base.result(), rag.result()
         except BaseException:

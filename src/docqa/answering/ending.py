@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from docqa.llm import LLM, Completion, Message, TokenCallback
+from docqa.llm.stopping import check_stop
 from docqa.support import strip_citations
 from docqa.types import TokenUsage
 
@@ -168,8 +169,14 @@ def generate(
     token usage (the backend reports it only at the end of a generation).
     """
     watch = _Watch(on_token, time.perf_counter())
+
+    def piece(text: str) -> None:
+        check_stop()  # a caller that stopped this call (stop_on): not one more token
+        watch(text)
+
+    check_stop()
     try:
-        completion = llm.chat(messages, on_token=watch)
+        completion = llm.chat(messages, on_token=piece)
     except Ended:
         return Completion(
             text=watch.text,

@@ -12,6 +12,7 @@ from docqa.answering.ending import generate
 from docqa.answering.jobs import Job
 from docqa.errors import DocqaError
 from docqa.llm import Completion
+from docqa.llm.stopping import Cancelled, stop_on
 from docqa.types import Answer
 
 if TYPE_CHECKING:
@@ -21,8 +22,7 @@ if TYPE_CHECKING:
 _JOIN_S = 2.0  # how long an interrupted stream waits for the LLM thread to notice
 
 
-class Cancelled(Exception):
-    """Raised in the LLM's token callback to stop generation after an interrupt."""
+__all__ = ["AnswerStream", "Cancelled"]
 
 
 class AnswerStream:
@@ -54,6 +54,7 @@ class AnswerStream:
         self._started = False
         self._closed = False
         self._pieces: list[str] = []
+        self._cancel = threading.Event()
 
     @classmethod
     def of(cls, answer: Answer, on_close: Callable[[], None] | None = None) -> AnswerStream:
@@ -73,6 +74,12 @@ class AnswerStream:
         finally:
             self.close()
 
+    def cancel(self) -> None:
+        """Stop the generation from any thread, before its first token too (for backends that
+        read :func:`~docqa.llm.stop_event`); the iterating thread then raises
+        :class:`Cancelled`."""
+        self._cancel.set()
+
     def close(self) -> None:
         """Release what the stream owns (the LLM :func:`ask` built); done after iteration."""
         if not self._closed and self._on_close is not None:
@@ -81,7 +88,7 @@ class AnswerStream:
 
     def _generate(self, job: Job, llm: LLM) -> Iterator[str]:
         pieces: queue.Queue[tuple[str, object]] = queue.Queue()
-        cancel = threading.Event()
+        cancel = self._cancel
 
         def on_token(piece: str) -> None:
             if cancel.is_set():
@@ -90,7 +97,8 @@ class AnswerStream:
 
         def work() -> None:
             try:
-                pieces.put(("done", generate(llm, job.messages, on_token)))
+                with stop_on(cancel):
+                    pieces.put(("done", generate(llm, job.messages, on_token)))
             except BaseException as error:  # handed to the iterating thread, which raises it
                 pieces.put(("error", error))
 

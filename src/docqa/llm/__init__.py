@@ -12,9 +12,11 @@ from docqa.llm.choice import make_llm, resolve_backend
 from docqa.llm.gguf import SMOLLM2_FILE, GgufLLM, auto_threads, default_gguf, gguf_file
 from docqa.llm.ollama import OLLAMA_URL, OllamaLLM, probe_ollama
 from docqa.llm.openai import OPENAI_URL, OpenAILLM
+from docqa.llm.stopping import Cancelled, check_stop, stop_event, stop_on
 
 __all__ = [
     "LLM",
+    "Cancelled",
     "OLLAMA_URL",
     "OPENAI_URL",
     "SMOLLM2_FILE",
@@ -26,9 +28,12 @@ __all__ = [
     "Role",
     "TokenCallback",
     "auto_threads",
+    "check_stop",
     "default_gguf",
     "gguf_file",
     "make_llm",
     "probe_ollama",
     "resolve_backend",
+    "stop_event",
+    "stop_on",
 ]

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import httpx
 
 from docqa.errors import LLMError, LLMTimeoutError, LLMUnavailableError
+from docqa.llm.stopping import Cancelled, stop_event
 from docqa.types import TokenUsage
 
 Role = Literal["system", "user", "assistant"]
@@ -187,15 +188,26 @@ def _transport_errors(who: str, url: str, timeout_s: float, start_hint: str) -> 
         yield
     # ConnectionError: the ollama client re-raises httpx.ConnectError as the builtin.
     except (httpx.ConnectError, ConnectionError) as e:
+        _if_stopped(e)
         raise LLMUnavailableError(f"no {who} at {url}: {start_hint}") from e
     except httpx.TimeoutException as e:
         raise LLMTimeoutError(
             f"{who} at {url} did not answer within {timeout_s:g}s: raise DOCQA_REQUEST_TIMEOUT_S"
         ) from e
     except (httpx.RemoteProtocolError, httpx.ReadError, json.JSONDecodeError) as e:
+        _if_stopped(e)
         raise _stream_cut(who, str(e) or type(e).__name__) from e
     except httpx.HTTPError as e:
+        _if_stopped(e)
         raise LLMError(f"{who} at {url} failed: {e}") from e
+
+
+def _if_stopped(error: Exception) -> None:
+    """A connection that failed because the call was stopped (:func:`abort_on_stop` shut it)
+    is no server failure: :class:`Cancelled`."""
+    event = stop_event()
+    if event is not None and event.is_set():
+        raise Cancelled from error
 
 
 _C = TypeVar("_C", bound="_Closeable")

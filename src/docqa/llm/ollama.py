@@ -23,6 +23,7 @@ from docqa.llm.base import (
     _stream_cut,
     _transport_errors,
 )
+from docqa.llm.stopping import abort_on_stop
 from docqa.types import TokenUsage
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,13 @@ class OllamaLLM(_Closeable):
             "seed": settings.seed,
             "repeat_penalty": settings.repeat_penalty,
         }
-        self._client = ollama.Client(host=self.url, timeout=settings.request_timeout_s)
+        self._client = ollama.Client(
+            host=self.url,
+            timeout=settings.request_timeout_s,
+            # a stop closes the stream at once: a connection per request, for abort_on_stop
+            headers={"Connection": "close"},
+            event_hooks={"request": [abort_on_stop]},
+        )
 
     def available(self, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
         """Whether the server answers and has the model (``mistral`` matches ``mistral:latest``)."""

@@ -26,6 +26,7 @@ from docqa.llm.base import (
     _stream_cut,
     _transport_errors,
 )
+from docqa.llm.stopping import abort_on_stop
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,10 @@ class OpenAILLM(_Closeable):
         if settings.llm_api_key is not None:
             headers["Authorization"] = f"Bearer {settings.llm_api_key.get_secret_value()}"
         self._client = httpx.Client(
-            base_url=self.url, headers=headers, timeout=settings.request_timeout_s
+            base_url=self.url,
+            headers=headers,
+            timeout=settings.request_timeout_s,
+            event_hooks={"request": [abort_on_stop]},  # a stop closes the stream at once
         )
         self._can_tokenize: bool | None = None
 

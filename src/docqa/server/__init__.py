@@ -31,6 +31,8 @@ DEFAULT_PORT = 8765
 """Not 11434: a real Ollama there may be docqa's own backend."""
 DEFAULT_QUEUE = 8
 UPLOAD_LIMIT = 64 << 20
+READ_TIMEOUT_S = 10.0
+"""Seconds a client may take to send its request's headers, and each chunk of its body."""
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ def _app(
     cors: Sequence[str],
     queue: int,
     upload_limit: int,
+    log_questions: bool = False,
 ) -> tuple[Any, Session]:
     from docqa.server.app import Policy, make_app
     from docqa.server.documents import DocumentIndex
@@ -95,7 +98,8 @@ def _app(
         folder = store_path(session.settings, create=True)
     serving = Serving(session, DocumentIndex(folder), queue=queue)
     policy = Policy(bind=host, api_key=api_key, cors=tuple(cors))
-    return make_app(serving, policy, upload_limit=upload_limit), session
+    app = make_app(serving, policy, upload_limit=upload_limit, log_questions=log_questions)
+    return app, session
 
 
 def _watch(
@@ -115,11 +119,20 @@ def _watch(
     return watcher.start(wait=False)
 
 
-def _server(app: Any, host: str, port: int) -> Any:
+def _server(app: Any, host: str, port: int, read_timeout_s: float) -> Any:
     import uvicorn
 
+    from docqa.server.wire import protocol
+
+    app.state.read_timeout_s = read_timeout_s  # the body's, read by http.body_bytes
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=5
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+        http=protocol(read_timeout_s),
     )
     return uvicorn.Server(config)
 
@@ -136,14 +149,18 @@ def start(
     upload_limit: int = UPLOAD_LIMIT,
     watch: Watch = None,
     poll: bool = False,
+    log_questions: bool = False,
+    read_timeout_s: float = READ_TIMEOUT_S,
 ) -> Running:
     """Serve on a background thread (``port=0``: a free port); returns when it listens.
 
-    ``watch`` and ``poll`` as :func:`serve` takes them.
-    """
-    app, made = _app(settings or Settings(), session, host, api_key, cors, queue, upload_limit)
+    ``watch`` and ``poll`` as :func:`serve` takes them. Requests are logged on the
+    ``docqa.serve`` logger, as the caller configures it."""
+    app, made = _app(
+        settings or Settings(), session, host, api_key, cors, queue, upload_limit, log_questions
+    )
     watcher = _watch(made, watch, poll, None)
-    server = _server(app, host, port)
+    server = _server(app, host, port, read_timeout_s)
     thread = threading.Thread(target=server.run, name="docqa-serve", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -171,6 +188,8 @@ def serve(
     watch: Watch = None,
     poll: bool = False,
     on_sync: Callable[[str], None] | None = None,
+    log_questions: bool = False,
+    read_timeout_s: float = READ_TIMEOUT_S,
 ) -> None:
     """Serve docqa until Ctrl-C: the page at ``/``, OpenAI at ``/v1``, Ollama at ``/api``.
 
@@ -188,13 +207,20 @@ def serve(
         poll: Poll for changes instead of OS file events (implies ``watch=True``).
         on_sync: Called with a line for each sync that changed something, and for a fallback
             to polling (default: logged).
+        log_questions: Put each question's text in the request log (one line per request on
+            stderr: method, path, status, model, time to first token, total, tokens).
+        read_timeout_s: Seconds a client may take to send its headers (then the connection is
+            closed) and each chunk of its body (then 408).
 
     Raises:
         ConfigError: A non-loopback host without an API key, or ``watch=True`` and no roots.
         LLMUnavailableError: No model to answer with.
     """
-    app, session = _app(settings or Settings(), None, host, api_key, cors, queue, upload_limit)
-    server = _server(app, host, port)
+    app, session = _app(
+        settings or Settings(), None, host, api_key, cors, queue, upload_limit, log_questions
+    )
+    _log_requests()
+    server = _server(app, host, port, read_timeout_s)
     shown = f"[{host}]" if ":" in host else host
     with contextlib.ExitStack() as stack:
         stack.callback(session.close)
@@ -204,6 +230,17 @@ def serve(
         if on_ready is not None:
             _announce(server, on_ready, shown)
         server.run()
+
+
+def _log_requests() -> None:
+    """Request lines to stderr, unless the application configured logging itself."""
+    requests = logging.getLogger("docqa.serve")
+    if requests.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    requests.addHandler(handler)
+    requests.setLevel(logging.INFO)
 
 
 def _announce(server: Any, on_ready: Any, host: str) -> None:

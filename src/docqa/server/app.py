@@ -13,7 +13,7 @@ import ipaddress
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -26,11 +26,15 @@ from docqa.errors import DocqaError
 from docqa.server import ollama, openai, page
 from docqa.server.errors import Forbidden, ServeError, Unauthorized
 from docqa.server.http import error_body, error_response
+from docqa.server.logs import RequestLog
 from docqa.server.serving import Serving
 from docqa.server.workbench import Workbench
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _PUBLIC = ("/static/", "/favicon.ico")
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+KEY_COOKIE = "docqa_key"
+"""The page keeps the API key in this cookie, percent-encoded (``encodeURIComponent``)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -105,17 +109,37 @@ class Guard:
                     f"requests from the web origin {origin} are refused: start docqa serve "
                     f"with --cors {origin} to allow them"
                 )
+        # a browser that sent no Origin still says where a write comes from
+        if (
+            origin is None
+            and request.method not in _READS
+            and request.headers.get("sec-fetch-site") == "cross-site"
+        ):
+            raise Forbidden("requests from other web sites are refused")
         key = self.policy.api_key
         path = request.url.path
         if key is None or path == "/" or path.startswith(_PUBLIC) or request.method == "OPTIONS":
             return
         given = request.headers.get("authorization", "")
         token = given[7:].strip() if given.lower().startswith("bearer ") else ""
-        if not token:
-            cookie = SimpleCookie(request.headers.get("cookie", ""))
-            token = cookie["docqa_key"].value if "docqa_key" in cookie else ""
-        if not hmac.compare_digest(token.encode(), key.encode()):
+        tokens = [token] if token else cookie_keys(request.headers.get("cookie", ""))
+        if not any(hmac.compare_digest(t.encode(), key.encode()) for t in tokens):
             raise Unauthorized("a valid API key is required: send Authorization: Bearer KEY")
+
+
+def cookie_keys(header: str) -> list[str]:
+    """The API keys a Cookie header may carry in ``docqa_key``: the value percent-decoded (as
+    the page stores it, so a key with ``+``, ``/`` or ``=`` survives), and as sent.
+
+    Parsed by hand: :class:`http.cookies.SimpleCookie` drops the whole header when another
+    cookie of the same host is not to its liking.
+    """
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name == KEY_COOKIE:
+            value = value.strip().strip('"')
+            return list(dict.fromkeys([unquote(value), value]))
+    return []
 
 
 def _on_error(request: Request, error: Exception) -> Response:
@@ -123,9 +147,24 @@ def _on_error(request: Request, error: Exception) -> Response:
     return error_response(error, ollama=request.url.path.startswith("/api/"))
 
 
-def make_app(serving: Serving, policy: Policy, *, upload_limit: int = 64 << 20) -> Starlette:
-    """The application over ``serving``; the caller owns the session and closes it."""
+def _on_crash(request: Request, error: Exception) -> Response:
+    """A failure docqa did not foresee: still its JSON envelope (the traceback goes to the log)."""
+    failed = DocqaError(
+        f"docqa serve failed on {request.url.path} ({type(error).__name__}): see the server's log"
+    )
+    return error_response(failed, ollama=request.url.path.startswith("/api/"))
+
+
+def make_app(
+    serving: Serving, policy: Policy, *, upload_limit: int = 64 << 20, log_questions: bool = False
+) -> Starlette:
+    """The application over ``serving``; the caller owns the session and closes it.
+
+    Each request is logged on ``docqa.serve`` (:mod:`docqa.server.logs`); its question's text
+    only with ``log_questions``.
+    """
     middleware: Sequence[Middleware] = [
+        Middleware(RequestLog, log_questions=log_questions),
         *(
             [
                 Middleware(
@@ -143,7 +182,7 @@ def make_app(serving: Serving, policy: Policy, *, upload_limit: int = 64 << 20) 
     app = Starlette(
         routes=[*openai.routes, *ollama.routes, *page.routes],
         middleware=middleware,
-        exception_handlers={DocqaError: _on_error},
+        exception_handlers={DocqaError: _on_error, Exception: _on_crash},
     )
     app.state.serving = serving
     app.state.workbench = Workbench(serving, upload_limit=upload_limit)

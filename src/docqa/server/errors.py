@@ -48,6 +48,12 @@ class TooLarge(ServeError):
     status, code = 413, "request_too_large"
 
 
+class RequestTimeout(ServeError):
+    """The client stopped sending its request."""
+
+    status, code = 408, "request_timeout"
+
+
 class Unsupported(ServeError):
     """An upload of a file type docqa does not read."""
 

@@ -13,22 +13,45 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import Send
 
 from docqa.errors import DocqaError
-from docqa.server.errors import BadRequest, ClientGone, TooLarge, http_status, retry_after
+from docqa.server.errors import (
+    BadRequest,
+    ClientGone,
+    RequestTimeout,
+    TooLarge,
+    http_status,
+    retry_after,
+)
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
+READ_TIMEOUT_S = 10.0
+"""Seconds a client may take to send its headers, and to send each chunk of its body
+(:mod:`docqa.server.wire`)."""
 JSON_LIMIT = 1 << 20
 """Bytes a JSON request body may have (1 MiB: a long conversation fits many times)."""
 
 
 async def body_bytes(request: Request, limit: int) -> AsyncIterator[bytes]:
-    """The request body in chunks, refused past ``limit`` bytes (announced or received)."""
+    """The request body in chunks, refused past ``limit`` bytes (announced or received).
+
+    Raises:
+        TooLarge: Over ``limit`` bytes.
+        RequestTimeout: No chunk came for the server's read timeout (a half-sent body).
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"the request body is {declared} bytes, over the {limit} byte limit")
+    wait_s: float = getattr(request.app.state, "read_timeout_s", READ_TIMEOUT_S)
+    chunks = request.stream()
     seen = 0
-    async for chunk in request.stream():
+    while True:
+        with anyio.move_on_after(wait_s) as waiting:
+            chunk = await anext(chunks, None)
+        if waiting.cancelled_caught:
+            raise RequestTimeout(f"the request body stopped coming for {wait_s:g} s")
+        if chunk is None:
+            return
         seen += len(chunk)
         if seen > limit:
             raise TooLarge(f"the request body is over the {limit} byte limit")
@@ -36,21 +59,32 @@ async def body_bytes(request: Request, limit: int) -> AsyncIterator[bytes]:
 
 
 async def parse(request: Request, model: type[M], limit: int = JSON_LIMIT) -> M:
-    """The JSON body as ``model``.
+    """The JSON body as ``model``, whatever the Content-Type says (``curl -d`` sends a form
+    type; Ollama's own examples send none). A cross-site page could POST such a body without a
+    preflight: the guard refuses it by its Origin (:class:`~docqa.server.app.Guard`).
 
     Raises:
-        BadRequest: Not JSON, not ``application/json``, or not what the endpoint takes.
+        BadRequest: Not JSON (nested too deep included), or not what the endpoint takes.
         TooLarge: Over ``limit`` bytes.
     """
-    kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if kind not in ("application/json", ""):
-        # a page on another site can POST text/plain without asking: JSON needs a preflight
-        raise BadRequest(f"send the body as application/json, not {kind}")
     raw = b"".join([chunk async for chunk in body_bytes(request, limit)])
+    return validated(model, raw)
+
+
+def validated(model: type[M], raw: bytes) -> M:
+    """``raw`` JSON as ``model`` (an empty body is ``{}``).
+
+    Raises:
+        BadRequest: Not JSON, nested deeper than Python parses, or not what ``model`` takes.
+    """
     try:
         return model.model_validate(json.loads(raw or b"{}"))
     except json.JSONDecodeError as error:
         raise BadRequest(f"the body is not JSON: {error.msg} at {error.pos}") from None
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not JSON: not UTF-8 text") from None
+    except RecursionError:
+        raise BadRequest("the body is not JSON docqa takes: nested too deep") from None
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
@@ -67,7 +101,10 @@ def error_body(error: DocqaError, ollama: bool) -> tuple[int, dict[str, Any], di
         else {"error": {"message": message, "type": code, "param": None, "code": code}}
     )
     wait = retry_after(error)
-    return status, body, {"Retry-After": str(wait)} if wait is not None else {}
+    headers = {"Retry-After": str(wait)} if wait is not None else {}
+    if isinstance(error, RequestTimeout):  # the rest of its body is not worth waiting for
+        headers["Connection"] = "close"
+    return status, body, headers
 
 
 def error_response(error: DocqaError, ollama: bool) -> JSONResponse:
@@ -80,13 +117,19 @@ class EventStream(StreamingResponse):
     """A streamed response that always closes its generator (its ``finally`` runs at once),
     whether the stream ended, failed, or the client went away."""
 
-    def __init__(self, content: AsyncIterator[str], media_type: str) -> None:
+    def __init__(
+        self,
+        content: AsyncIterator[str],
+        media_type: str,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(
             content,
             media_type=media_type,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
         self._events = content
+        self._on_close = on_close
 
     async def stream_response(self, send: Send) -> None:
         try:
@@ -96,6 +139,8 @@ class EventStream(StreamingResponse):
             if aclose is not None:
                 with anyio.CancelScope(shield=True):  # a client that left cancelled this task
                     await aclose()
+            if self._on_close is not None:
+                self._on_close()
 
 
 async def unless_gone(request: Request, work: Callable[[], Awaitable[T]]) -> T:

@@ -104,17 +104,23 @@ async def show(request: Request) -> Response:
 
 
 def _done(final: Final, started: float) -> dict[str, Any]:
+    """Ollama's closing fields, with its meanings: ``prompt_eval_duration`` is the model's time
+    to its first token (after the queue), ``eval_duration`` its time from there to the last
+    (so ``eval_count / eval_duration`` is the real generation rate), ``load_duration`` 0 (the
+    model stays loaded) and ``total_duration`` the whole request, queue and retrieval included.
+    """
     usage = final.answer.usage
     timings = final.answer.timings
+    first = min(timings.first_token_s or 0.0, timings.llm_s)
     return {
         "done": True,
         "done_reason": "stop",
         "total_duration": int((time.perf_counter() - started) * 1e9),
         "load_duration": 0,
         "prompt_eval_count": usage.prompt_tokens or 0,
-        "prompt_eval_duration": int((timings.first_token_s or 0.0) * 1e9),
+        "prompt_eval_duration": int(first * 1e9),
         "eval_count": usage.completion_tokens or 0,
-        "eval_duration": int(timings.llm_s * 1e9),
+        "eval_duration": int((timings.llm_s - first) * 1e9),
     }
 
 

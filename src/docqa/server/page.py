@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from docqa import prompts
-from docqa.server.http import EventStream, body_bytes, parse
+from docqa.server.http import EventStream, body_bytes, parse, unless_gone
 from docqa.server.openai import base_url
 from docqa.server.protocol import CompareRequest, IngestRequest, SearchRequest
 from docqa.server.streams import in_thread
@@ -88,7 +88,9 @@ async def search(request: Request) -> Response:
 async def compare(request: Request) -> Response:
     """The compare switch: bare model vs model with documents, per model asked for."""
     body = await parse(request, CompareRequest)
-    return JSONResponse({"results": await _bench(request).compare(body, base_url(request))})
+    bench, url = _bench(request), base_url(request)
+    results = await unless_gone(request, lambda: bench.compare(body, url))
+    return JSONResponse({"results": results})
 
 
 async def _lines(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
@@ -108,8 +110,10 @@ async def upload(request: Request) -> Response:
     """``PUT /docqa/upload?name=FILE``: the raw file as the body; then ingested, as above."""
     bench = _bench(request)
     name = request.query_params.get("name", "")
-    saved = await bench.save_upload(name, body_bytes(request, bench.upload_limit))
-    return EventStream(_lines(bench.ingest(saved)), "application/x-ndjson")
+    staged = await bench.save_upload(name, body_bytes(request, bench.upload_limit))
+    return EventStream(
+        _lines(bench.ingest(staged)), "application/x-ndjson", on_close=staged.discard
+    )
 
 
 async def document(request: Request) -> Response:

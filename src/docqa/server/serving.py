@@ -30,10 +30,11 @@ from docqa.answering.jobs import baseline_job
 from docqa.config import Settings
 from docqa.errors import StoreLockedError
 from docqa.llm import Message
+from docqa.server import logs
 from docqa.server.citations import SourceRef, references, strip_sources
 from docqa.server.errors import BadRequest, UnknownModel
 from docqa.server.protocol import WireMessage
-from docqa.server.streams import Gate, in_thread, pieces
+from docqa.server.streams import Gate, pieces, stoppable
 from docqa.support import strip_citations
 from docqa.types import Answer
 
@@ -282,11 +283,17 @@ class Serving:
         """
         route = self.resolve(model)
         talk = conversation(messages)
+        logs.note(model=route.name, question=talk.question)
         async with self.gate.place() as waited:
-            stream = await in_thread(self._stream, route, talk)
+            stream = await stoppable(self._stream, route, talk)
             async for text in pieces(stream):
+                logs.note_first_token()
                 yield Piece(text)
             answer = stream.answer
+            logs.note(
+                prompt_tokens=answer.usage.prompt_tokens,
+                completion_tokens=answer.usage.completion_tokens or 0,
+            )
             yield Final(answer, references(answer, self.docs, base_url), route, waited)
 
 

@@ -2,9 +2,11 @@
 
 :class:`Gate` admits the in-process model's requests one at a time, with a bounded queue;
 :func:`pieces` runs an :class:`~docqa.answering.AnswerStream` on its own thread and hands its
-pieces to the loop. When the consumer goes away (a client that disconnects closes the response's
-generator), the stream is closed on its thread, which stops the LLM at its next token, and the
-consumer waits for that before it lets the next request in.
+pieces to the loop; :func:`stoppable` runs any other call that may reach the LLM (retrieval
+with a follow-up's rewrite, a comparison). When the consumer goes away (a client that
+disconnects closes the response's generator, or cancels the task that waits), the call is told
+to stop (:func:`docqa.llm.stop_on`: the LLM stops at once, during its prompt evaluation too),
+and the consumer waits for it to end before it lets the next request in.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, TypeVar
 
 import anyio
 
+from docqa.llm.stopping import stop_on
 from docqa.server.errors import Busy
 
 T = TypeVar("T")
@@ -76,11 +79,49 @@ async def in_thread(func: Callable[..., T], *args: Any) -> T:
     return await anyio.to_thread.run_sync(func, *args)
 
 
+async def stoppable(func: Callable[..., T], *args: Any) -> T:
+    """``func(*args)`` on a thread of its own, its LLM calls stopped if this task is cancelled
+    (the client left); returns or re-raises only once the thread has finished."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+    stop = threading.Event()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
+
+    def work() -> None:
+        try:
+            with stop_on(stop):
+                result: Any = func(*args)
+        except BaseException as error:  # handed to the awaiting task, which raises it
+            outcome: tuple[Any, BaseException | None] = (None, error)
+        else:
+            outcome = (result, None)
+        with contextlib.suppress(RuntimeError):  # the loop closed under us (server stopping)
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, name="docqa-serve-call", daemon=True).start()
+    try:
+        return await asyncio.shield(done)
+    except BaseException:
+        stop.set()
+        with anyio.CancelScope(shield=True), contextlib.suppress(BaseException):
+            await done
+        raise
+
+
 async def pieces(source: Iterable[T]) -> AsyncIterator[T]:
     """Iterate ``source`` on a thread of its own; closing this generator closes ``source``.
 
     The thread checks for the close after each item and then closes the iterator (an
-    :class:`~docqa.answering.AnswerStream` stops its LLM call there); this generator returns
+    :class:`~docqa.answering.AnswerStream` stops its LLM call there). A source with a
+    ``cancel`` method (an :class:`~docqa.answering.AnswerStream`) is told at once, so a model
+    still reading its prompt stops without waiting for its first token. This generator returns
     only once the thread has finished, so a caller holding a :class:`Gate` place frees it when
     the model has really stopped.
     """
@@ -123,6 +164,9 @@ async def pieces(source: Iterable[T]) -> AsyncIterator[T]:
                 return
     finally:
         stop.set()
+        cancel: Callable[[], None] | None = getattr(source, "cancel", None)
+        if cancel is not None and not finished.is_set():
+            cancel()
         with anyio.CancelScope(shield=True):
             while not finished.is_set():
                 await anyio.sleep(0.01)

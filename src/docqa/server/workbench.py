@@ -1,7 +1,10 @@
 """The page's other calls, over the same session: search, compare, status, ingest, uploads.
 
 Uploads are written under ``<store>/uploads/`` (docqa's own folder), one known file type at a
-time, within a size limit, then ingested like any other file.
+time, within a size limit, then ingested like any other file. Each upload is written whole to a
+file of its own, then put in place and ingested while no other upload or ingest runs: two
+uploads of the same name at once are ingested one after the other, each from exactly its own
+bytes, and the later one is the file's new version (as when one is uploaded again).
 """
 
 from __future__ import annotations
@@ -10,21 +13,25 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
 import re
+import tempfile
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from docqa.answering import compare
 from docqa.config import store_path
 from docqa.errors import DocqaError, NoStoreError
+from docqa.server import logs
 from docqa.server.citations import SourceRef, references
 from docqa.server.documents import Document
 from docqa.server.errors import NotFound, TooLarge, Unsupported
 from docqa.server.protocol import CompareRequest
 from docqa.server.serving import Route, Serving, patiently
-from docqa.server.streams import in_thread
+from docqa.server.streams import in_thread, stoppable
 from docqa.types import Answer, IngestEvent, SentenceSupport
 
 UPLOAD_TYPES: dict[str, bytes | None] = {
@@ -39,6 +46,23 @@ UPLOAD_TYPES: dict[str, bytes | None] = {
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
+@dataclass(frozen=True)
+class Staged:
+    """An upload written whole to a file of its own, waiting to be put at ``target``."""
+
+    temp: Path
+    target: Path
+
+    def place(self) -> Path:
+        """Put the upload at its name (atomically: a reader sees the old file or this one)."""
+        os.replace(self.temp, self.target)
+        return self.target
+
+    def discard(self) -> None:
+        """Forget an upload that was never placed."""
+        self.temp.unlink(missing_ok=True)
+
+
 def _marks(marks: tuple[SentenceSupport, ...]) -> list[dict[str, Any]]:
     return [{"sentence": m.sentence, "mark": m.mark, "source": m.source} for m in marks]
 
@@ -51,6 +75,7 @@ class Workbench:
         self.session = serving.session
         self.upload_limit = upload_limit
         self._ingest_lock = asyncio.Lock()
+        self._files_lock = threading.Lock()  # held by the thread that places and ingests
 
     async def search(self, query: str, k: int, base_url: str) -> list[dict[str, Any]]:
         """The top ``k`` chunks with their scores and the URL that opens each."""
@@ -60,16 +85,20 @@ class Workbench:
         return [{**r.to_dict(), "score": r.hit.score} for r in refs]
 
     async def compare(self, request: CompareRequest, base_url: str) -> list[dict[str, Any]]:
-        """Each model's bare answer and answer from the documents, sentences marked ✓ / ~."""
+        """Each model's bare answer and answer from the documents, sentences marked ✓ / ~.
+
+        Cancelling the awaiting task (the client left) stops the model at once."""
+        logs.note(question=request.question)
         routes: dict[str, Route] = {}
         for name in request.models or [""]:
             route = self.serving.resolve(name)
             routes.setdefault(route.model, route)  # docqa/m and docqa-baseline/m: one comparison
+        logs.note(model=",".join(routes))
         out = []
         for route in routes.values():
             answerer = self.serving.answerer(route, request.system)
             async with self.serving.gate.place():
-                result = await in_thread(compare, answerer, request.question)
+                result = await stoppable(compare, answerer, request.question)
             refs: list[SourceRef] = references(result.rag, self.serving.docs, base_url)
             out.append(
                 {
@@ -113,8 +142,9 @@ class Workbench:
             raise NotFound(f"no ingested document with id {doc_id!r}")
         return found
 
-    async def ingest(self, path: Path) -> AsyncIterator[dict[str, Any]]:
-        """Ingest a file or folder on this machine: progress events, then ``{"report": ...}``.
+    async def ingest(self, path: Path | Staged) -> AsyncIterator[dict[str, Any]]:
+        """Ingest a file or folder on this machine, or an upload (put in place first): progress
+        events, then ``{"report": ...}``.
 
         One ingest runs at a time; errors come as ``{"error": message}``.
         """
@@ -130,13 +160,17 @@ class Workbench:
 
         def work() -> None:
             try:
-                report = patiently(self.session.ingest, str(path), on_progress=progress)
+                with self._files_lock:  # even past a client that left: the file stays put
+                    where = path.place() if isinstance(path, Staged) else path
+                    report = patiently(self.session.ingest, str(where), on_progress=progress)
                 put({"report": json.loads(report.to_json())})
             except DocqaError as error:
                 put({"error": str(error)})
             except Exception as error:  # reported to the page; the server goes on
                 put({"error": f"ingest failed: {error}"})
             finally:
+                if isinstance(path, Staged):
+                    path.discard()
                 put({})
 
         async with self._ingest_lock:
@@ -144,8 +178,9 @@ class Workbench:
             while item := await queue.get():
                 yield item
 
-    async def save_upload(self, name: str, body: AsyncIterator[bytes]) -> Path:
-        """Write an uploaded file under ``<store>/uploads/``; returns its path.
+    async def save_upload(self, name: str, body: AsyncIterator[bytes]) -> Staged:
+        """Write an uploaded file whole to a file of its own under ``<store>/uploads/``; it
+        takes its name when :meth:`ingest` gets it.
 
         Raises:
             Unsupported: Not a file type docqa reads, or its bytes do not match the type.
@@ -158,11 +193,11 @@ class Workbench:
             raise Unsupported(f"{name!r}: docqa reads only {known} files")
         folder = store_path(self.session.settings, create=True) / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / clean
-        partial = folder / f".{clean}.part"
+        handle, temp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=folder)
+        staged = Staged(Path(temp), folder / clean)
         size, head = 0, b""
         try:
-            with partial.open("wb") as out:
+            with os.fdopen(handle, "wb") as out:
                 async for chunk in body:
                     size += len(chunk)
                     if size > self.upload_limit:
@@ -178,10 +213,10 @@ class Workbench:
                 )
             if magic is None and b"\x00" in head:
                 raise Unsupported(f"{name!r} is not a text file")
-            partial.replace(target)
-        finally:
-            partial.unlink(missing_ok=True)
-        return target
+        except BaseException:
+            staged.discard()
+            raise
+        return staged
 
     def ingest_path(self, raw: str) -> Path:
         """A folder path typed on the page, expanded; it must exist.
