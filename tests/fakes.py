@@ -97,6 +97,7 @@ class ScriptedLLM:
     for calls whose order is not fixed (``compare`` on a concurrent backend).
 
     Attributes:
+        models: What :meth:`list_models` answers (default: ``[model]``).
         calls: Every message list received, in order.
         streamed: How many pieces were handed to ``on_token`` in all.
         closed: Whether :meth:`close` was called.
@@ -111,9 +112,11 @@ class ScriptedLLM:
         model: str = "scripted-1",
         prompt_tokens: Callable[[Sequence[Message]], int | None] | None = None,
         default: Reply | None = None,
+        models: Sequence[str] = (),
     ) -> None:
         self.backend = backend
         self.model = model
+        self.models = list(models) or [model]
         self.context_window = context_window
         self.exact_tokens = exact_tokens
         self.calls: list[list[Message]] = []
@@ -127,6 +130,10 @@ class ScriptedLLM:
     def enqueue(self, *replies: Reply) -> None:
         """Queue replies for the next calls."""
         self._replies.extend(replies)
+
+    def list_models(self) -> list[str]:
+        """The models it was told it serves (default: its own)."""
+        return list(self.models)
 
     def count_tokens(self, text: str) -> int | None:
         """Words, when ``exact_tokens``; else ``None`` (the backend cannot count)."""

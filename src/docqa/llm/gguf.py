@@ -269,6 +269,10 @@ class GgufLLM(_Closeable):
             raise _stream_cut("the in-process model", "no finish_reason")
         return recorder.finish(self.model, self.backend, state.usage, state.done_reason)
 
+    def list_models(self) -> list[str]:
+        """The one model loaded: its file's name."""
+        return [self.model]
+
     def count_tokens(self, text: str) -> int:
         """Exact token count with the model's own tokenizer (no special tokens added).
 
