@@ -153,3 +153,62 @@ def test_a_rewrite_that_finds_nothing_falls_back_on_the_previous_question(
     both = "How many boats does the station own? Really?"
     assert queries[1:] == ["Really?", both] and chat.last_query == both
     assert not answer.abstained and BOATS in llm.calls[-1][-1].content
+
+
+def test_a_client_conversation_is_built_from_its_messages(
+    settings: Settings, emb: HashEmbedder
+) -> None:
+    """System text joins docqa's rules, earlier answers lose their Sources block and [n] markers,
+    and the last user message is the question."""
+    from dataclasses import dataclass
+
+    from docqa.answering import Conversation
+    from docqa.session import Session
+
+    @dataclass(frozen=True)
+    class Said:
+        role: str
+        content: str
+
+    llm = ScriptedLLM("What engine does the Goéland have?", "A 90 hp engine [1].")
+    messages = [
+        Said("system", "Answer like a pirate."),
+        Said("user", "How many boats?"),
+        Said("assistant", "Two boats [1].\n\nSources:\n1. [boats.md](http://x/documents/1)"),
+        Said("tool", "ignored"),
+        Said("user", "  What engine?  "),
+    ]
+    with Session(settings, embedder=emb, llm=llm) as session:
+        chat, question = Conversation.from_messages(session.answerer(), messages)
+        assert question == "What engine?"
+        earlier = [Message("user", "How many boats?"), Message("assistant", "Two boats.")]
+        assert chat.history == earlier
+        chat.ask(question)
+        answer_prompt = llm.calls[-1]
+        assert answer_prompt[0].content.startswith(prompts.RAG_SYSTEM)
+        assert answer_prompt[0].content.endswith("Answer like a pirate.")
+        for bad in ([Said("user", "hi"), Said("assistant", "hello")], [Said("user", " ")], []):
+            with pytest.raises(ValueError, match="the last message must be the user's question"):
+                Conversation.from_messages(session.answerer(), bad)
+
+
+def test_the_baseline_of_a_conversation_holds_the_turns_that_fit(
+    settings: Settings, emb: HashEmbedder
+) -> None:
+    from docqa.answering import Conversation
+    from docqa.session import Session
+
+    llm = ScriptedLLM("Probably two.", context_window=120)
+    history = [Message("user", f"question {n} " * 5) for n in range(4)]
+    with Session(settings.with_(max_tokens=8), embedder=emb, llm=llm) as session:
+        chat = Conversation(session.answerer(), history=history)
+        answer = chat.baseline("How many boats?")
+    prompt = llm.calls[-1]
+    assert prompt[0].content.startswith(prompts.BASELINE_SYSTEM)
+    assert prompt[-1] == Message("user", "How many boats?")
+    kept = prompt[1:-1]
+    assert kept and kept == history[len(history) - len(kept) :]  # the newest turns, in order
+    assert len(kept) < len(history)
+    assert any("oldest messages of the conversation" in w for w in answer.warnings)
+    turn = [Message("user", "How many boats?"), Message("assistant", "Probably two.")]
+    assert chat.history[-2:] == turn

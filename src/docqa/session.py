@@ -104,7 +104,8 @@ class Session:
                 self._store_dir = store_path(self.settings, create=False)
             return self._store_dir
 
-    def _create_store_dir(self) -> Path:
+    def make_store_dir(self) -> Path:
+        """The store folder, made (and marked) when there is none."""
         with self._lock:
             if self._store_dir is None:
                 self._store_dir = store_path(self.settings, create=True)
@@ -145,8 +146,9 @@ class Session:
             return self._llm
 
     def llm_for(self, model: str | None) -> LLM:
-        """The same backend with another model (a model picker); ``None``: :attr:`llm`."""
-        if model is None or model == self.settings.model:
+        """The same backend with another model (a model picker); ``None``, the configured model
+        or the model :attr:`llm` names itself (a GGUF file's name): :attr:`llm`."""
+        if model is None or model in (self.settings.model, self.llm.model):
             return self.llm
         with self._lock:
             if model not in self._named:
@@ -174,7 +176,7 @@ class Session:
         """The store's manifest, open for the ``with`` block (``create``: make the store)."""
         from docqa.manifest import Manifest
 
-        manifest = Manifest(self._create_store_dir() if create else self.store_dir)
+        manifest = Manifest(self.make_store_dir() if create else self.store_dir)
         try:
             yield manifest
         finally:
@@ -256,12 +258,18 @@ class Session:
         return self.answerer().baseline(question)
 
     def compare(
-        self, question: str, *, files: Sequence[str] | None = None, model: str | None = None
+        self,
+        question: str,
+        *,
+        files: Sequence[str] | None = None,
+        model: str | None = None,
+        instructions: str = "",
     ) -> Comparison:
-        """As :func:`docqa.compare` (``model``: another model of the backend)."""
+        """As :func:`docqa.compare` (``model``: another model of the backend; ``instructions``:
+        added to docqa's for this comparison, as a client's system message)."""
         from docqa.answering import compare
 
-        return compare(self.answerer(files, model), question)
+        return compare(self.answerer(files, model).with_instructions(instructions), question)
 
     def chat(self, files: Sequence[str] | None = None) -> Conversation:
         """A conversation over this session, as :class:`docqa.Chat` (closing it leaves the

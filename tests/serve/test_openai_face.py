@@ -54,6 +54,17 @@ def test_models_lists_docqa_baseline_and_a_pair_per_backend_model(serve: Serve) 
     assert ids == ["docqa", "docqa-baseline", "docqa/scripted-1", "docqa-baseline/scripted-1"]
 
 
+def test_models_are_the_ones_the_backend_lists_configured_first(serve: Serve) -> None:
+    server = serve(ScriptedLLM(default=reply, models=["other:7b", "scripted-1"]))
+    ids = [m.id for m in client(server.url).models.list()]
+    assert ids[2:] == [
+        "docqa/scripted-1",
+        "docqa-baseline/scripted-1",
+        "docqa/other:7b",
+        "docqa-baseline/other:7b",
+    ]
+
+
 def test_answer_cites_three_ways_and_the_link_opens_the_file(serve: Serve) -> None:
     server = serve()
     result = client(server.url).chat.completions.create(model="docqa", messages=ASK)  # type: ignore[arg-type]

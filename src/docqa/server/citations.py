@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from docqa.answering.chat import SOURCES_HEADING
 from docqa.prompts import source_label
 from docqa.server.documents import DocumentIndex
 from docqa.types import Answer, Hit
-
-SOURCES_HEADING = "Sources:"
 
 
 @dataclass(frozen=True)
@@ -133,9 +132,3 @@ def source_events(refs: list[SourceRef]) -> list[dict[str, Any]]:
         }
         for ref in refs
     ]
-
-
-def strip_sources(text: str) -> str:
-    """An assistant message as docqa sent it, without its "Sources" block (for the history)."""
-    cut = text.rfind("\n\n" + SOURCES_HEADING + "\n")
-    return text[:cut] if cut >= 0 else text

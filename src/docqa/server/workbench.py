@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import re
 import threading
@@ -16,14 +17,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from docqa.answering import compare
-from docqa.config import store_path
 from docqa.errors import DocqaError, NoStoreError
 from docqa.server.citations import SourceRef, references
 from docqa.server.documents import Document
 from docqa.server.errors import NotFound, TooLarge, Unsupported
 from docqa.server.protocol import CompareRequest
-from docqa.server.serving import Route, Serving, patiently
+from docqa.server.serving import Route, Serving
 from docqa.server.streams import in_thread
 from docqa.types import Answer, IngestEvent, SentenceSupport
 
@@ -54,7 +53,7 @@ class Workbench:
 
     async def search(self, query: str, k: int, base_url: str) -> list[dict[str, Any]]:
         """The top ``k`` chunks with their scores and the URL that opens each."""
-        hits = await in_thread(lambda: patiently(self.session.search, query, k=k))
+        hits = await in_thread(lambda: self.session.search(query, k=k))
         as_answer = Answer(question=query, text="", hits=tuple(hits))
         refs = references(as_answer, self.serving.docs, base_url, all_hits=True)
         return [{**r.to_dict(), "score": r.hit.score} for r in refs]
@@ -67,9 +66,13 @@ class Workbench:
             routes.setdefault(route.model, route)  # docqa/m and docqa-baseline/m: one comparison
         out = []
         for route in routes.values():
-            answerer = self.serving.answerer(route, request.system)
             async with self.serving.gate.place():
-                result = await in_thread(compare, answerer, request.question)
+                result = await in_thread(
+                    functools.partial(
+                        self.session.compare, model=route.model, instructions=request.system
+                    ),
+                    request.question,
+                )
             refs: list[SourceRef] = references(result.rag, self.serving.docs, base_url)
             out.append(
                 {
@@ -92,7 +95,7 @@ class Workbench:
     async def status(self) -> dict[str, Any]:
         """The store's status, or ``{"store": null, "message": ...}`` before the first ingest."""
         try:
-            result = await in_thread(patiently, self.session.status)
+            result = await in_thread(self.session.status)
         except NoStoreError as error:
             return {"store": None, "message": str(error)}
         data: dict[str, Any] = json.loads(result.to_json())
@@ -126,7 +129,7 @@ class Workbench:
 
         def work() -> None:
             try:
-                report = patiently(self.session.ingest, str(path), on_progress=progress)
+                report = self.session.ingest(str(path), on_progress=progress)
                 put({"report": json.loads(report.to_json())})
             except DocqaError as error:
                 put({"error": str(error)})
@@ -152,7 +155,7 @@ class Workbench:
         if not clean or suffix not in UPLOAD_TYPES:
             known = ", ".join(UPLOAD_TYPES)
             raise Unsupported(f"{name!r}: docqa reads only {known} files")
-        folder = store_path(self.session.settings, create=True) / "uploads"
+        folder = self.session.make_store_dir() / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / clean
         partial = folder / f".{clean}.part"
