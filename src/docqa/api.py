@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from docqa.answering import AnswerStream
     from docqa.embedding import Embedder
     from docqa.evaluation import EvalReport, Progress
-    from docqa.ingestion import Progress as IngestProgress
     from docqa.llm import LLM, Message
     from docqa.stores import SearchMode, Store
     from docqa.types import Answer, Comparison, Hit, IngestReport, StoreStatus
+    from docqa.writing import Progress as IngestProgress
 
 
 @contextmanager

@@ -39,11 +39,11 @@ if TYPE_CHECKING:
     from docqa.answering.chat import Conversation
     from docqa.embedding import Embedder
     from docqa.evaluation import EvalOptions, EvalReport
-    from docqa.ingestion import Progress as IngestProgress
     from docqa.llm import LLM, Message
     from docqa.manifest import Manifest
     from docqa.stores import SearchMode, Store
     from docqa.types import Answer, Comparison, Hit, IngestReport, StoreStatus
+    from docqa.writing import Progress as IngestProgress
 
 STORE_IDLE_S = 2.0
 """Seconds a cached session keeps the embedded store open after its last use."""
