@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from docqa import prompts, retrieval
-from docqa.api import Chat, ingest
+from docqa.api import Chat
 from docqa.config import Settings
 from docqa.llm import Message
 from docqa.types import Hit
 
-from .fakes import HashEmbedder, ScriptedLLM, install_llm
-
-BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
-COLD = "The cold room is kept at 4 degrees. Unlabelled samples are discarded every Friday."
-
-
-@pytest.fixture
-def emb() -> HashEmbedder:
-    return HashEmbedder()
-
-
-@pytest.fixture
-def settings(tmp_path: Path, emb: HashEmbedder) -> Settings:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "boats.md").write_text(f"# Boats\n\n{BOATS}\n")
-    (docs / "cold.md").write_text(f"# Cold room\n\n{COLD}\n")
-    s = Settings(store=tmp_path / "store", relevance_floor=0.0, top_k=2, max_tokens=16)
-    ingest(docs, s, embedder=emb)
-    return s
+from .fakes import BOATS, HashEmbedder, ScriptedLLM, install_llm
 
 
 @pytest.fixture
@@ -51,14 +31,14 @@ def queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_follow_up_is_condensed_for_retrieval_and_answered_with_history(
-    settings: Settings, emb: HashEmbedder, queries: list[str]
+    corpus: Settings, emb: HashEmbedder, queries: list[str]
 ) -> None:
     llm = ScriptedLLM(
         "The station owns two boats [1].",
         "What engine does the Goéland launch have?",  # the condense call
         "A 90 hp engine [1].",
     )
-    with Chat(settings, llm=llm, embedder=emb) as chat:
+    with Chat(corpus, llm=llm, embedder=emb) as chat:
         first = chat.ask("How many boats does the station own?")
         second = chat.ask("What engine does it have?")
     assert len(llm.calls) == 3  # no condense call on the first turn
@@ -83,11 +63,11 @@ def test_follow_up_is_condensed_for_retrieval_and_answered_with_history(
 
 
 def test_condensed_question_is_cleaned_and_an_empty_one_falls_back(
-    settings: Settings, emb: HashEmbedder, queries: list[str]
+    corpus: Settings, emb: HashEmbedder, queries: list[str]
 ) -> None:
     llm = ScriptedLLM("Two [1].", 'Standalone question: "How cold is the cold room?"\n', "4 [2].")
     llm.enqueue("\n\n", "Sure [1].")
-    chat = Chat(settings, llm=llm, embedder=emb)
+    chat = Chat(corpus, llm=llm, embedder=emb)
     chat.ask("How many boats?")
     chat.ask("And the room?")
     chat.ask("Really?")
@@ -95,7 +75,7 @@ def test_condensed_question_is_cleaned_and_an_empty_one_falls_back(
 
 
 def test_history_is_bounded_by_the_budget_oldest_turns_first(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     long_answer = "word " * 150  # 150 tokens for the word-counting fake
 
@@ -103,7 +83,7 @@ def test_history_is_bounded_by_the_budget_oldest_turns_first(
         return "Same question." if messages[0].content == prompts.CONDENSE_SYSTEM else long_answer
 
     llm = ScriptedLLM(default=reply, context_window=900)
-    chat = Chat(settings, llm=llm, embedder=emb)
+    chat = Chat(corpus, llm=llm, embedder=emb)
     answers = [chat.ask(f"Question number {i} about boats?") for i in range(6)]
     last_prompt = llm.calls[-1]
     history = [m for m in last_prompt[1:-1]]
@@ -116,9 +96,9 @@ def test_history_is_bounded_by_the_budget_oldest_turns_first(
     assert chat.history == [] and chat.last_query is None
 
 
-def test_streamed_turn_is_remembered_once_complete(settings: Settings, emb: HashEmbedder) -> None:
+def test_streamed_turn_is_remembered_once_complete(corpus: Settings, emb: HashEmbedder) -> None:
     llm = ScriptedLLM("Two boats [1].")
-    chat = Chat(settings, llm=llm, embedder=emb)
+    chat = Chat(corpus, llm=llm, embedder=emb)
     stream = chat.ask("How many boats?", stream=True)
     assert chat.history == []
     assert "".join(stream) == "Two boats [1]."
@@ -126,7 +106,7 @@ def test_streamed_turn_is_remembered_once_complete(settings: Settings, emb: Hash
 
 
 def test_chat_builds_and_closes_its_own_model(
-    settings: Settings, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+    corpus: Settings, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
     llm = ScriptedLLM("Two [1].", "How many boats?", "Two [1].")
@@ -137,17 +117,17 @@ def test_chat_builds_and_closes_its_own_model(
         return llm
 
     install_llm(monkeypatch, make, lambda s: ("gguf", "fell back"))
-    with Chat(settings, embedder=emb) as chat:
+    with Chat(corpus, embedder=emb) as chat:
         assert chat.ask("How many boats?").warnings[0] == "fell back"
         assert chat.ask("Sure?").warnings[0] == "fell back"
     assert built == ["gguf"] and llm.closed
 
 
 def test_a_rewrite_that_finds_nothing_falls_back_on_the_previous_question(
-    settings: Settings, emb: HashEmbedder, queries: list[str]
+    corpus: Settings, emb: HashEmbedder, queries: list[str]
 ) -> None:
     llm = ScriptedLLM("Two [1].", "Really?", "Yes [1].")  # a weak model echoes the follow-up
-    chat = Chat(settings.with_(relevance_floor=0.1), llm=llm, embedder=emb)
+    chat = Chat(corpus.with_(relevance_floor=0.1), llm=llm, embedder=emb)
     chat.ask("How many boats does the station own?")
     answer = chat.ask("Really?")
     both = "How many boats does the station own? Really?"
@@ -156,7 +136,7 @@ def test_a_rewrite_that_finds_nothing_falls_back_on_the_previous_question(
 
 
 def test_a_client_conversation_is_built_from_its_messages(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     """System text joins docqa's rules, earlier answers lose their Sources block and [n] markers,
     and the last user message is the question."""
@@ -178,7 +158,7 @@ def test_a_client_conversation_is_built_from_its_messages(
         Said("tool", "ignored"),
         Said("user", "  What engine?  "),
     ]
-    with Session(settings, embedder=emb, llm=llm) as session:
+    with Session(corpus, embedder=emb, llm=llm) as session:
         chat, question = Conversation.from_messages(session.answerer(), messages)
         assert question == "What engine?"
         earlier = [Message("user", "How many boats?"), Message("assistant", "Two boats.")]
@@ -193,14 +173,14 @@ def test_a_client_conversation_is_built_from_its_messages(
 
 
 def test_the_baseline_of_a_conversation_holds_the_turns_that_fit(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     from docqa.answering import Conversation
     from docqa.session import Session
 
     llm = ScriptedLLM("Probably two.", context_window=120)
     history = [Message("user", f"question {n} " * 5) for n in range(4)]
-    with Session(settings.with_(max_tokens=8), embedder=emb, llm=llm) as session:
+    with Session(corpus.with_(max_tokens=8), embedder=emb, llm=llm) as session:
         chat = Conversation(session.answerer(), history=history)
         answer = chat.baseline("How many boats?")
     prompt = llm.calls[-1]

@@ -15,8 +15,9 @@ throwaway session instead, closed when the call ends.
     ...     session.search("harbour")
     ...     session.ask("How many boats?")
 
-Collaborators not given are built by :data:`docqa.factories.active`, the one seam through which
-tests (and host applications) substitute their own.
+Collaborators not given are built by the session's :class:`~docqa.factories.Factories`: those
+passed as ``Session(factories=...)`` (how tests and host applications substitute their own), else
+:data:`docqa.factories.active` (the sessions the public functions and the CLI make).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
-from docqa import factories
+from docqa import factories as seam
 from docqa.config import Settings, find_store, store_path
 from docqa.lease import StoreLease
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from docqa.answering.chat import Conversation
     from docqa.embedding import Embedder
     from docqa.evaluation import EvalOptions, EvalReport
+    from docqa.factories import Factories
     from docqa.llm import LLM, Message
     from docqa.manifest import Manifest
     from docqa.stores import SearchMode, Store
@@ -65,6 +67,8 @@ class Session:
         store: Store to use instead of the one the settings name (left open).
         store_idle_s: Seconds the embedded store stays open after its last use; ``0`` closes it
             after each use (``None``: :data:`STORE_IDLE_S`).
+        factories: How to build what was not given (``None``: :data:`docqa.factories.active`,
+            read when each is built).
     """
 
     def __init__(
@@ -75,9 +79,11 @@ class Session:
         llm: LLM | None = None,
         store: Store | None = None,
         store_idle_s: float | None = None,
+        factories: Factories | None = None,
     ) -> None:
         """Keep the settings and what was given; nothing is loaded yet."""
         self.settings = settings or Settings()
+        self._factories = factories
         self.backend_warning: str | None = None
         self._lock = threading.RLock()
         self._embedder, self._given_embedder = embedder, embedder is not None
@@ -91,6 +97,11 @@ class Session:
         self.closed = False
 
     # --- collaborators ---------------------------------------------------------------------
+
+    @property
+    def factories(self) -> Factories:
+        """How this session builds what it was not given."""
+        return self._factories if self._factories is not None else seam.active
 
     @property
     def store_dir(self) -> Path:
@@ -116,7 +127,7 @@ class Session:
         """The embedder, loaded on first use."""
         with self._lock:
             if self._embedder is None:
-                self._embedder = factories.active.make_embedder(self.settings)
+                self._embedder = self.factories.make_embedder(self.settings)
             return self._embedder
 
     def embedder_identity(self) -> tuple[str, int, str]:
@@ -125,16 +136,14 @@ class Session:
             if self._embedder is not None:
                 info = self._embedder.info
                 return info.name, info.dim, self._embedder.id
-        return factories.active.embedder_identity(self.settings)
+        return self.factories.embedder_identity(self.settings)
 
     @property
     def backend(self) -> str:
         """The LLM backend the settings resolve to (probed once); sets :attr:`backend_warning`."""
         with self._lock:
             if self._backend is None:
-                self._backend, self.backend_warning = factories.active.resolve_backend(
-                    self.settings
-                )
+                self._backend, self.backend_warning = self.factories.resolve_backend(self.settings)
             return self._backend
 
     @property
@@ -142,7 +151,7 @@ class Session:
         """The language model, built on first use (``auto`` probes for Ollama once)."""
         with self._lock:
             if self._llm is None:
-                self._llm = factories.active.make_llm(self.settings, self.backend)
+                self._llm = self.factories.make_llm(self.settings, self.backend)
             return self._llm
 
     def llm_for(self, model: str | None) -> LLM:
@@ -153,13 +162,13 @@ class Session:
         with self._lock:
             if model not in self._named:
                 backend = self.backend
-                self._named[model] = factories.active.make_llm(
+                self._named[model] = self.factories.make_llm(
                     self.settings.with_(model=model), backend
                 )
             return self._named[model]
 
     def _open_store(self) -> Store:
-        return factories.active.open_store(self.settings, self.store_dir)
+        return self.factories.open_store(self.settings, self.store_dir)
 
     @contextmanager
     def open_store(self) -> Iterator[Store]:
@@ -286,7 +295,7 @@ class Session:
             yield self._given_store
             return
         self._lease.close()  # this session's reads must not hold the shard against its ingest
-        store = factories.active.open_store(self.settings, self.store_dir, writer=True)
+        store = self.factories.open_store(self.settings, self.store_dir, writer=True)
         try:
             yield store
         finally:
