@@ -94,12 +94,13 @@ def test_stream_framing_role_first_finish_last_usage_then_done(serve: Serve) -> 
     events = sse(server.url, body)
     assert events[-1] == "[DONE]"
     chunks = [e for e in events[:-1] if isinstance(e, dict)]
-    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert chunks and all(c["object"] == "chat.completion.chunk" for c in chunks)
     assert len({c["id"] for c in chunks}) == 1
     with_choices = [c for c in chunks if c["choices"]]
     first = with_choices[0]["choices"][0]  # type: ignore[index]
     assert first["delta"]["role"] == "assistant"
     assert with_choices[-1]["choices"][0]["finish_reason"] == "stop"  # type: ignore[index]
+    assert len(with_choices) > 2  # the role, pieces of text, the finish
     assert all(c["choices"][0]["finish_reason"] is None for c in with_choices[:-1])  # type: ignore[index]
     assert "usage" in chunks[-1] and chunks[-1]["choices"] == []
     sources = [c["event"] for c in chunks if "event" in c]
