@@ -143,3 +143,17 @@ def test_no_store_is_the_one_line_error_and_nothing_is_created(tmp_path: Path) -
     with pytest.raises(docqa.IngestPathError):
         docqa.ingest(tmp_path / "nowhere", settings, embedder=HashEmbedder())
     assert not (tmp_path / "missing").exists()
+
+
+def test_an_answerer_takes_one_request_settings_over_the_same_collaborators(
+    corpus: Settings, emb: HashEmbedder
+) -> None:
+    llm = ScriptedLLM(default="Two boats [1].")
+    with Session(corpus.with_(top_k=2), embedder=emb, llm=llm) as session:
+        hits, _ = session.answerer(settings=session.settings.with_(top_k=1)).retrieve("boats")
+        assert len(hits) == 1 and len(session.answerer().retrieve("boats")[0]) == 2
+        instructed = session.answerer().with_instructions("Answer like a pirate.")
+        instructed.run(instructed.prepare_baseline("How many boats?"))
+        assert llm.calls[-1][0].content.endswith("Answer like a pirate.")
+        assert instructed.llm is session.llm and instructed.embedder is session.embedder
+        assert session.settings.preset is None  # the session's own settings are untouched

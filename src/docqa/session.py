@@ -223,11 +223,19 @@ class Session:
                 question, settings, store, embedder, k=k, mode=mode, paths=paths, where=where
             )
 
-    def answerer(self, files: Sequence[str] | None = None, model: str | None = None) -> Answerer:
-        """The answering pipeline over this session (``model``: another model of the backend)."""
+    def answerer(
+        self,
+        files: Sequence[str] | None = None,
+        model: str | None = None,
+        *,
+        settings: Settings | None = None,
+    ) -> Answerer:
+        """The answering pipeline over this session (``model``: another model of the backend;
+        ``settings``: one request's, for its prompts and retrieval, with the same collaborators)."""
         from docqa.answering import Answerer
 
-        return Answerer(self, files=files, llm=None if model is None else self.llm_for(model))
+        llm = None if model is None else self.llm_for(model)
+        return Answerer(self, files=files, llm=llm, settings=settings)
 
     @overload
     def ask(
