@@ -148,8 +148,9 @@ def test_no_store_is_the_one_line_error_and_nothing_is_created(tmp_path: Path) -
 def test_an_answerer_takes_one_request_settings_over_the_same_collaborators(
     corpus: Settings, emb: HashEmbedder
 ) -> None:
-    llm = ScriptedLLM(default="Two boats [1].")
+    llm = ScriptedLLM(default="Two boats [1].", model="smollm2.gguf")  # not settings.model
     with Session(corpus.with_(top_k=2), embedder=emb, llm=llm) as session:
+        assert session.llm_for("smollm2.gguf") is llm  # the name it gives itself: no second one
         hits, _ = session.answerer(settings=session.settings.with_(top_k=1)).retrieve("boats")
         assert len(hits) == 1 and len(session.answerer().retrieve("boats")[0]) == 2
         instructed = session.answerer().with_instructions("Answer like a pirate.")

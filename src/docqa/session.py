@@ -156,8 +156,9 @@ class Session:
 
     def llm_for(self, model: str | None) -> LLM:
         """The same backend with another model (a model picker); ``None``, the configured model
-        or the model :attr:`llm` names itself (a GGUF file's name): :attr:`llm`."""
-        if model is None or model in (self.settings.model, self.llm.model):
+        or the name the built :attr:`llm` gives itself (a GGUF file's): :attr:`llm`."""
+        built = self._llm.model if self._llm is not None else None
+        if model is None or model in (self.settings.model, built):
             return self.llm
         with self._lock:
             if model not in self._named:
