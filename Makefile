@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: install demo test test-fast check bench clean
+.PHONY: install demo test test-fast check bench clean browser-deps
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,9 +25,21 @@ demo: install
 	$(BIN)/docqa status
 	$(BIN)/docqa ask --compare "How many boats does the field station own?"
 
-test: install
+test: install browser-deps
 	scripts/check
 	$(BIN)/python -m pytest
+
+# The JavaScript clients of the two browser tests (the page in headless Chromium, LangChain JS),
+# installed where npm exists when node_modules is missing or older than the lock file; without
+# npm those two tests are skipped.
+BROWSER := tests/browser
+browser-deps:
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "npm not found: the two browser tests will be skipped"; \
+	elif [ ! -f $(BROWSER)/node_modules/.package-lock.json ] || \
+		[ $(BROWSER)/package-lock.json -nt $(BROWSER)/node_modules/.package-lock.json ]; then \
+		cd $(BROWSER) && npm ci --no-audit --no-fund; \
+	fi
 
 test-fast: $(BIN)/python
 	$(BIN)/python -m pytest -m "not integration" -x -q

@@ -10,8 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from docqa.config import Settings
+
+    from .fakes import HashEmbedder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -52,3 +58,32 @@ def _no_shared_sessions() -> Iterator[None]:
 def curated() -> Path:
     """The curated real documents (tests/data/corpus, in the repository)."""
     return CURATED
+
+
+@pytest.fixture
+def emb() -> HashEmbedder:
+    """The fake embedder (one per test: it counts its calls)."""
+    from .fakes import HashEmbedder
+
+    return HashEmbedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings over a store of the test's own, the relevance floor off (the fake embedder's
+    scores are not calibrated)."""
+    from docqa.config import Settings
+
+    return Settings(store=tmp_path / "store", relevance_floor=0.0)
+
+
+@pytest.fixture
+def corpus(settings: Settings, tmp_path: Path, emb: HashEmbedder) -> Settings:
+    """The boats corpus (:func:`tests.fakes.write_corpus`, in ``tmp_path/docs``) ingested with
+    ``emb`` into ``settings``' store; two sources to a prompt, answers of 16 tokens at most."""
+    from docqa.api import ingest
+
+    from .fakes import write_corpus
+
+    ingest(write_corpus(tmp_path / "docs"), settings, embedder=emb)
+    return settings.with_(top_k=2, max_tokens=16)

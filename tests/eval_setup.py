@@ -12,10 +12,9 @@ from docqa.api import ingest
 from docqa.config import Settings
 from docqa.llm import Message
 
-from .fakes import HashEmbedder, ScriptedLLM, install_llm
+from .fakes import COLD, HashEmbedder, ScriptedLLM, install_llm, write_corpus
 
-BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
-COLD = "The cold room is kept at 4 degrees. Samples stay there for a week."
+BIKES = "Bicycles are parked behind the main building."
 FALLBACK = "Ollama not reachable at http://localhost:11434: answering with x.gguf in-process"
 ROWS = [
     {
@@ -36,12 +35,8 @@ def write(path: Path, rows: Sequence[object]) -> Path:
 
 
 def make_store(tmp_path: Path, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Three small files ingested with ``emb``; the relevance floor set to 0."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "boats.md").write_text(f"# Boats\n\n{BOATS}\n")
-    (docs / "cold.txt").write_text(COLD + "\n")
-    (docs / "bikes.txt").write_text("Bicycles are parked behind the main building.\n")
+    """The boats corpus and bikes.txt ingested with ``emb``; the relevance floor set to 0."""
+    docs = write_corpus(tmp_path / "docs", {"bikes.txt": BIKES})
     path = tmp_path / "store"
     ingest(docs, Settings(store=path), embedder=emb)
     monkeypatch.setenv("DOCQA_RELEVANCE_FLOOR", "0")

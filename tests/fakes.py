@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Union
@@ -16,8 +16,26 @@ import numpy as np
 from numpy.typing import NDArray
 
 from docqa.embedding import ModelInfo, default_model_dir
+from docqa.factories import Factories
 from docqa.llm import Completion, Message, TokenCallback
 from docqa.types import TokenUsage
+
+# --- the boats corpus -------------------------------------------------------------------------
+
+BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
+COLD = "The cold room is kept at 4 degrees. Unlabelled samples are discarded every Friday."
+
+
+def write_corpus(folder: Path, more: Mapping[str, str] | None = None) -> Path:
+    """The boats corpus written in ``folder`` (made): ``boats.md`` (:data:`BOATS`) and
+    ``cold.md`` (:data:`COLD`), each under its heading, then ``more`` files (name: text)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "boats.md").write_text(f"# Boats\n\n{BOATS}\n", encoding="utf-8")
+    (folder / "cold.md").write_text(f"# Cold room\n\n{COLD}\n", encoding="utf-8")
+    for name, text in (more or {}).items():
+        (folder / name).write_text(f"{text}\n", encoding="utf-8")
+    return folder
+
 
 # --- HashEmbedder -----------------------------------------------------------------------------
 
@@ -97,6 +115,7 @@ class ScriptedLLM:
     for calls whose order is not fixed (``compare`` on a concurrent backend).
 
     Attributes:
+        models: What :meth:`list_models` answers (default: ``[model]``).
         calls: Every message list received, in order.
         streamed: How many pieces were handed to ``on_token`` in all.
         closed: Whether :meth:`close` was called.
@@ -111,9 +130,11 @@ class ScriptedLLM:
         model: str = "scripted-1",
         prompt_tokens: Callable[[Sequence[Message]], int | None] | None = None,
         default: Reply | None = None,
+        models: Sequence[str] = (),
     ) -> None:
         self.backend = backend
         self.model = model
+        self.models = list(models) or [model]
         self.context_window = context_window
         self.exact_tokens = exact_tokens
         self.calls: list[list[Message]] = []
@@ -127,6 +148,10 @@ class ScriptedLLM:
     def enqueue(self, *replies: Reply) -> None:
         """Queue replies for the next calls."""
         self._replies.extend(replies)
+
+    def list_models(self) -> list[str]:
+        """The models it was told it serves (default: its own)."""
+        return list(self.models)
 
     def count_tokens(self, text: str) -> int | None:
         """Words, when ``exact_tokens``; else ``None`` (the backend cannot count)."""
@@ -178,25 +203,48 @@ class ScriptedLLM:
 # --- the seam: what a docqa session builds -----------------------------------------------------
 
 
-def install_factories(monkeypatch: Any, **factories: Any) -> None:
-    """Make every :class:`docqa.session.Session` build with these factories (the one seam).
+def factories_with(**changes: Any) -> Factories:
+    """The default factories with these replaced, for ``Session(factories=...)``.
 
     Keywords are fields of :class:`docqa.factories.Factories`: ``make_embedder``,
     ``embedder_identity``, ``resolve_backend``, ``make_llm``, ``open_store``.
     """
+    return replace(Factories(), **changes)
+
+
+def hash_embedder(emb: HashEmbedder) -> dict[str, Any]:
+    """The factory fields that build ``emb`` (and tell its identity without building it)."""
+    return {
+        "make_embedder": lambda settings: emb,
+        "embedder_identity": lambda settings: (emb.info.name, emb.info.dim, emb.id),
+    }
+
+
+def scripted_llm(
+    make: Callable[[Any, str], Any],
+    resolve: Callable[[Any], tuple[str, str | None]] | None = None,
+) -> dict[str, Any]:
+    """The factory fields that build the LLM with ``make(settings, backend)``, the backend chosen
+    by ``resolve(settings)`` (default: ``settings.llm`` as is, no warning)."""
+    return {
+        "make_llm": make,
+        "resolve_backend": resolve or (lambda settings: (settings.llm, None)),
+    }
+
+
+def install_factories(monkeypatch: Any, **changes: Any) -> None:
+    """Make the sessions docqa makes itself (the CLI's, the public functions') build with these
+    factories: :data:`docqa.factories.active`, swapped for the test. A session the test makes
+    is given :func:`factories_with` instead."""
     from docqa import factories as seam
 
-    monkeypatch.setattr(seam, "active", replace(seam.active, **factories))
+    monkeypatch.setattr(seam, "active", replace(seam.active, **changes))
 
 
 def install_hash_embedder(monkeypatch: Any, emb: HashEmbedder | None = None) -> HashEmbedder:
-    """Make every session (the CLI's, the public functions') build a :class:`HashEmbedder`."""
+    """Make the sessions docqa makes itself build a :class:`HashEmbedder`."""
     fake = emb or HashEmbedder()
-    install_factories(
-        monkeypatch,
-        make_embedder=lambda settings: fake,
-        embedder_identity=lambda settings: (fake.info.name, fake.info.dim, fake.id),
-    )
+    install_factories(monkeypatch, **hash_embedder(fake))
     return fake
 
 
@@ -205,10 +253,5 @@ def install_llm(
     make: Callable[[Any, str], Any],
     resolve: Callable[[Any], tuple[str, str | None]] | None = None,
 ) -> None:
-    """Make every session build its LLM with ``make(settings, backend)``, the backend chosen by
-    ``resolve(settings)`` (default: ``settings.llm`` as is, no warning)."""
-    install_factories(
-        monkeypatch,
-        make_llm=make,
-        resolve_backend=resolve or (lambda settings: (settings.llm, None)),
-    )
+    """Make the sessions docqa makes itself build their LLM as :func:`scripted_llm` says."""
+    install_factories(monkeypatch, **scripted_llm(make, resolve))

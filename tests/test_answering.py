@@ -27,31 +27,19 @@ from docqa.passages import is_contents, passages
 from docqa.support import SUPPORTED_MIN
 from docqa.types import Hit, TokenUsage
 
-from .fakes import HashEmbedder, ScriptedLLM, install_llm
+from .fakes import BOATS, HashEmbedder, ScriptedLLM, install_llm
 
 QUESTION = "How many boats does the station own?"
-BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
-COLD = "The cold room is kept at 4 degrees. Unlabelled samples are discarded every Friday."
 SAFETY = "Every outing at sea is logged on the whiteboard by the boat shed."
 
 
 @pytest.fixture
-def emb() -> HashEmbedder:
-    return HashEmbedder()
-
-
-@pytest.fixture
-def settings(tmp_path: Path, emb: HashEmbedder) -> Settings:
-    """A store with three small files; the floor is off so every chunk counts as relevant."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "boats.md").write_text(f"# Boats\n\n{BOATS}\n")
-    (docs / "cold.md").write_text(f"# Cold room\n\n{COLD}\n")
-    (docs / "safety.txt").write_text(f"{SAFETY}\n")
-    s = Settings(store=tmp_path / "store", relevance_floor=0.0, top_k=3, max_tokens=16)
-    report = ingest(docs, s, embedder=emb)
-    assert report.added == 3
-    return s
+def corpus(corpus: Settings, tmp_path: Path, emb: HashEmbedder) -> Settings:
+    """The boats corpus and safety.txt: three sources to a prompt."""
+    (tmp_path / "docs" / "safety.txt").write_text(f"{SAFETY}\n")
+    report = ingest(tmp_path / "docs", corpus, embedder=emb)
+    assert report.added == 1
+    return corpus.with_(top_k=3)
 
 
 def user_text(llm: ScriptedLLM, call: int = 0) -> str:
@@ -62,10 +50,10 @@ def user_text(llm: ScriptedLLM, call: int = 0) -> str:
 
 
 def test_rag_prompt_numbers_the_sources_and_holds_the_question(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     llm = ScriptedLLM("The station owns two boats [1].")
-    answer = ask(QUESTION, settings, llm=llm, embedder=emb)
+    answer = ask(QUESTION, corpus, llm=llm, embedder=emb)
     system, user = llm.calls[0][0], llm.calls[0][-1]
     assert system.role == "system" and re.search(r"like \[\d\]", system.content)
     assert "do not cover it" in system.content
@@ -77,9 +65,9 @@ def test_rag_prompt_numbers_the_sources_and_holds_the_question(
     assert not answer.abstained and not llm.closed  # an injected LLM is left open
 
 
-def test_baseline_prompt_holds_no_source_text(settings: Settings) -> None:
+def test_baseline_prompt_holds_no_source_text(corpus: Settings) -> None:
     llm = ScriptedLLM("Probably two.")
-    answer = baseline(QUESTION, settings, llm=llm)
+    answer = baseline(QUESTION, corpus, llm=llm)
     sent = " ".join(m.content for m in llm.calls[0])
     assert QUESTION in sent
     assert "Goéland" not in sent and "Sources" not in sent and "[1]" not in sent
@@ -87,28 +75,28 @@ def test_baseline_prompt_holds_no_source_text(settings: Settings) -> None:
 
 
 def test_preset_extends_the_system_prompt_and_unknown_preset_is_an_error(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     llm = ScriptedLLM("Two [1].")
-    ask(QUESTION, settings.with_(preset="concise"), llm=llm, embedder=emb)
+    ask(QUESTION, corpus.with_(preset="concise"), llm=llm, embedder=emb)
     system = llm.calls[0][0].content
     assert system.startswith(prompts.RAG_SYSTEM) and prompts.PRESETS["concise"] in system
-    custom = settings.with_(preset="pirate", presets={"pirate": "Talk like a pirate."})
+    custom = corpus.with_(preset="pirate", presets={"pirate": "Talk like a pirate."})
     ask(QUESTION, custom, llm=llm.__class__("Arr [1]."), embedder=emb)
     with pytest.raises(ConfigError, match="unknown preset 'nope'"):
-        ask(QUESTION, settings.with_(preset="nope"), llm=ScriptedLLM(), embedder=emb)
+        ask(QUESTION, corpus.with_(preset="nope"), llm=ScriptedLLM(), embedder=emb)
 
 
-def test_history_goes_between_system_and_question(settings: Settings, emb: HashEmbedder) -> None:
+def test_history_goes_between_system_and_question(corpus: Settings, emb: HashEmbedder) -> None:
     llm = ScriptedLLM("Two [1].")
     history = [Message("user", "Hello"), Message("assistant", "Hi, ask away.")]
-    ask(QUESTION, settings, llm=llm, embedder=emb, history=history)
+    ask(QUESTION, corpus, llm=llm, embedder=emb, history=history)
     assert llm.calls[0][1:3] == history and llm.calls[0][-1].role == "user"
 
 
-def test_files_filter_limits_the_sources(settings: Settings, emb: HashEmbedder) -> None:
+def test_files_filter_limits_the_sources(corpus: Settings, emb: HashEmbedder) -> None:
     llm = ScriptedLLM("Logged [1].")
-    answer = ask(QUESTION, settings, llm=llm, embedder=emb, files=["*.txt"])
+    answer = ask(QUESTION, corpus, llm=llm, embedder=emb, files=["*.txt"])
     assert [h.file.rsplit("/", 1)[-1] for h in answer.hits] == ["safety.txt"]
     assert SAFETY in user_text(llm) and BOATS not in user_text(llm)
 
@@ -203,10 +191,10 @@ def test_the_prompt_sends_overlapping_text_once(tmp_path: Path, emb: HashEmbedde
 
 
 def test_citations_are_parsed_mapped_and_unknown_numbers_flagged(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     reply = "There are two boats [1][2]. The launch has 90 hp [1, 3]. See also [9]."
-    as_given = settings.model_copy(update={"check_citations": False})
+    as_given = corpus.model_copy(update={"check_citations": False})
     answer = ask(QUESTION, as_given, llm=ScriptedLLM(reply), embedder=emb)
     assert [c.n for c in answer.citations] == [1, 2, 3]
     first = answer.citations[0]
@@ -241,30 +229,30 @@ def test_quote_falls_back_on_the_chunk_start() -> None:
 
 
 def test_model_saying_the_documents_do_not_say_is_an_abstention(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
-    answer = ask(QUESTION, settings, llm=ScriptedLLM(prompts.NOT_IN_DOCUMENTS), embedder=emb)
+    answer = ask(QUESTION, corpus, llm=ScriptedLLM(prompts.NOT_IN_DOCUMENTS), embedder=emb)
     assert answer.abstained and answer.citations == ()
 
 
 def test_a_disclaimer_that_cites_is_still_an_abstention_and_is_flagged(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     llm = ScriptedLLM("The documents do not say. [1]")
-    answer = ask(QUESTION, settings, llm=llm, embedder=emb)
+    answer = ask(QUESTION, corpus, llm=llm, embedder=emb)
     assert answer.abstained
     assert any("do not say, yet cites [1]" in w for w in answer.warnings)
 
 
 def test_an_answer_that_then_disclaims_is_flagged_as_mixed(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     llm = ScriptedLLM("The station owns two boats [1]. The documents do not say.")
-    answer = ask(QUESTION, settings, llm=llm, embedder=emb)
+    answer = ask(QUESTION, corpus, llm=llm, embedder=emb)
     assert not answer.abstained and [c.n for c in answer.citations] == [1]
     assert any("answers, then says the documents do not say" in w for w in answer.warnings)
     precise = "The station owns two boats [1]. The documents do not say how old they are."
-    answer = ask(QUESTION, settings, llm=ScriptedLLM(precise), embedder=emb)
+    answer = ask(QUESTION, corpus, llm=ScriptedLLM(precise), embedder=emb)
     assert not answer.abstained and not any("answers, then" in w for w in answer.warnings)
 
 
@@ -300,10 +288,10 @@ def test_disclaimers_are_read_in_english_and_french(text: str, abstains: bool, m
 
 
 def test_nothing_relevant_abstains_without_calling_the_llm(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     llm = ScriptedLLM()
-    high = settings.with_(relevance_floor=0.99)
+    high = corpus.with_(relevance_floor=0.99)
     answer = ask(QUESTION, high, llm=llm, embedder=emb)
     assert answer.abstained and answer.text == prompts.ABSTENTION["en"]
     assert llm.calls == [] and answer.hits == () and answer.model == ""
@@ -312,13 +300,13 @@ def test_nothing_relevant_abstains_without_calling_the_llm(
 
 
 def test_abstention_never_builds_a_model(
-    settings: Settings, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+    corpus: Settings, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def boom(*args: object) -> None:
         raise AssertionError("an LLM was built for an abstention")
 
     install_llm(monkeypatch, boom, boom)
-    stream = ask(QUESTION, settings.with_(relevance_floor=0.99), stream=True, embedder=emb)
+    stream = ask(QUESTION, corpus.with_(relevance_floor=0.99), stream=True, embedder=emb)
     assert list(stream) == [prompts.ABSTENTION["en"]] and stream.answer.abstained
 
 
@@ -332,14 +320,14 @@ def _fixed_cost(llm: ScriptedLLM, settings: Settings) -> int:
 
 
 def test_tight_context_drops_the_lowest_ranked_sources_and_says_so(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     probe = ScriptedLLM()
-    hits = ask(QUESTION, settings, llm=ScriptedLLM("x"), embedder=emb).hits
+    hits = ask(QUESTION, corpus, llm=ScriptedLLM("x"), embedder=emb).hits
     first = TokenCounter(probe)(prompts.format_source(1, hits[0])) - MESSAGE_OVERHEAD + 1
-    window = settings.max_tokens + _fixed_cost(probe, settings) + first + 2
+    window = corpus.max_tokens + _fixed_cost(probe, corpus) + first + 2
     llm = ScriptedLLM("Two boats [1].", context_window=window)
-    answer = ask(QUESTION, settings, llm=llm, embedder=emb)
+    answer = ask(QUESTION, corpus, llm=llm, embedder=emb)
     assert answer.dropped_sources == (2, 3)
     assert hits[0].text.strip() in user_text(llm)
     assert hits[1].text.strip() not in user_text(llm) and "[2]" not in user_text(llm)
@@ -348,15 +336,15 @@ def test_tight_context_drops_the_lowest_ranked_sources_and_says_so(
 
 
 def test_no_source_fits_abstains_and_a_question_too_long_is_an_error(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     probe = ScriptedLLM()
-    llm = ScriptedLLM(context_window=settings.max_tokens + _fixed_cost(probe, settings) + 1)
-    answer = ask(QUESTION, settings, llm=llm, embedder=emb)
+    llm = ScriptedLLM(context_window=corpus.max_tokens + _fixed_cost(probe, corpus) + 1)
+    answer = ask(QUESTION, corpus, llm=llm, embedder=emb)
     assert answer.abstained and answer.dropped_sources == (1, 2, 3) and llm.calls == []
     assert any("no source fits" in w for w in answer.warnings)
     with pytest.raises(ConfigError, match="raise DOCQA_NUM_CTX"):
-        ask(QUESTION, settings, llm=ScriptedLLM(context_window=60), embedder=emb)
+        ask(QUESTION, corpus, llm=ScriptedLLM(context_window=60), embedder=emb)
 
 
 def test_character_estimate_when_the_backend_cannot_count() -> None:
@@ -371,12 +359,12 @@ def test_character_estimate_when_the_backend_cannot_count() -> None:
 
 
 def test_estimate_far_from_the_reported_prompt_size_is_flagged(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
-    exact = ask(QUESTION, settings, llm=ScriptedLLM("Two [1]."), embedder=emb)
+    exact = ask(QUESTION, corpus, llm=ScriptedLLM("Two [1]."), embedder=emb)
     assert not any("estimated" in w for w in exact.warnings)
     llm = ScriptedLLM("Two [1].", prompt_tokens=lambda messages: 10_000)
-    answer = ask(QUESTION, settings, llm=llm, embedder=emb)
+    answer = ask(QUESTION, corpus, llm=llm, embedder=emb)
     assert any("10000 tokens" in w and "estimated" in w for w in answer.warnings)
 
 
@@ -384,11 +372,11 @@ def test_estimate_far_from_the_reported_prompt_size_is_flagged(
 
 
 def test_stream_yields_tokens_then_holds_the_answer(
-    settings: Settings, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+    corpus: Settings, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     llm = ScriptedLLM("The station owns two boats [1].")
     install_llm(monkeypatch, lambda s, backend: llm, lambda s: ("gguf", "Ollama is down"))
-    stream = ask(QUESTION, settings, stream=True, embedder=emb)
+    stream = ask(QUESTION, corpus, stream=True, embedder=emb)
     assert isinstance(stream, AnswerStream)
     pieces = list(stream)
     assert pieces == ["The", " station", " owns", " two", " boats", " [1]."]
@@ -417,9 +405,9 @@ class SlowLLM(ScriptedLLM):
         return Completion("", self.model, self.backend, TokenUsage(), 0.0, None, "stop")
 
 
-def test_interrupting_a_stream_stops_the_model(settings: Settings, emb: HashEmbedder) -> None:
+def test_interrupting_a_stream_stops_the_model(corpus: Settings, emb: HashEmbedder) -> None:
     llm = SlowLLM()
-    stream = ask(QUESTION, settings, stream=True, llm=llm, embedder=emb)
+    stream = ask(QUESTION, corpus, stream=True, llm=llm, embedder=emb)
     pieces = iter(stream)
     assert next(pieces) == "word"  # the answer starts at its first word
     with pytest.raises(KeyboardInterrupt):
@@ -433,12 +421,12 @@ def test_interrupting_a_stream_stops_the_model(settings: Settings, emb: HashEmbe
 
 
 def test_a_failing_model_raises_on_the_iterating_thread(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     def fail(messages: Sequence[Message]) -> str:
         raise LLMError("the model fell over")
 
-    stream = ask(QUESTION, settings, stream=True, llm=ScriptedLLM(fail), embedder=emb)
+    stream = ask(QUESTION, corpus, stream=True, llm=ScriptedLLM(fail), embedder=emb)
     with pytest.raises(LLMError, match="fell over"):
         list(stream)
 
@@ -447,14 +435,14 @@ def test_a_failing_model_raises_on_the_iterating_thread(
 
 
 def test_compare_runs_both_and_marks_supported_sentences(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     # in-process backends run one after the other: baseline first
     llm = ScriptedLLM(
         "The station has 5 boats. Penguins live in Antarctica.",
         f"{BOATS} [1]",
     )
-    result = compare(QUESTION, settings, llm=llm, embedder=emb)
+    result = compare(QUESTION, corpus, llm=llm, embedder=emb)
     assert len(llm.calls) == 2 and "Sources" not in user_text(llm, 0)
     assert result.rag.citations[0].n == 1 and result.hits == result.rag.hits
     assert [m.status for m in result.rag_support] == ["supported"]
@@ -467,7 +455,7 @@ def test_compare_runs_both_and_marks_supported_sentences(
     assert json.loads(result.to_json())["rag"]["citations"][0]["n"] == 1
 
 
-def test_compare_asks_a_served_model_concurrently(settings: Settings, emb: HashEmbedder) -> None:
+def test_compare_asks_a_served_model_concurrently(corpus: Settings, emb: HashEmbedder) -> None:
     threads: set[str] = set()
     both_in = threading.Barrier(2, timeout=5)  # broken (an error) unless the calls overlap
 
@@ -477,7 +465,7 @@ def test_compare_asks_a_served_model_concurrently(settings: Settings, emb: HashE
         return f"{BOATS} [1]" if "Sources:" in messages[-1].content else "No idea."
 
     llm = ScriptedLLM(default=reply, backend="ollama")
-    result = compare(QUESTION, settings, llm=llm, embedder=emb)
+    result = compare(QUESTION, corpus, llm=llm, embedder=emb)
     assert result.baseline.text == "No idea." and result.rag.citations
     assert len(threads) == 2 and all(t.startswith("docqa-compare") for t in threads)
 
@@ -496,24 +484,24 @@ class FailingBaselineLLM(SlowLLM):
         return super().chat(messages, on_token=on_token)
 
 
-def test_a_failing_call_in_compare_stops_the_other(settings: Settings, emb: HashEmbedder) -> None:
+def test_a_failing_call_in_compare_stops_the_other(corpus: Settings, emb: HashEmbedder) -> None:
     llm = FailingBaselineLLM()
     with pytest.raises(LLMError, match="baseline failed"):
-        compare(QUESTION, settings, llm=llm, embedder=emb)
+        compare(QUESTION, corpus, llm=llm, embedder=emb)
     assert llm.produced < 500
 
 
 def test_compare_with_nothing_relevant_still_asks_the_baseline(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     llm = ScriptedLLM("Two, I think.")
-    result = compare(QUESTION, settings.with_(relevance_floor=0.99), llm=llm, embedder=emb)
+    result = compare(QUESTION, corpus.with_(relevance_floor=0.99), llm=llm, embedder=emb)
     assert result.rag.abstained and len(llm.calls) == 1 and result.hits == ()
     assert [m.status for m in result.baseline_support] == ["unsupported"]
 
 
-def test_answer_records_render(settings: Settings, emb: HashEmbedder) -> None:
-    answer = ask(QUESTION, settings, llm=ScriptedLLM("Two boats [1]."), embedder=emb)
+def test_answer_records_render(corpus: Settings, emb: HashEmbedder) -> None:
+    answer = ask(QUESTION, corpus, llm=ScriptedLLM("Two boats [1]."), embedder=emb)
     data = json.loads(answer.to_json())
     assert data["citations"][0]["file"].endswith("boats.md") and data["abstained"] is False
     assert set(data["timings"]) == {"retrieval_s", "llm_s", "first_token_s", "total_s"}
@@ -531,9 +519,9 @@ def _numbered(messages: Sequence[Message]) -> dict[str, int]:
 
 
 def test_a_sentence_left_uncited_gets_the_source_that_backs_it(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
-    answer = ask(QUESTION, settings, llm=ScriptedLLM(BOATS), embedder=emb)
+    answer = ask(QUESTION, corpus, llm=ScriptedLLM(BOATS), embedder=emb)
     boats = next(n for n, h in enumerate(answer.hits, 1) if h.file.endswith("boats.md"))
     assert [(c.n, c.attributed) for c in answer.citations] == [(boats, True)] == [(1, True)]
     # docqa writes the marker the model left out, at the end of the sentence
@@ -545,13 +533,13 @@ def test_a_sentence_left_uncited_gets_the_source_that_backs_it(
 
 
 def test_a_citation_to_a_source_the_sentence_is_not_about_is_dropped_and_said(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     def reply(messages: Sequence[Message]) -> str:
         n = _numbered(messages)
         return f"The cold room is kept at 4 degrees [{n['cold.md']}]. {BOATS} [{n['safety.txt']}]"
 
-    answer = ask(QUESTION, settings, llm=ScriptedLLM(reply), embedder=emb)
+    answer = ask(QUESTION, corpus, llm=ScriptedLLM(reply), embedder=emb)
     n = {h.file.rsplit("/", 1)[-1]: i for i, h in enumerate(answer.hits, 1)}
     # [cold] is kept as the model gave it; the boats sentence is re-pointed to the source
     # that backs it, and [safety] is named as left out
@@ -567,17 +555,17 @@ def test_a_citation_to_a_source_the_sentence_is_not_about_is_dropped_and_said(
 
 
 def test_a_sentence_with_a_number_no_source_has_gets_no_source(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     altered = BOATS.replace("90 hp", "95 hp")
-    answer = ask(QUESTION, settings, llm=ScriptedLLM(altered), embedder=emb)
+    answer = ask(QUESTION, corpus, llm=ScriptedLLM(altered), embedder=emb)
     assert answer.citations == () and not answer.abstained
 
 
 def test_citations_are_taken_as_given_when_checking_is_off(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
-    off = settings.model_copy(update={"check_citations": False})
+    off = corpus.model_copy(update={"check_citations": False})
     answer = ask(QUESTION, off, llm=ScriptedLLM(BOATS), embedder=emb)
     assert answer.citations == ()
 

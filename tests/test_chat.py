@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from docqa import prompts, retrieval
-from docqa.api import Chat, ingest
+from docqa.api import Chat
 from docqa.config import Settings
 from docqa.llm import Message
 from docqa.types import Hit
 
-from .fakes import HashEmbedder, ScriptedLLM, install_llm
-
-BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
-COLD = "The cold room is kept at 4 degrees. Unlabelled samples are discarded every Friday."
-
-
-@pytest.fixture
-def emb() -> HashEmbedder:
-    return HashEmbedder()
-
-
-@pytest.fixture
-def settings(tmp_path: Path, emb: HashEmbedder) -> Settings:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "boats.md").write_text(f"# Boats\n\n{BOATS}\n")
-    (docs / "cold.md").write_text(f"# Cold room\n\n{COLD}\n")
-    s = Settings(store=tmp_path / "store", relevance_floor=0.0, top_k=2, max_tokens=16)
-    ingest(docs, s, embedder=emb)
-    return s
+from .fakes import BOATS, HashEmbedder, ScriptedLLM, install_llm
 
 
 @pytest.fixture
@@ -51,14 +31,14 @@ def queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_follow_up_is_condensed_for_retrieval_and_answered_with_history(
-    settings: Settings, emb: HashEmbedder, queries: list[str]
+    corpus: Settings, emb: HashEmbedder, queries: list[str]
 ) -> None:
     llm = ScriptedLLM(
         "The station owns two boats [1].",
         "What engine does the Goéland launch have?",  # the condense call
         "A 90 hp engine [1].",
     )
-    with Chat(settings, llm=llm, embedder=emb) as chat:
+    with Chat(corpus, llm=llm, embedder=emb) as chat:
         first = chat.ask("How many boats does the station own?")
         second = chat.ask("What engine does it have?")
     assert len(llm.calls) == 3  # no condense call on the first turn
@@ -83,11 +63,11 @@ def test_follow_up_is_condensed_for_retrieval_and_answered_with_history(
 
 
 def test_condensed_question_is_cleaned_and_an_empty_one_falls_back(
-    settings: Settings, emb: HashEmbedder, queries: list[str]
+    corpus: Settings, emb: HashEmbedder, queries: list[str]
 ) -> None:
     llm = ScriptedLLM("Two [1].", 'Standalone question: "How cold is the cold room?"\n', "4 [2].")
     llm.enqueue("\n\n", "Sure [1].")
-    chat = Chat(settings, llm=llm, embedder=emb)
+    chat = Chat(corpus, llm=llm, embedder=emb)
     chat.ask("How many boats?")
     chat.ask("And the room?")
     chat.ask("Really?")
@@ -95,7 +75,7 @@ def test_condensed_question_is_cleaned_and_an_empty_one_falls_back(
 
 
 def test_history_is_bounded_by_the_budget_oldest_turns_first(
-    settings: Settings, emb: HashEmbedder
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
     long_answer = "word " * 150  # 150 tokens for the word-counting fake
 
@@ -103,7 +83,7 @@ def test_history_is_bounded_by_the_budget_oldest_turns_first(
         return "Same question." if messages[0].content == prompts.CONDENSE_SYSTEM else long_answer
 
     llm = ScriptedLLM(default=reply, context_window=900)
-    chat = Chat(settings, llm=llm, embedder=emb)
+    chat = Chat(corpus, llm=llm, embedder=emb)
     answers = [chat.ask(f"Question number {i} about boats?") for i in range(6)]
     last_prompt = llm.calls[-1]
     history = [m for m in last_prompt[1:-1]]
@@ -116,9 +96,9 @@ def test_history_is_bounded_by_the_budget_oldest_turns_first(
     assert chat.history == [] and chat.last_query is None
 
 
-def test_streamed_turn_is_remembered_once_complete(settings: Settings, emb: HashEmbedder) -> None:
+def test_streamed_turn_is_remembered_once_complete(corpus: Settings, emb: HashEmbedder) -> None:
     llm = ScriptedLLM("Two boats [1].")
-    chat = Chat(settings, llm=llm, embedder=emb)
+    chat = Chat(corpus, llm=llm, embedder=emb)
     stream = chat.ask("How many boats?", stream=True)
     assert chat.history == []
     assert "".join(stream) == "Two boats [1]."
@@ -126,7 +106,7 @@ def test_streamed_turn_is_remembered_once_complete(settings: Settings, emb: Hash
 
 
 def test_chat_builds_and_closes_its_own_model(
-    settings: Settings, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+    corpus: Settings, emb: HashEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
     llm = ScriptedLLM("Two [1].", "How many boats?", "Two [1].")
@@ -137,19 +117,78 @@ def test_chat_builds_and_closes_its_own_model(
         return llm
 
     install_llm(monkeypatch, make, lambda s: ("gguf", "fell back"))
-    with Chat(settings, embedder=emb) as chat:
+    with Chat(corpus, embedder=emb) as chat:
         assert chat.ask("How many boats?").warnings[0] == "fell back"
         assert chat.ask("Sure?").warnings[0] == "fell back"
     assert built == ["gguf"] and llm.closed
 
 
 def test_a_rewrite_that_finds_nothing_falls_back_on_the_previous_question(
-    settings: Settings, emb: HashEmbedder, queries: list[str]
+    corpus: Settings, emb: HashEmbedder, queries: list[str]
 ) -> None:
     llm = ScriptedLLM("Two [1].", "Really?", "Yes [1].")  # a weak model echoes the follow-up
-    chat = Chat(settings.with_(relevance_floor=0.1), llm=llm, embedder=emb)
+    chat = Chat(corpus.with_(relevance_floor=0.1), llm=llm, embedder=emb)
     chat.ask("How many boats does the station own?")
     answer = chat.ask("Really?")
     both = "How many boats does the station own? Really?"
     assert queries[1:] == ["Really?", both] and chat.last_query == both
     assert not answer.abstained and BOATS in llm.calls[-1][-1].content
+
+
+def test_a_client_conversation_is_built_from_its_messages(
+    corpus: Settings, emb: HashEmbedder
+) -> None:
+    """System text joins docqa's rules, earlier answers lose their Sources block and [n] markers,
+    and the last user message is the question."""
+    from dataclasses import dataclass
+
+    from docqa.answering import Conversation
+    from docqa.session import Session
+
+    @dataclass(frozen=True)
+    class Said:
+        role: str
+        content: str
+
+    llm = ScriptedLLM("What engine does the Goéland have?", "A 90 hp engine [1].")
+    messages = [
+        Said("system", "Answer like a pirate."),
+        Said("user", "How many boats?"),
+        Said("assistant", "Two boats [1].\n\nSources:\n1. [boats.md](http://x/documents/1)"),
+        Said("tool", "ignored"),
+        Said("user", "  What engine?  "),
+    ]
+    with Session(corpus, embedder=emb, llm=llm) as session:
+        chat, question = Conversation.from_messages(session.answerer(), messages)
+        assert question == "What engine?"
+        earlier = [Message("user", "How many boats?"), Message("assistant", "Two boats.")]
+        assert chat.history == earlier
+        chat.ask(question)
+        answer_prompt = llm.calls[-1]
+        assert answer_prompt[0].content.startswith(prompts.RAG_SYSTEM)
+        assert answer_prompt[0].content.endswith("Answer like a pirate.")
+        for bad in ([Said("user", "hi"), Said("assistant", "hello")], [Said("user", " ")], []):
+            with pytest.raises(ValueError, match="the last message must be the user's question"):
+                Conversation.from_messages(session.answerer(), bad)
+
+
+def test_the_baseline_of_a_conversation_holds_the_turns_that_fit(
+    corpus: Settings, emb: HashEmbedder
+) -> None:
+    from docqa.answering import Conversation
+    from docqa.session import Session
+
+    llm = ScriptedLLM("Probably two.", context_window=120)
+    history = [Message("user", f"question {n} " * 5) for n in range(4)]
+    with Session(corpus.with_(max_tokens=8), embedder=emb, llm=llm) as session:
+        chat = Conversation(session.answerer(), history=history)
+        answer = chat.baseline("How many boats?")
+    prompt = llm.calls[-1]
+    assert prompt[0].content.startswith(prompts.BASELINE_SYSTEM)
+    assert prompt[-1] == Message("user", "How many boats?")
+    kept = prompt[1:-1]
+    assert kept and kept == history[len(history) - len(kept) :]  # the newest turns, in order
+    assert len(kept) < len(history)
+    assert any("oldest messages of the conversation" in w for w in answer.warnings)
+    turn = [Message("user", "How many boats?"), Message("assistant", "Probably two.")]
+    assert chat.history[-2:] == turn

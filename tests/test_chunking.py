@@ -59,8 +59,10 @@ def full_len(tokenizer: Tokenizer, chunk: Chunk, prefix: str = "") -> int:
 def test_real_pdf_chunks_fit_and_cover(curated: Path, tokenizer: Tokenizer, name: str) -> None:
     sections = pdf_sections(curated / name)
     chunker = Chunker(tokenizer, ChunkSpec(max_tokens=256, target=200, overlap=32))
+    assert sum(bool(s.text.strip()) for s in sections) > 10
     for section in sections:
         chunks = [c for c in chunker.chunk([section])]
+        assert chunks or not section.text.strip(), f"page {section.page} gave no chunk"
         assert all(full_len(tokenizer, c) <= 200 for c in chunks)
         assert covered(section, chunks), f"page {section.page} lost text"
         assert all(c.page == section.page for c in chunks)
@@ -88,6 +90,7 @@ def test_heading_and_prefix_count_toward_the_budget(tokenizer: Tokenizer) -> Non
     text = "This sentence is short. " * 300
     spec = ChunkSpec(max_tokens=128, target=128, prefix="passage: ")
     chunks = Chunker(tokenizer, spec).chunk([Section(text, heading=heading)])
+    assert len(chunks) > 1
     assert all(full_len(tokenizer, c, "passage: ") <= 128 for c in chunks)
     assert all(c.heading == heading for c in chunks)
 
@@ -96,6 +99,7 @@ def test_overlap_repeats_trailing_sentences(tokenizer: Tokenizer) -> None:
     text = " ".join(f"Sentence number {i} says something." for i in range(200))
     with_overlap = Chunker(tokenizer, ChunkSpec(256, 64, overlap=20)).chunk([Section(text)])
     without = Chunker(tokenizer, ChunkSpec(256, 64, overlap=0)).chunk([Section(text)])
+    assert len(with_overlap) > 1 and len(without) > 1
     assert all(a.end > b.start for a, b in zip(with_overlap, with_overlap[1:], strict=False))
     assert all(a.end == b.start for a, b in zip(without, without[1:], strict=False))
     assert len(with_overlap) > len(without)
@@ -104,6 +108,7 @@ def test_overlap_repeats_trailing_sentences(tokenizer: Tokenizer) -> None:
 def test_sentence_boundaries_are_respected(tokenizer: Tokenizer) -> None:
     text = " ".join(f"Sentence {i} is here." for i in range(100))
     chunks = Chunker(tokenizer, ChunkSpec(256, 50)).chunk([Section(text)])
+    assert len(chunks) > 1
     assert all(c.text.rstrip().endswith(".") for c in chunks)
 
 
@@ -182,4 +187,5 @@ def test_ordinary_text_chunks_are_unchanged_by_the_run_rule(tokenizer: Tokenizer
     # a 100-character word is still one WordPiece word: cut only beyond that
     text = " ".join(f"Sentence {i} has a {'x' * 100} in it." for i in range(60))
     chunks = Chunker(tokenizer, ChunkSpec(256, 100)).chunk([Section(text)])
+    assert len(chunks) > 1
     assert all(c.text.rstrip().endswith(".") for c in chunks)

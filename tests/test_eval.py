@@ -143,7 +143,7 @@ def test_retrieval_only_needs_no_llm(store: Path, tmp_path: Path, llm: ScriptedL
     assert boats.judged_by == "sources" and boats.retrieval["bm25"].rank == 1
     assert boats.retrieval["bm25"].n_relevant == 1
     assert cold.judged_by == "answer" and cold.retrieval["bm25"].hit == 1.0
-    assert cold.retrieval["bm25"].n_relevant == 1  # the one chunk of cold.txt holds it
+    assert cold.retrieval["bm25"].n_relevant == 1  # the one chunk of cold.md holds it
     assert gil.retrieval == {} and gil.rag is None
     (summary,) = report.retrieval()
     assert (summary.questions, summary.hit_rate, summary.mrr) == (2, 1.0, 1.0)
@@ -160,7 +160,7 @@ def test_answers_baseline_versus_rag(store: Path, tmp_path: Path, llm: ScriptedL
     assert boats.rag.f1 is not None and boats.baseline.f1 is not None
     assert boats.rag.f1 > boats.baseline.f1
     assert boats.rag.citations == 1 and boats.rag.citation_precision == 1.0
-    # [1] is the cold.txt chunk, [2] another file's: half of the cited chunks hold the answer
+    # [1] is the cold.md chunk, [2] another file's: half of the cited chunks hold the answer
     assert cold.rag is not None and cold.rag.citation_precision == 0.5
     assert gil.rag is not None and gil.rag.abstained and gil.rag.f1 is None
     assert gil.baseline is not None and not gil.baseline.abstained

@@ -34,11 +34,6 @@ def folder(tmp_path: Path) -> Path:
     return data
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(store=tmp_path / "store")
-
-
 def points(settings: Settings) -> dict[str, dict[str, object]]:
     store = open_store(settings, settings.store)  # type: ignore[arg-type]
     try:

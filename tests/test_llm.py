@@ -511,3 +511,45 @@ def test_explicit_backends_are_not_probed(httpx_mock: HTTPXMock) -> None:
 def test_unknown_backend_name() -> None:
     with pytest.raises(ConfigError, match="unknown LLM backend"):
         make_llm(Settings(), backend="claude")
+
+
+# --- model listing -----------------------------------------------------------------------------
+
+
+def test_ollama_lists_its_pulled_models() -> None:
+    from .ollama_server import OllamaTestServer
+
+    with (
+        OllamaTestServer(None, model="smollm2") as server,
+        OllamaLLM(Settings(llm="ollama", llm_url=server.url, model="smollm2")) as llm,
+    ):
+        assert llm.list_models() == ["smollm2:latest"]
+    assert server.received == []  # a GET: nothing to record, nothing generated
+
+
+def test_ollama_lists_nothing_when_refused(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_exception(httpx.ConnectError("refused"), url=f"{OLLAMA}/api/tags")
+    with OllamaLLM(Settings(llm="ollama")) as llm:
+        assert llm.list_models() == []
+
+
+def test_openai_lists_the_server_ids_with_its_key(httpx_mock: HTTPXMock) -> None:
+    body = {"object": "list", "data": [{"id": "qwen2.5-7b"}, {"id": "llama-3.2-3b"}, {"x": 1}]}
+    httpx_mock.add_response(
+        method="GET",
+        url=f"{OPENAI}/models",
+        json=body,
+        match_headers={"Authorization": "Bearer sk-local"},
+    )
+    settings = Settings(llm="openai", llm_url=OPENAI, model="qwen2.5-7b", llm_api_key="sk-local")
+    with OpenAILLM(settings) as llm:
+        assert llm.list_models() == ["qwen2.5-7b", "llama-3.2-3b"]
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_openai_lists_nothing_from_a_server_without_a_listing(
+    httpx_mock: HTTPXMock, status: int
+) -> None:
+    httpx_mock.add_response(method="GET", url=f"{OPENAI}/models", status_code=status, text="no")
+    with OpenAILLM(Settings(llm="openai", llm_url=OPENAI, model="m")) as llm:
+        assert llm.list_models() == []

@@ -57,16 +57,16 @@ class ScriptedLLM:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(settings: Settings, tmp_path: Path, emb: HashEmbedder) -> Settings:
+    """The shared settings over a guide with nested headings and a text file; two sources."""
     folder = tmp_path / "data"
     (folder / "guide").mkdir(parents=True)
     (folder / "guide" / "boats.md").write_text(
         "# Boats\n\n## Launch\n\nThe launch has a 90 hp outboard engine and seats six.\n"
     )
     (folder / "badges.txt").write_text("Badges are issued by the office on the first day.\n")
-    settings = Settings(store=tmp_path / "store", relevance_floor=0.0, top_k=2)
-    ingest(folder, settings, embedder=HashEmbedder())
-    return settings
+    ingest(folder, settings, embedder=emb)
+    return settings.with_(top_k=2)
 
 
 @pytest.fixture(autouse=True)

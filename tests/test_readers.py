@@ -71,4 +71,4 @@ def test_search_and_status_answer_throughout_an_ingest(tmp_path: Path) -> None:
     # Readers searching back to back do not starve the writer (alone it takes ~3 s here).
     assert time.monotonic() - started < 60
     seen, count = versions(store)
-    assert all(v == {"new"} for v in seen.values()) and count == before
+    assert seen and all(v == {"new"} for v in seen.values()) and count == before

@@ -1,4 +1,5 @@
-"""The README stays true: its settings table is current and it gives the two set-up commands."""
+"""The README stays true: its settings table is current, it gives the two set-up commands, and no
+merge left its conflict markers in it."""
 
 from __future__ import annotations
 
@@ -26,3 +27,9 @@ def test_readme_gives_two_setup_commands() -> None:
     block = readme.split("## Two commands", 1)[1].split("```", 2)[1]
     commands = [line.split("#")[0].strip() for line in block.splitlines()[1:] if line.strip()]
     assert commands == ["make demo", "make test"]
+
+
+def test_readme_holds_no_merge_conflict() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    markers = re.findall(r"^(?:<{7}|={7}|>{7})(?: .*)?$", readme, re.M)
+    assert not markers, f"README.md holds an unresolved merge conflict: {markers}"

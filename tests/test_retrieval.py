@@ -47,11 +47,6 @@ def folder(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(store=tmp_path / "store", relevance_floor=0.0)
-
-
 @pytest.fixture(params=["edge", "server"])
 def store(request: pytest.FixtureRequest, folder: Path, settings: Settings) -> Iterator[Store]:
     """The folder ingested into Qdrant Edge, or into qdrant-client ``:memory:``."""
@@ -91,7 +86,7 @@ def test_distinctive_question_ranks_its_chunk_first(store: Store, settings: Sett
 def test_hits_carry_their_dense_cosine(store: Store, settings: Settings) -> None:
     emb = HashEmbedder()
     hits = search("samples cold room degrees", settings, embedder=emb, store=store)
-    assert all(h.dense_score is not None and -1.0 <= h.dense_score <= 1.0 for h in hits)
+    assert hits and all(h.dense_score is not None and -1.0 <= h.dense_score <= 1.0 for h in hits)
     assert hits[0].dense_score == max(h.dense_score or 0.0 for h in hits)
 
 
@@ -259,7 +254,7 @@ def test_rerank_reorders_by_the_cross_encoder(
     again = rerank(question, hits, settings.with_(rerank_model=cross_encoder))
     assert [h.chunk_id for h in again] == [h.chunk_id for h in reranked]  # deterministic
     by_id = {h.chunk_id: h.dense_score for h in hits}
-    assert all(h.dense_score == by_id[h.chunk_id] for h in reranked)  # the floor still applies
+    assert reranked and all(h.dense_score == by_id[h.chunk_id] for h in reranked)  # floor applies
 
 
 def test_search_reranks_a_larger_pool(

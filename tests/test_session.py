@@ -8,27 +8,20 @@ from pathlib import Path
 import pytest
 
 import docqa
-from docqa import factories
-from docqa import session as sessions
 from docqa.config import Settings
 from docqa.errors import NoStoreError, StoreLockedError
 from docqa.session import Session, get_session
-from docqa.stores import EdgeStore, Store
+from docqa.stores import EdgeStore, Store, open_store
 
-from .fakes import HashEmbedder, ScriptedLLM, install_factories, install_hash_embedder, install_llm
-
-BOATS = "The station owns two boats: the Goéland and the Pétrel."
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "boats.md").write_text(f"# Boats\n\n{BOATS}\n")
-    (docs / "cold.txt").write_text("The cold room is kept at 4 degrees.\n")
-    s = Settings(store=tmp_path / "store", relevance_floor=0.0)
-    docqa.ingest(docs, s, embedder=HashEmbedder())
-    return s
+from .fakes import (
+    HashEmbedder,
+    ScriptedLLM,
+    factories_with,
+    hash_embedder,
+    install_factories,
+    install_llm,
+    scripted_llm,
+)
 
 
 def _locked(folder: Path) -> bool:
@@ -41,69 +34,67 @@ def _locked(folder: Path) -> bool:
 
 
 def test_consecutive_searches_build_the_embedder_once_and_open_the_store_once(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    corpus: Settings,
 ) -> None:
     built: list[HashEmbedder] = []
     opened: list[Path] = []
-    real_open = factories.active.open_store
 
     def make(s: Settings) -> HashEmbedder:
         built.append(HashEmbedder())
         return built[-1]
 
-    def open_store(s: Settings, folder: Path) -> Store:
+    def opener(s: Settings, folder: Path, *, writer: bool = False) -> Store:
         opened.append(folder)
-        return real_open(s, folder)
+        return open_store(s, folder, writer=writer)
 
-    install_factories(monkeypatch, make_embedder=make, open_store=open_store)
-    first = docqa.search("how many boats", settings)
-    second = docqa.search("cold room degrees", settings)
-    assert Path(first[0].file).name == "boats.md" and Path(second[0].file).name == "cold.txt"
+    made = factories_with(make_embedder=make, open_store=opener)
+    with Session(corpus, factories=made) as session:
+        first = session.search("how many boats")
+        second = session.search("cold room degrees")
+    assert Path(first[0].file).name == "boats.md" and Path(second[0].file).name == "cold.md"
     assert len(built) == 1 and built[0].calls == 2
-    assert opened == [settings.store]
+    assert opened == [corpus.store]
 
 
 def test_the_embedded_store_is_released_after_the_idle_time(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    corpus: Settings, emb: HashEmbedder
 ) -> None:
-    install_factories(monkeypatch, make_embedder=lambda s: HashEmbedder())
-    monkeypatch.setattr(sessions, "STORE_IDLE_S", 0.3)
-    assert settings.store is not None
-    docqa.search("boats", settings)
+    assert corpus.store is not None
+    session = Session(corpus, factories=factories_with(**hash_embedder(emb)), store_idle_s=0.3)
+    session.search("boats")
     deadline = time.monotonic() + 20
-    while _locked(settings.store):  # another EdgeStore on the folder can open once released
+    while _locked(corpus.store):  # another EdgeStore on the folder can open once released
         assert time.monotonic() < deadline, "the session never released the store"
         time.sleep(0.1)
-    docqa.search("boats", settings)  # and the session opens it again when asked
+    assert session.search("boats")  # and the session opens it again when asked
+    session.close()
 
 
-def test_ingest_lets_go_of_the_store_when_it_returns(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    install_hash_embedder(monkeypatch)
-    monkeypatch.setattr(sessions, "STORE_IDLE_S", 60)
-    assert settings.store is not None
-    docqa.search("boats", settings)
-    assert _locked(settings.store)  # a search keeps it for the next call
-    docqa.ingest(settings.store.parent / "docs", settings)
-    assert not _locked(settings.store)  # an ingest is done: another process may write now
+def test_ingest_lets_go_of_the_store_when_it_returns(corpus: Settings, emb: HashEmbedder) -> None:
+    assert corpus.store is not None
+    made = factories_with(**hash_embedder(emb))
+    with Session(corpus, factories=made, store_idle_s=60) as session:
+        session.search("boats")
+        assert _locked(corpus.store)  # a search keeps it for the next call
+        session.ingest(corpus.store.parent / "docs")
+        assert not _locked(corpus.store)  # an ingest is done: another process may write now
 
 
 def test_a_session_holds_the_store_while_calls_come_and_lets_go_at_close(
-    settings: Settings,
+    corpus: Settings,
 ) -> None:
-    assert settings.store is not None
-    session = Session(settings, embedder=HashEmbedder(), store_idle_s=60)
+    assert corpus.store is not None
+    session = Session(corpus, embedder=HashEmbedder(), store_idle_s=60)
     session.search("boats")
-    assert _locked(settings.store)
+    assert _locked(corpus.store)
     session.close()
-    assert not _locked(settings.store)
+    assert not _locked(corpus.store)
 
 
-def test_a_given_store_is_used_as_is_and_never_closed(settings: Settings) -> None:
-    assert settings.store is not None
-    with EdgeStore(settings.store) as store:
-        with Session(settings, embedder=HashEmbedder(), store=store) as session:
+def test_a_given_store_is_used_as_is_and_never_closed(corpus: Settings) -> None:
+    assert corpus.store is not None
+    with EdgeStore(corpus.store) as store:
+        with Session(corpus, embedder=HashEmbedder(), store=store) as session:
             with session.open_store() as opened:
                 assert opened is store
             assert session.search("boats")
@@ -111,7 +102,7 @@ def test_a_given_store_is_used_as_is_and_never_closed(settings: Settings) -> Non
 
 
 def test_equal_settings_share_one_session_and_the_llm_is_built_once(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    corpus: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     install_factories(monkeypatch, make_embedder=lambda s: HashEmbedder())
     llm = ScriptedLLM(default="Two boats [1].")
@@ -122,28 +113,26 @@ def test_equal_settings_share_one_session_and_the_llm_is_built_once(
         return llm
 
     install_llm(monkeypatch, make, lambda s: ("gguf", "fell back"))
-    assert get_session(settings) is get_session(settings.with_())
-    first = docqa.ask("How many boats?", settings)
-    second = docqa.ask("How many boats again?", settings)
+    assert get_session(corpus) is get_session(corpus.with_())
+    first = docqa.ask("How many boats?", corpus)
+    second = docqa.ask("How many boats again?", corpus)
     assert built == ["gguf"] and first.warnings[0] == second.warnings[0] == "fell back"
     assert not llm.closed  # kept for the next call
 
 
-def test_llm_for_builds_another_model_of_the_same_backend_once(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_llm_for_builds_another_model_of_the_same_backend_once(corpus: Settings) -> None:
     built: list[tuple[str, str]] = []
 
     def make(s: Settings, backend: str) -> ScriptedLLM:
         built.append((s.model, backend))
         return ScriptedLLM(model=s.model)
 
-    install_llm(monkeypatch, make, lambda s: ("ollama", None))
-    with Session(settings) as session:
+    made = factories_with(**scripted_llm(make, lambda s: ("ollama", None)))
+    with Session(corpus, factories=made) as session:
         assert session.llm_for(None) is session.llm
         other = session.llm_for("qwen2.5")
         assert session.llm_for("qwen2.5") is other and other.model == "qwen2.5"
-    assert built == [(settings.model, "ollama"), ("qwen2.5", "ollama")]
+    assert built == [(corpus.model, "ollama"), ("qwen2.5", "ollama")]
     assert isinstance(other, ScriptedLLM) and other.closed  # the session built it: closed
 
 
@@ -154,3 +143,18 @@ def test_no_store_is_the_one_line_error_and_nothing_is_created(tmp_path: Path) -
     with pytest.raises(docqa.IngestPathError):
         docqa.ingest(tmp_path / "nowhere", settings, embedder=HashEmbedder())
     assert not (tmp_path / "missing").exists()
+
+
+def test_an_answerer_takes_one_request_settings_over_the_same_collaborators(
+    corpus: Settings, emb: HashEmbedder
+) -> None:
+    llm = ScriptedLLM(default="Two boats [1].", model="smollm2.gguf")  # not settings.model
+    with Session(corpus.with_(top_k=2), embedder=emb, llm=llm) as session:
+        assert session.llm_for("smollm2.gguf") is llm  # the name it gives itself: no second one
+        hits, _ = session.answerer(settings=session.settings.with_(top_k=1)).retrieve("boats")
+        assert len(hits) == 1 and len(session.answerer().retrieve("boats")[0]) == 2
+        instructed = session.answerer().with_instructions("Answer like a pirate.")
+        instructed.run(instructed.prepare_baseline("How many boats?"))
+        assert llm.calls[-1][0].content.endswith("Answer like a pirate.")
+        assert instructed.llm is session.llm and instructed.embedder is session.embedder
+        assert session.settings.preset is None  # the session's own settings are untouched

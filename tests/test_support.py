@@ -15,14 +15,13 @@ from docqa.support import (
     strip_citations,
 )
 
-from .fakes import HashEmbedder
+from .fakes import COLD, HashEmbedder
 
 SOURCE = (
     "The station owns two boats: the Goéland, a 6.2-metre aluminium launch with a 90 hp "
     "engine, and the Pétrel, a 4.5-metre inflatable. The Goéland may only leave the harbour "
     "when the wind is below 20 knots."
 )
-COLD = "The cold room is kept at 4 degrees. Unlabelled samples are discarded every Friday."
 
 
 def test_sentences_split_at_punctuation_and_lines_with_citations_glued() -> None:

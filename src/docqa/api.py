@@ -24,11 +24,11 @@ if TYPE_CHECKING:
     from docqa.answering import AnswerStream
     from docqa.embedding import Embedder
     from docqa.evaluation import EvalReport, Progress
-    from docqa.ingestion import Progress as IngestProgress
     from docqa.llm import LLM, Message
     from docqa.stores import SearchMode, Store
     from docqa.types import Answer, Comparison, Hit, IngestReport, StoreStatus
     from docqa.watching import Syncing, Watcher
+    from docqa.writing import Progress as IngestProgress
 
 
 @contextmanager

@@ -1,5 +1,7 @@
 """How a :class:`~docqa.session.Session` builds the collaborators it was not given: the one seam
-through which tests and host applications substitute their own (:data:`active`).
+through which tests and host applications substitute their own, passed as
+``Session(factories=...)``; :data:`active` is what the sessions docqa makes itself (the public
+functions', the CLI's) use.
 
 The defaults import their module on first use, so importing this one loads nothing heavy.
 """
@@ -78,5 +80,6 @@ class Factories:
 
 
 active = Factories()
-"""The factories every session uses, read each time a collaborator is built. Tests swap it:
-``monkeypatch.setattr(docqa.factories, "active", replace(active, make_embedder=...))``."""
+"""The factories of every session made without ``factories=`` (those of ``docqa.ask`` & co. and
+the CLI), read each time a collaborator is built. Tests of those paths swap it
+(``tests.fakes.install_factories``); a session a test makes itself is given its own."""

@@ -5,22 +5,20 @@ embedder loads), removes files gone from under it, parses and chunks the rest, t
 file in the crash-safe order :mod:`docqa.writing` describes. The whole run holds the store's
 writer lock (:mod:`docqa.storedir`), so a second ingest or a ``reset`` fails cleanly instead of
 changing the store under it; the store itself is held only while a file is written
-(:meth:`Run.hold`), so readers keep answering between writes.
+(:meth:`docqa.writing.Run.hold`), so readers keep answering between writes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docqa import embedding, fingerprint, parsing, retrieval, sources, storedir
 from docqa import floor as derived_floor
-from docqa.chunking import Chunker, ChunkSpec
 from docqa.config import Settings
 from docqa.errors import (
     ConfirmationRequired,
@@ -35,6 +33,8 @@ from docqa.sparse import Bm25Encoder
 from docqa.types import IngestEvent, IngestReport
 from docqa.writing import (
     GROUP_CHUNKS,
+    Progress,
+    Run,
     Work,
     clean_orphans,
     file_row,
@@ -49,71 +49,6 @@ if TYPE_CHECKING:
     from docqa.stores import Store
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[IngestEvent], None]
-
-
-@dataclass
-class Run:
-    """Everything one ingest run shares; the embedder loads only when first needed."""
-
-    settings: Settings
-    store: Store
-    manifest: Manifest
-    embedder_factory: Callable[[], Embedder]
-    encoder: Bm25Encoder
-    embedder_id: str
-    on_progress: Progress
-    yes: bool = False
-    confirm: Callable[[str], bool] | None = None
-    _embedder: Embedder | None = None
-    _chunker: Chunker | None = None
-    _base: str | None = None
-    _changing: bool = False
-
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = self.embedder_factory()
-        return self._embedder
-
-    @property
-    def chunker(self) -> Chunker:
-        if self._chunker is None:
-            info = self.embedder.info
-            spec = ChunkSpec(
-                max_tokens=info.max_tokens,
-                target=self.settings.chunk_tokens,
-                overlap=self.settings.chunk_overlap,
-                special_tokens=info.special_tokens,
-                prefix=info.document_prefix,
-            )
-            self._chunker = Chunker(embedding.chunk_tokenizer(info), spec)
-        return self._chunker
-
-    def fingerprint(self, path: Path) -> str:
-        """Everything that changes this file's points, hashed (see :mod:`docqa.fingerprint`)."""
-        if self._base is None:
-            self._base = fingerprint.current(self.settings, self.embedder_id)
-        return fingerprint.file_fingerprint(self.settings, self._base, path)
-
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        """Write to the store in the block, then release it so readers get in between writes."""
-        try:
-            yield
-        except BaseException:
-            with contextlib.suppress(DocqaError):
-                self.store.release()
-            raise
-        self.store.release()
-
-    def changing(self) -> None:
-        """Record, before the first change of this run, that an ingest is changing the store."""
-        if not self._changing:
-            with self.manifest.transaction():
-                self.manifest.set_meta(WRITING, storedir.process_label())
-            self._changing = True
 
 
 def ingest_root(path: str | Path) -> Path:

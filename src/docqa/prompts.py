@@ -99,6 +99,24 @@ def system_prompt(base: str, settings: Settings) -> str:
     return f"{base}\n\n{extra}" if extra else base
 
 
+CLIENT_PRESET = "client"
+"""The preset name under which a conversation's own instructions (a client's system message)
+are added to docqa's."""
+
+
+def with_instructions(settings: Settings, instructions: str) -> Settings:
+    """``settings`` with a conversation's own ``instructions`` added as a preset.
+
+    docqa's answering rules (sources, ``[n]`` citations, abstention) stay first; the configured
+    preset, then the instructions, follow them.
+    """
+    if not instructions.strip():
+        return settings
+    configured = system_prompt("", settings).strip()
+    text = "\n\n".join(p for p in (configured, instructions.strip()) if p)
+    return settings.with_(presets={**settings.presets, CLIENT_PRESET: text}, preset=CLIENT_PRESET)
+
+
 def source_label(hit: Hit) -> str:
     """How a source is named to the model: file name, then page or heading path.
 

@@ -1,6 +1,7 @@
-"""Text, Markdown and HTML of docqa's records: hits, answers, comparisons, ingest reports, store
-status and evaluation reports. The records' ``summary``, ``_repr_markdown_`` and ``_repr_html_``
-(what Jupyter shows) and the CLI's output all come from here.
+"""Text, Markdown and HTML of docqa's records: hits, answers, comparisons, ingest reports and store
+status (an evaluation report draws its own tables, :mod:`docqa.evaluation.report`, with the
+escaping and :data:`Table` shape from here). The records' ``summary``, ``_repr_markdown_`` and
+``_repr_html_`` (what Jupyter shows) and the CLI's output all come from here.
 
 One location format (decided once): ``file p. N`` for a PDF page, else ``file § a > b (line N)``
 with the heading path and the first line when known (:func:`locate`).
@@ -17,7 +18,6 @@ from itertools import zip_longest
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from docqa.evaluation.report import EvalReport
     from docqa.types import (
         Answer,
         Citation,
@@ -329,108 +329,3 @@ def comparison_text(result: Comparison, columns: int) -> str:
     sources = source_lines(result.hits)
     legend = "✓ supported by a source, ~ similar to one"
     return "\n".join([*body, "", *(["Sources:", *sources, ""] if sources else []), legend])
-
-
-# --- evaluation reports --------------------------------------------------------------------
-
-
-def _fmt(now: float | None, before: float | None = None, digits: int = 3) -> str:
-    if now is None:
-        return "—"
-    cell = f"{now:.{digits}f}"
-    if before is not None and round(now - before, digits) != 0:
-        cell += f" ({now - before:+.{digits}f})"
-    return cell
-
-
-def _retrieval_table(report: EvalReport) -> Table:
-    k, previous = report.k, report.previous
-    before = {(s.mode, s.lang): s for s in (previous.retrieval() if previous else [])}
-    rows = []
-    for s in report.retrieval():
-        if not s.questions:
-            continue
-        p = before.get((s.mode, s.lang))
-        rows.append(
-            [s.mode, s.lang, str(s.questions)]
-            + [
-                _fmt(getattr(s, name), getattr(p, name) if p else None)
-                for name in ("hit_rate", "mrr", "ndcg", "recall")
-            ]
-        )
-    header = ["mode", "lang", "questions", f"hit@{k}", f"MRR@{k}", f"nDCG@{k}", f"recall@{k}"]
-    return f"Retrieval (top {k})", header, rows
-
-
-def _answer_table(report: EvalReport) -> Table:
-    previous = report.previous
-    before = {(s.answer, s.lang): s for s in (previous.answers() if previous else [])}
-    names: tuple[str, ...] = ("f1", "content_recall", "citation_precision")
-    names += ("false_abstention", "correct_abstention")
-    rows = []
-    for s in report.answers():
-        p = before.get((s.answer, s.lang))
-        cells = [_fmt(getattr(s, n), getattr(p, n) if p else None) for n in names]
-        latency = _fmt(s.latency_s, p.latency_s if p else None, digits=2)
-        flags = [str(s.mixed), str(s.cited_abstention)]
-        rows.append([s.answer, s.lang, str(s.questions), *cells, *flags, latency])
-    header = ["answer", "lang", "questions", "token F1", "content recall"]
-    header += ["citation precision", "false abstention", "correct abstention"]
-    header += ["mixed", "abstentions citing", "median s"]
-    model = report.config.get("model", "")
-    return f"Answers{f' ({model})' if model else ''}", header, rows
-
-
-def eval_tables(report: EvalReport) -> list[Table]:
-    """The report as tables (title, header, rows), changes since ``previous`` inline."""
-    tables = [_retrieval_table(report)]
-    if any(r.rag is not None for r in report.rows):
-        tables.append(_answer_table(report))
-    return [t for t in tables if t[2]]
-
-
-def _notes(report: EvalReport) -> list[str]:
-    notes = [f"{key}: {value}" for key, value in report.config.items()]
-    if report.previous is not None:
-        notes.append(f"compared with {report.previous.questions_file} (changes in parentheses)")
-        if report.previous.k != report.k:
-            notes.append(f"the earlier run used k={report.previous.k}, this one k={report.k}")
-    return notes
-
-
-def eval_markdown(report: EvalReport) -> str:
-    """The report as Markdown: settings, the retrieval and answer tables, changes, warnings."""
-    # Read in a terminal and saved as a .md file: raw HTML is made inert, but paths keep their
-    # underscores unescaped (nothing in a report comes from the documents' text).
-    title = html.escape(one_line(f"{report.questions_file} ({len(report.rows)} questions)"), False)
-    parts = [f"## docqa eval: {title}"]
-    parts.append("\n".join(f"- {html.escape(n, quote=False)}" for n in _notes(report)))
-    for title, header, rows in eval_tables(report):
-        # the first two columns name the row, the others are numbers (right-aligned)
-        rule = "|---|---|" + "---:|" * (len(header) - 2)
-        lines = [f"| {' | '.join(header)} |", rule]
-        lines += [f"| {' | '.join(r)} |" for r in rows]
-        parts.append(f"### {title}\n\n" + "\n".join(lines))
-    if changes := report.changes():
-        parts.append(
-            "### Changes\n\n" + "\n".join(f"- {html.escape(c, quote=False)}" for c in changes)
-        )
-    if report.warnings:
-        parts.append("\n".join(f"> ⚠ {html.escape(w, quote=False)}" for w in report.warnings))
-    return "\n\n".join(p for p in parts if p) + "\n"
-
-
-def eval_html(report: EvalReport) -> str:
-    """The report as HTML, for notebooks."""
-    title = f"docqa eval: {report.questions_file} ({len(report.rows)} questions)"
-    out = [f"<h4>{html.escape(title)}</h4>"]
-    out.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in _notes(report)) + "</ul>")
-    for name, header, rows in eval_tables(report):
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
-        )
-        out.append(f"<p><b>{html.escape(name)}</b></p><table><tr>{head}</tr>{body}</table>")
-    out += [f"<p>{html.escape(c)}</p>" for c in report.changes()]
-    out += [f"<p><i>⚠ {html.escape(w)}</i></p>" for w in report.warnings]
-    return "".join(out)

@@ -15,8 +15,9 @@ throwaway session instead, closed when the call ends.
     ...     session.search("harbour")
     ...     session.ask("How many boats?")
 
-Collaborators not given are built by :data:`docqa.factories.active`, the one seam through which
-tests (and host applications) substitute their own.
+Collaborators not given are built by the session's :class:`~docqa.factories.Factories`: those
+passed as ``Session(factories=...)`` (how tests and host applications substitute their own), else
+:data:`docqa.factories.active` (the sessions the public functions and the CLI make).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
-from docqa import factories
+from docqa import factories as seam
 from docqa.config import Settings, find_store, store_path
 from docqa.lease import StoreLease
 
@@ -39,12 +40,13 @@ if TYPE_CHECKING:
     from docqa.answering.chat import Conversation
     from docqa.embedding import Embedder
     from docqa.evaluation import EvalOptions, EvalReport
-    from docqa.ingestion import Progress as IngestProgress
+    from docqa.factories import Factories
     from docqa.llm import LLM, Message
     from docqa.manifest import Manifest
     from docqa.stores import SearchMode, Store
     from docqa.types import Answer, Comparison, Hit, IngestReport, StoreStatus
     from docqa.watching import Syncing, Watcher
+    from docqa.writing import Progress as IngestProgress
 
 STORE_IDLE_S = 2.0
 """Seconds a cached session keeps the embedded store open after its last use."""
@@ -66,6 +68,8 @@ class Session:
         store: Store to use instead of the one the settings name (left open).
         store_idle_s: Seconds the embedded store stays open after its last use; ``0`` closes it
             after each use (``None``: :data:`STORE_IDLE_S`).
+        factories: How to build what was not given (``None``: :data:`docqa.factories.active`,
+            read when each is built).
     """
 
     def __init__(
@@ -76,9 +80,11 @@ class Session:
         llm: LLM | None = None,
         store: Store | None = None,
         store_idle_s: float | None = None,
+        factories: Factories | None = None,
     ) -> None:
         """Keep the settings and what was given; nothing is loaded yet."""
         self.settings = settings or Settings()
+        self._factories = factories
         self.backend_warning: str | None = None
         self._lock = threading.RLock()
         self._embedder, self._given_embedder = embedder, embedder is not None
@@ -96,6 +102,11 @@ class Session:
     # --- collaborators ---------------------------------------------------------------------
 
     @property
+    def factories(self) -> Factories:
+        """How this session builds what it was not given."""
+        return self._factories if self._factories is not None else seam.active
+
+    @property
     def store_dir(self) -> Path:
         """The store folder, found once.
 
@@ -107,7 +118,8 @@ class Session:
                 self._store_dir = store_path(self.settings, create=False)
             return self._store_dir
 
-    def _create_store_dir(self) -> Path:
+    def make_store_dir(self) -> Path:
+        """The store folder, made (and marked) when there is none."""
         with self._lock:
             if self._store_dir is None:
                 self._store_dir = store_path(self.settings, create=True)
@@ -118,7 +130,7 @@ class Session:
         """The embedder, loaded on first use."""
         with self._lock:
             if self._embedder is None:
-                self._embedder = factories.active.make_embedder(self.settings)
+                self._embedder = self.factories.make_embedder(self.settings)
             return self._embedder
 
     def embedder_identity(self) -> tuple[str, int, str]:
@@ -127,16 +139,14 @@ class Session:
             if self._embedder is not None:
                 info = self._embedder.info
                 return info.name, info.dim, self._embedder.id
-        return factories.active.embedder_identity(self.settings)
+        return self.factories.embedder_identity(self.settings)
 
     @property
     def backend(self) -> str:
         """The LLM backend the settings resolve to (probed once); sets :attr:`backend_warning`."""
         with self._lock:
             if self._backend is None:
-                self._backend, self.backend_warning = factories.active.resolve_backend(
-                    self.settings
-                )
+                self._backend, self.backend_warning = self.factories.resolve_backend(self.settings)
             return self._backend
 
     @property
@@ -144,23 +154,25 @@ class Session:
         """The language model, built on first use (``auto`` probes for Ollama once)."""
         with self._lock:
             if self._llm is None:
-                self._llm = factories.active.make_llm(self.settings, self.backend)
+                self._llm = self.factories.make_llm(self.settings, self.backend)
             return self._llm
 
     def llm_for(self, model: str | None) -> LLM:
-        """The same backend with another model (a model picker); ``None``: :attr:`llm`."""
-        if model is None or model == self.settings.model:
+        """The same backend with another model (a model picker); ``None``, the configured model
+        or the name the built :attr:`llm` gives itself (a GGUF file's): :attr:`llm`."""
+        built = self._llm.model if self._llm is not None else None
+        if model is None or model in (self.settings.model, built):
             return self.llm
         with self._lock:
             if model not in self._named:
                 backend = self.backend
-                self._named[model] = factories.active.make_llm(
+                self._named[model] = self.factories.make_llm(
                     self.settings.with_(model=model), backend
                 )
             return self._named[model]
 
     def _open_store(self) -> Store:
-        return factories.active.open_store(self.settings, self.store_dir)
+        return self.factories.open_store(self.settings, self.store_dir)
 
     @contextmanager
     def open_store(self) -> Iterator[Store]:
@@ -177,7 +189,7 @@ class Session:
         """The store's manifest, open for the ``with`` block (``create``: make the store)."""
         from docqa.manifest import Manifest
 
-        manifest = Manifest(self._create_store_dir() if create else self.store_dir)
+        manifest = Manifest(self.make_store_dir() if create else self.store_dir)
         try:
             yield manifest
         finally:
@@ -215,11 +227,19 @@ class Session:
                 question, settings, store, embedder, k=k, mode=mode, paths=paths, where=where
             )
 
-    def answerer(self, files: Sequence[str] | None = None, model: str | None = None) -> Answerer:
-        """The answering pipeline over this session (``model``: another model of the backend)."""
+    def answerer(
+        self,
+        files: Sequence[str] | None = None,
+        model: str | None = None,
+        *,
+        settings: Settings | None = None,
+    ) -> Answerer:
+        """The answering pipeline over this session (``model``: another model of the backend;
+        ``settings``: one request's, for its prompts and retrieval, with the same collaborators)."""
         from docqa.answering import Answerer
 
-        return Answerer(self, files=files, llm=None if model is None else self.llm_for(model))
+        llm = None if model is None else self.llm_for(model)
+        return Answerer(self, files=files, llm=llm, settings=settings)
 
     @overload
     def ask(
@@ -259,12 +279,18 @@ class Session:
         return self.answerer().baseline(question)
 
     def compare(
-        self, question: str, *, files: Sequence[str] | None = None, model: str | None = None
+        self,
+        question: str,
+        *,
+        files: Sequence[str] | None = None,
+        model: str | None = None,
+        instructions: str = "",
     ) -> Comparison:
-        """As :func:`docqa.compare` (``model``: another model of the backend)."""
+        """As :func:`docqa.compare` (``model``: another model of the backend; ``instructions``:
+        added to docqa's for this comparison, as a client's system message)."""
         from docqa.answering import compare
 
-        return compare(self.answerer(files, model), question)
+        return compare(self.answerer(files, model).with_instructions(instructions), question)
 
     def chat(self, files: Sequence[str] | None = None) -> Conversation:
         """A conversation over this session, as :class:`docqa.Chat` (closing it leaves the
@@ -281,7 +307,7 @@ class Session:
             yield self._given_store
             return
         self._lease.close()  # this session's reads must not hold the shard against its ingest
-        store = factories.active.open_store(self.settings, self.store_dir, writer=True)
+        store = self.factories.open_store(self.settings, self.store_dir, writer=True)
         try:
             yield store
         finally:

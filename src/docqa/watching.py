@@ -43,7 +43,7 @@ from docqa.errors import ConfigError, DocqaError, NoStoreError, StoreLockedError
 if TYPE_CHECKING:
     from watchfiles import Change
 
-    from docqa.ingestion import Progress
+    from docqa.writing import Progress
     from docqa.session import Session
     from docqa.types import IngestReport
 

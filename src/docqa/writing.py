@@ -10,7 +10,7 @@
    or the same bytes made with older settings) are deleted, and the store is flushed.
 4. One manifest transaction marks the content and the file ``done``.
 
-Steps 2 to 4 happen in one short hold of the store (:meth:`docqa.ingestion.Run.hold`), which
+Steps 2 to 4 happen in one short hold of the store (:meth:`Run.hold`), which
 is then released for readers. A kill at any point leaves either a ``pending`` content (whose
 unpublished points no search serves) or a ``done`` content whose points are all there; the old
 points of an updated file stay searchable until its new ones are published. Each run starts by
@@ -26,23 +26,95 @@ each of them pending or done, as above. Per file, the flush alone cost ~27 ms.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from docqa import sources
-from docqa.chunking import embed_text
-from docqa.manifest import ContentRow, FileRow
+from docqa import embedding, fingerprint, sources, storedir
+from docqa.chunking import Chunker, ChunkSpec, embed_text
+from docqa.config import Settings
+from docqa.errors import DocqaError
+from docqa.manifest import WRITING, ContentRow, FileRow, Manifest
+from docqa.sparse import Bm25Encoder
 from docqa.stores import StorePoint
-from docqa.types import Chunk, ParsedDoc
+from docqa.types import Chunk, IngestEvent, ParsedDoc
 
 if TYPE_CHECKING:
-    from docqa.ingestion import Run
+    from docqa.embedding import Embedder
+    from docqa.stores import Store
 
 POINT_NAMESPACE = uuid.UUID("6f1d2a3c-9b0e-5d47-8a61-3c2f0e9d7b15")
 UPSERT_BATCH = 256  # points per store operation
 GROUP_CHUNKS = 256  # chunks of consecutive small files embedded and written together
+
+
+Progress = Callable[[IngestEvent], None]
+
+
+@dataclass
+class Run:
+    """Everything one ingest run shares; the embedder loads only when first needed."""
+
+    settings: Settings
+    store: Store
+    manifest: Manifest
+    embedder_factory: Callable[[], Embedder]
+    encoder: Bm25Encoder
+    embedder_id: str
+    on_progress: Progress
+    yes: bool = False
+    confirm: Callable[[str], bool] | None = None
+    _embedder: Embedder | None = None
+    _chunker: Chunker | None = None
+    _base: str | None = None
+    _changing: bool = False
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = self.embedder_factory()
+        return self._embedder
+
+    @property
+    def chunker(self) -> Chunker:
+        if self._chunker is None:
+            info = self.embedder.info
+            spec = ChunkSpec(
+                max_tokens=info.max_tokens,
+                target=self.settings.chunk_tokens,
+                overlap=self.settings.chunk_overlap,
+                special_tokens=info.special_tokens,
+                prefix=info.document_prefix,
+            )
+            self._chunker = Chunker(embedding.chunk_tokenizer(info), spec)
+        return self._chunker
+
+    def fingerprint(self, path: Path) -> str:
+        """Everything that changes this file's points, hashed (see :mod:`docqa.fingerprint`)."""
+        if self._base is None:
+            self._base = fingerprint.current(self.settings, self.embedder_id)
+        return fingerprint.file_fingerprint(self.settings, self._base, path)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Write to the store in the block, then release it so readers get in between writes."""
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(DocqaError):
+                self.store.release()
+            raise
+        self.store.release()
+
+    def changing(self) -> None:
+        """Record, before the first change of this run, that an ingest is changing the store."""
+        if not self._changing:
+            with self.manifest.transaction():
+                self.manifest.set_meta(WRITING, storedir.process_label())
+            self._changing = True
 
 
 def point_id(sha256: str, position: int, fingerprint: str) -> str:

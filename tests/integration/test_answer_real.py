@@ -24,7 +24,7 @@ from .test_llm_real import smollm2
 pytestmark = pytest.mark.integration
 
 QUESTION = "How many boats does the field station own?"
-BOATS = "The station owns two boats"
+TWO_BOATS = "The station owns two boats"  # in data/, the demo corpus
 
 
 class Recording:
@@ -80,7 +80,7 @@ def test_streamed_answer_holds_the_boats_chunk_in_its_prompt(
     answer = stream.answer
     assert pieces and "".join(pieces).strip() == answer.text
     assert answer.hits and Path(answer.hits[0].file).name == "field-station-handbook.md"
-    assert any(BOATS in m.content for m in llm.calls[0])
+    assert any(TWO_BOATS in m.content for m in llm.calls[0])
     assert answer.backend == "gguf" and answer.usage.prompt_tokens
     assert answer.timings.llm_s > 0 and answer.timings.retrieval_s > 0
     # exact token counts: the budget estimate must match llama.cpp's own count
@@ -94,7 +94,8 @@ def test_compare_returns_both_answers_marked(
     result = compare(QUESTION, settings, llm=llm, embedder=embedder)
     assert len(llm.calls) == 2
     assert result.baseline.text and result.rag.text and result.hits
-    assert not any(BOATS in m.content for m in llm.calls[0])  # baseline: no documents
+    assert not any(TWO_BOATS in m.content for m in llm.calls[0])  # baseline: no documents
     assert len(result.baseline_support) >= 1
+    assert result.rag_support
     assert all(m.status in {"supported", "similar", "unsupported"} for m in result.rag_support)
     assert "with documents" in result._repr_html_()

@@ -6,22 +6,19 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from docqa import prompts
-from docqa.api import ingest
 from docqa.config import Settings
 from docqa.llm import Completion, Message, TokenCallback, check_stop
 from docqa.server import Running, start
 from docqa.session import Session
 
+from ..fakes import BOATS as BOATS  # the serve tests take it from here
 from ..fakes import HashEmbedder, ScriptedLLM
 
-BOATS = "The station owns two boats: the Goéland, a launch with a 90 hp engine, and the Pétrel."
-COLD = "The cold room is kept at 4 degrees. Unlabelled samples are discarded every Friday."
 RAG_REPLY = "The station owns two boats [1]."
 BASE_REPLY = "I do not know that station."
 CONDENSED = "How long is the Goéland launch?"
@@ -105,15 +102,9 @@ class SlowLLM(ScriptedLLM):
 
 
 @pytest.fixture
-def corpus(tmp_path: Path) -> tuple[Settings, HashEmbedder]:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "boats.md").write_text(f"# Boats\n\n{BOATS}\n")
-    (docs / "cold.md").write_text(f"# Cold room\n\n{COLD}\n")
-    emb = HashEmbedder()
-    settings = Settings(store=tmp_path / "store", relevance_floor=0.0, top_k=2, max_tokens=64)
-    ingest(docs, settings, embedder=emb)
-    return settings, emb
+def corpus(corpus: Settings, emb: HashEmbedder) -> tuple[Settings, HashEmbedder]:
+    """The boats corpus (answers of 64 tokens at most), and the embedder it was ingested with."""
+    return corpus.with_(max_tokens=64), emb
 
 
 Serve = Callable[..., Running]

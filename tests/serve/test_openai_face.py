@@ -54,6 +54,17 @@ def test_models_lists_docqa_baseline_and_a_pair_per_backend_model(serve: Serve) 
     assert ids == ["docqa", "docqa-baseline", "docqa/scripted-1", "docqa-baseline/scripted-1"]
 
 
+def test_models_are_the_ones_the_backend_lists_configured_first(serve: Serve) -> None:
+    server = serve(ScriptedLLM(default=reply, models=["other:7b", "scripted-1"]))
+    ids = [m.id for m in client(server.url).models.list()]
+    assert ids[2:] == [
+        "docqa/scripted-1",
+        "docqa-baseline/scripted-1",
+        "docqa/other:7b",
+        "docqa-baseline/other:7b",
+    ]
+
+
 def test_answer_cites_three_ways_and_the_link_opens_the_file(serve: Serve) -> None:
     server = serve()
     result = client(server.url).chat.completions.create(model="docqa", messages=ASK)  # type: ignore[arg-type]
@@ -83,12 +94,13 @@ def test_stream_framing_role_first_finish_last_usage_then_done(serve: Serve) -> 
     events = sse(server.url, body)
     assert events[-1] == "[DONE]"
     chunks = [e for e in events[:-1] if isinstance(e, dict)]
-    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert chunks and all(c["object"] == "chat.completion.chunk" for c in chunks)
     assert len({c["id"] for c in chunks}) == 1
     with_choices = [c for c in chunks if c["choices"]]
     first = with_choices[0]["choices"][0]  # type: ignore[index]
     assert first["delta"]["role"] == "assistant"
     assert with_choices[-1]["choices"][0]["finish_reason"] == "stop"  # type: ignore[index]
+    assert len(with_choices) > 2  # the role, pieces of text, the finish
     assert all(c["choices"][0]["finish_reason"] is None for c in with_choices[:-1])  # type: ignore[index]
     assert "usage" in chunks[-1] and chunks[-1]["choices"] == []
     sources = [c["event"] for c in chunks if "event" in c]

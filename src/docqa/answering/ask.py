@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from docqa import retrieval
+from docqa import prompts, retrieval
 from docqa.answering.citations import finish, presenter
 from docqa.answering.ending import generate
 from docqa.answering.jobs import Job, abstention, baseline_job, rag_job
@@ -20,6 +20,7 @@ from docqa.types import Answer, Hit, Timings
 
 if TYPE_CHECKING:
     from docqa.collaborators import Collaborators
+    from docqa.config import Settings
     from docqa.embedding import Embedder
     from docqa.llm import LLM
 
@@ -29,7 +30,8 @@ class Answerer:
 
     The holder builds the LLM (its ``auto`` fallback warning goes into every answer) and the
     embedder once, and opens the store for each search. ``llm`` answers with another model of
-    the same backend (a model picker, or several models compared).
+    the same backend (a model picker, or several models compared); ``settings`` are one
+    request's, in place of the holder's (a client's own instructions).
     """
 
     def __init__(
@@ -38,12 +40,21 @@ class Answerer:
         *,
         files: Sequence[str] | None = None,
         llm: LLM | None = None,
+        settings: Settings | None = None,
     ) -> None:
         """Keep the holder; nothing is loaded yet."""
         self.collaborators = collaborators
-        self.settings = collaborators.settings
+        self.settings = settings or collaborators.settings
         self.files = list(files) if files else None
         self._llm = llm
+
+    def with_instructions(self, instructions: str) -> Answerer:
+        """The same pipeline with a conversation's own instructions added to docqa's
+        (:func:`docqa.prompts.with_instructions`); itself when there are none."""
+        if not instructions.strip():
+            return self
+        settings = prompts.with_instructions(self.settings, instructions)
+        return Answerer(self.collaborators, files=self.files, llm=self._llm, settings=settings)
 
     @property
     def llm(self) -> LLM:
@@ -65,7 +76,7 @@ class Answerer:
         applied), contents pages left out and overlapping neighbours joined
         (:func:`docqa.passages.passages`)."""
         started = time.perf_counter()
-        hits = self.collaborators.search(query, files=self.files)
+        hits = self.collaborators.search(query, files=self.files, settings=self.settings)
         sources = passages(retrieval.relevant(hits, self.settings, query))
         return sources, time.perf_counter() - started
 
@@ -113,11 +124,15 @@ class Answerer:
             on_token(rest)
         return finish(job, completion, shown=shown)
 
+    def prepare_baseline(self, question: str, history: Sequence[Message] = ()) -> Job:
+        """The prompt of the model alone, no documents (``history``: as :meth:`prepare`)."""
+        job = baseline_job(question, self.llm, self.settings, history)
+        job.warnings[:0] = self.warnings()
+        return job
+
     def baseline(self, question: str, on_token: TokenCallback | None = None) -> Answer:
         """The model's answer without documents."""
-        job = baseline_job(question, self.llm, self.settings)
-        job.warnings[:0] = self.warnings()
-        return self.run(job, on_token)
+        return self.run(self.prepare_baseline(question), on_token)
 
 
 def answer(

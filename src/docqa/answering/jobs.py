@@ -107,16 +107,23 @@ def rag_job(
     )
     if job.dropped:
         job.warnings.append(_dropped_warning(job.dropped, llm.context_window))
-    if len(turns) < len(history):
-        job.warnings.append(
-            f"left out the {len(history) - len(turns)} oldest messages of the conversation "
-            f"to fit the {llm.context_window}-token context window"
-        )
+    _history_warning(job, len(history), llm.context_window)
     return job
 
 
-def baseline_job(question: str, llm: LLM, settings: Settings) -> Job:
-    """Build the baseline prompt: the model alone, no documents.
+def _history_warning(job: Job, turns: int, window: int) -> None:
+    if job.history_kept < turns:
+        job.warnings.append(
+            f"left out the {turns - job.history_kept} oldest messages of the conversation "
+            f"to fit the {window}-token context window"
+        )
+
+
+def baseline_job(
+    question: str, llm: LLM, settings: Settings, history: Sequence[Message] = ()
+) -> Job:
+    """Build the baseline prompt: the model alone, no documents; the history that fits (at most
+    half the room the system prompt and the question leave) before the question.
 
     Raises:
         ConfigError: The question does not fit the context window.
@@ -126,8 +133,17 @@ def baseline_job(question: str, llm: LLM, settings: Settings) -> Job:
     cost = count(system) + count(question)
     if cost > budget:
         raise too_long("the question", cost, budget)
-    messages = [Message("system", system), Message("user", question)]
-    return Job(question=question, messages=messages, expected_tokens=count.expected(cost))
+    turns = fit_history(history, count, (budget - cost) // 2)
+    messages = [Message("system", system), *turns, Message("user", question)]
+    cost += sum(count(m.content) for m in turns)
+    job = Job(
+        question=question,
+        messages=messages,
+        history_kept=len(turns),
+        expected_tokens=count.expected(cost),
+    )
+    _history_warning(job, len(history), llm.context_window)
+    return job
 
 
 def _pairs(messages: Sequence[Message]) -> list[tuple[str, str]]:

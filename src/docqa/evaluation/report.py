@@ -1,8 +1,9 @@
-"""The evaluation report: per-question rows, aggregates per mode and language, JSON round-trip
-(its tables are drawn by :mod:`docqa.render`)."""
+"""The evaluation report: per-question rows, aggregates per mode and language, JSON round-trip,
+and its tables (Markdown for terminals and files, HTML for notebooks)."""
 
 from __future__ import annotations
 
+import html
 import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -10,10 +11,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from docqa import render
 from docqa.errors import ConfigError
 from docqa.evaluation.scoring import AnswerScore, EvalRow, Ranking
-from docqa.render import Table
+from docqa.render import Table, one_line
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
@@ -177,7 +177,7 @@ class EvalReport:
 
     def tables(self) -> list[Table]:
         """The report as tables (title, header, rows), changes since ``previous`` inline."""
-        return render.eval_tables(self)
+        return _tables(self)
 
     def changes(self) -> list[str]:
         """Per mode, the questions whose hit@k flipped since ``previous`` (empty without one)."""
@@ -204,13 +204,118 @@ class EvalReport:
 
     def to_markdown(self) -> str:
         """The report as Markdown: settings, the retrieval and answer tables, changes, warnings."""
-        return render.eval_markdown(self)
+        return _markdown(self)
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
     def _repr_html_(self) -> str:
-        return render.eval_html(self)
+        return _html(self)
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def _fmt(now: float | None, before: float | None = None, digits: int = 3) -> str:
+    if now is None:
+        return "—"
+    cell = f"{now:.{digits}f}"
+    if before is not None and round(now - before, digits) != 0:
+        cell += f" ({now - before:+.{digits}f})"
+    return cell
+
+
+def _retrieval_table(report: EvalReport) -> Table:
+    k, previous = report.k, report.previous
+    before = {(s.mode, s.lang): s for s in (previous.retrieval() if previous else [])}
+    rows = []
+    for s in report.retrieval():
+        if not s.questions:
+            continue
+        p = before.get((s.mode, s.lang))
+        rows.append(
+            [s.mode, s.lang, str(s.questions)]
+            + [
+                _fmt(getattr(s, name), getattr(p, name) if p else None)
+                for name in ("hit_rate", "mrr", "ndcg", "recall")
+            ]
+        )
+    header = ["mode", "lang", "questions", f"hit@{k}", f"MRR@{k}", f"nDCG@{k}", f"recall@{k}"]
+    return f"Retrieval (top {k})", header, rows
+
+
+def _answer_table(report: EvalReport) -> Table:
+    previous = report.previous
+    before = {(s.answer, s.lang): s for s in (previous.answers() if previous else [])}
+    names: tuple[str, ...] = ("f1", "content_recall", "citation_precision")
+    names += ("false_abstention", "correct_abstention")
+    rows = []
+    for s in report.answers():
+        p = before.get((s.answer, s.lang))
+        cells = [_fmt(getattr(s, n), getattr(p, n) if p else None) for n in names]
+        latency = _fmt(s.latency_s, p.latency_s if p else None, digits=2)
+        flags = [str(s.mixed), str(s.cited_abstention)]
+        rows.append([s.answer, s.lang, str(s.questions), *cells, *flags, latency])
+    header = ["answer", "lang", "questions", "token F1", "content recall"]
+    header += ["citation precision", "false abstention", "correct abstention"]
+    header += ["mixed", "abstentions citing", "median s"]
+    model = report.config.get("model", "")
+    return f"Answers{f' ({model})' if model else ''}", header, rows
+
+
+def _tables(report: EvalReport) -> list[Table]:
+    """The report as tables (title, header, rows), changes since ``previous`` inline."""
+    tables = [_retrieval_table(report)]
+    if any(r.rag is not None for r in report.rows):
+        tables.append(_answer_table(report))
+    return [t for t in tables if t[2]]
+
+
+def _notes(report: EvalReport) -> list[str]:
+    notes = [f"{key}: {value}" for key, value in report.config.items()]
+    if report.previous is not None:
+        notes.append(f"compared with {report.previous.questions_file} (changes in parentheses)")
+        if report.previous.k != report.k:
+            notes.append(f"the earlier run used k={report.previous.k}, this one k={report.k}")
+    return notes
+
+
+def _markdown(report: EvalReport) -> str:
+    """The report as Markdown: settings, the retrieval and answer tables, changes, warnings."""
+    # Read in a terminal and saved as a .md file: raw HTML is made inert, but paths keep their
+    # underscores unescaped (nothing in a report comes from the documents' text).
+    title = html.escape(one_line(f"{report.questions_file} ({len(report.rows)} questions)"), False)
+    parts = [f"## docqa eval: {title}"]
+    parts.append("\n".join(f"- {html.escape(n, quote=False)}" for n in _notes(report)))
+    for title, header, rows in _tables(report):
+        # the first two columns name the row, the others are numbers (right-aligned)
+        rule = "|---|---|" + "---:|" * (len(header) - 2)
+        lines = [f"| {' | '.join(header)} |", rule]
+        lines += [f"| {' | '.join(r)} |" for r in rows]
+        parts.append(f"### {title}\n\n" + "\n".join(lines))
+    if changes := report.changes():
+        parts.append(
+            "### Changes\n\n" + "\n".join(f"- {html.escape(c, quote=False)}" for c in changes)
+        )
+    if report.warnings:
+        parts.append("\n".join(f"> ⚠ {html.escape(w, quote=False)}" for w in report.warnings))
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _html(report: EvalReport) -> str:
+    """The report as HTML, for notebooks."""
+    title = f"docqa eval: {report.questions_file} ({len(report.rows)} questions)"
+    out = [f"<h4>{html.escape(title)}</h4>"]
+    out.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in _notes(report)) + "</ul>")
+    for name, header, rows in _tables(report):
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+        )
+        out.append(f"<p><b>{html.escape(name)}</b></p><table><tr>{head}</tr>{body}</table>")
+    out += [f"<p>{html.escape(c)}</p>" for c in report.changes()]
+    out += [f"<p><i>⚠ {html.escape(w)}</i></p>" for w in report.warnings]
+    return "".join(out)
 
 
 def _row_from_dict(data: Mapping[str, Any]) -> EvalRow:

@@ -1,7 +1,7 @@
 """The language-model backends: Ollama, OpenAI-compatible servers and in-process GGUF.
 
-One module per backend, each the same shape (a class with ``chat``, ``count_tokens`` and
-``close``, see :class:`~docqa.llm.base.LLM`): :mod:`~docqa.llm.ollama`,
+One module per backend, each the same shape (a class with ``chat``, ``count_tokens``,
+``list_models`` and ``close``, see :class:`~docqa.llm.base.LLM`): :mod:`~docqa.llm.ollama`,
 :mod:`~docqa.llm.openai`, :mod:`~docqa.llm.gguf`; :mod:`~docqa.llm.choice` picks one.
 Only ``httpx`` and ``ollama`` (both light) are imported with this package; ``xllamacpp`` is
 imported by :class:`GgufLLM` alone.

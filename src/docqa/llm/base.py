@@ -29,6 +29,8 @@ from docqa.types import TokenUsage
 Role = Literal["system", "user", "assistant"]
 TokenCallback = Callable[[str], None]
 Chunk = dict[str, Any]
+LIST_TIMEOUT_S = 2.0
+"""How long listing a backend's models may take (a model picker must not hang on it)."""
 
 
 # --- records -------------------------------------------------------------------------------
@@ -80,6 +82,11 @@ class LLM(Protocol):
 
     def count_tokens(self, text: str) -> int | None:
         """Exact token count of ``text`` for this model, or ``None`` when unknown."""
+        ...
+
+    def list_models(self) -> list[str]:
+        """The models this backend serves (Ollama's tags, an OpenAI server's ids, the GGUF
+        file), as a model picker offers them; ``[]`` when the backend cannot say."""
         ...
 
     def close(self) -> None:
@@ -224,3 +231,11 @@ class _Closeable:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _names(body: object, rows: str, key: str) -> list[str]:
+    """``body[rows][*][key]`` of a model listing, skipping what is not a name."""
+    listed = body.get(rows) if isinstance(body, dict) else None
+    if not isinstance(listed, list):
+        return []
+    return [str(r[key]) for r in listed if isinstance(r, dict) and r.get(key)]

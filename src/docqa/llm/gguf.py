@@ -240,6 +240,10 @@ class GgufLLM(_Closeable):
                 raise _server_error(who, _error_message(response.json()))
             yield from _sse_chunks(response)
 
+    def list_models(self) -> list[str]:
+        """The one model loaded: its file's name."""
+        return [self.model]
+
     def count_tokens(self, text: str) -> int:
         """Exact token count with the model's own tokenizer (no special tokens added).
 

@@ -13,11 +13,13 @@ import ollama
 from docqa.config import Settings
 from docqa.errors import LLMError, LLMTimeoutError, LLMUnavailableError
 from docqa.llm.base import (
+    LIST_TIMEOUT_S,
     Completion,
     Message,
     TokenCallback,
     _as_dicts,
     _Closeable,
+    _names,
     _Recorder,
     _server_error,
     _stream_cut,
@@ -192,6 +194,15 @@ class OllamaLLM(_Closeable):
                 f"{self.url} does not speak Ollama's API ({text}): check DOCQA_LLM_URL"
             )
         return _server_error(f"Ollama at {self.url}", text)
+
+    def list_models(self) -> list[str]:
+        """The models pulled in Ollama (``/api/tags``); ``[]`` when it does not answer."""
+        try:
+            tags = httpx.get(f"{self.url.rstrip('/')}/api/tags", timeout=LIST_TIMEOUT_S)
+            return _names(tags.json(), "models", "name")
+        except (httpx.HTTPError, ValueError) as e:
+            logger.debug("listing Ollama's models at %s failed: %r", self.url, e)
+            return []
 
     def count_tokens(self, text: str) -> int | None:
         """Ollama has no tokenize endpoint: always ``None``."""

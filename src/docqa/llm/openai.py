@@ -13,6 +13,7 @@ import httpx
 from docqa.config import Settings
 from docqa.errors import LLMError, LLMTimeoutError, LLMUnavailableError
 from docqa.llm.base import (
+    LIST_TIMEOUT_S,
     Chunk,
     Completion,
     Message,
@@ -21,6 +22,7 @@ from docqa.llm.base import (
     _ChunkStream,
     _Closeable,
     _error_message,
+    _names,
     _Recorder,
     _server_error,
     _stream_cut,
@@ -150,6 +152,14 @@ class OpenAILLM(_Closeable):
                 "DOCQA_LLM_URL usually ends in /v1"
             )
         raise _server_error(f"the server at {self.url}", f"{status}: {message}")
+
+    def list_models(self) -> list[str]:
+        """The server's model ids (``/models``, with the API key); ``[]`` when it cannot say."""
+        try:
+            return _names(self._client.get("/models", timeout=LIST_TIMEOUT_S).json(), "data", "id")
+        except (httpx.HTTPError, ValueError) as e:
+            logger.debug("listing the models at %s failed: %r", self.url, e)
+            return []
 
     def count_tokens(self, text: str) -> int | None:
         """Exact count through llama.cpp's ``/tokenize`` when the server has it, else ``None``.

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docqa.config import Settings, store_path
-from docqa.errors import ConfigError, DocqaError, NoStoreError
+from docqa.config import Settings
+from docqa.errors import ConfigError, DocqaError
 
 if TYPE_CHECKING:
     from docqa.server.serving import Serving
@@ -92,11 +92,8 @@ def _app(
 
     _check_bind(host, api_key)
     session = session or get_session(settings)  # shared with docqa.ask & co. in this process
-    try:
-        folder = store_path(session.settings, create=False)
-    except NoStoreError:
-        folder = store_path(session.settings, create=True)
-    serving = Serving(session, DocumentIndex(folder), queue=queue)
+    session.make_store_dir()
+    serving = Serving(session, DocumentIndex(session), queue=queue)
     policy = Policy(bind=host, api_key=api_key, cors=tuple(cors))
     app = make_app(serving, policy, upload_limit=upload_limit, log_questions=log_questions)
     return app, session

@@ -37,11 +37,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from docqa.answering.chat import SOURCES_HEADING
 from docqa.prompts import source_label
 from docqa.server.documents import DocumentIndex
 from docqa.types import Answer, Citation, Hit
-
-SOURCES_HEADING = "Sources:"
 
 
 @dataclass(frozen=True)
@@ -189,9 +188,3 @@ def source_event(ref: SourceRef, name: str) -> dict[str, Any]:
 def source_events(refs: list[SourceRef]) -> list[dict[str, Any]]:
     """Open WebUI ``source`` event frames, one per source, in the answer's numbering."""
     return [source_event(ref, name) for ref, name in zip(refs, chip_names(refs), strict=True)]
-
-
-def strip_sources(text: str) -> str:
-    """An assistant message as docqa sent it, without its "Sources" block (for the history)."""
-    cut = text.rfind("\n\n" + SOURCES_HEADING + "\n")
-    return text[:cut] if cut >= 0 else text

@@ -16,8 +16,12 @@ import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from docqa.manifest import Manifest
+from docqa.errors import NoStoreError
+
+if TYPE_CHECKING:
+    from docqa.session import Session
 
 ID_LENGTH = 16
 _ID = re.compile(rf"[0-9a-f]{{{ID_LENGTH}}}")
@@ -42,22 +46,20 @@ class Document:
 
 
 class DocumentIndex:
-    """Maps ingested paths to ids and back, from the store's manifest (re-read on a miss)."""
+    """Maps ingested paths to ids and back, from the session's manifest (re-read on a miss)."""
 
-    def __init__(self, store_dir: Path) -> None:
-        self._store_dir = store_dir
+    def __init__(self, session: Session) -> None:
+        self._session = session
         self._lock = threading.Lock()
         self._by_path: dict[str, str] = {}
         self._by_id: dict[str, list[str]] = {}
 
     def _reload(self) -> None:
-        if not (self._store_dir / "manifest.sqlite").is_file():
-            return
-        manifest = Manifest(self._store_dir)
         try:
-            rows = [r for r in manifest.files() if r.status == "done"]
-        finally:
-            manifest.close()
+            with self._session.open_manifest() as manifest:
+                rows = [r for r in manifest.files() if r.status == "done"]
+        except NoStoreError:
+            return
         by_path = {r.abspath: r.sha256 for r in rows}
         by_id: dict[str, list[str]] = {}
         for path, sha in by_path.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -22,15 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docqa.answering import compare
-from docqa.config import store_path
 from docqa.errors import DocqaError, NoStoreError
 from docqa.server import logs
 from docqa.server.citations import SourceRef, references
 from docqa.server.documents import Document
 from docqa.server.errors import NotFound, TooLarge, Unsupported
 from docqa.server.protocol import CompareRequest
-from docqa.server.serving import Route, Serving, patiently
+from docqa.server.serving import Route, Serving
 from docqa.server.streams import in_thread, stoppable
 from docqa.types import Answer, IngestEvent, SentenceSupport
 
@@ -79,7 +78,7 @@ class Workbench:
 
     async def search(self, query: str, k: int, base_url: str) -> list[dict[str, Any]]:
         """The top ``k`` chunks with their scores and the URL that opens each."""
-        hits = await in_thread(lambda: patiently(self.session.search, query, k=k))
+        hits = await in_thread(lambda: self.session.search(query, k=k))
         as_answer = Answer(question=query, text="", hits=tuple(hits))
         refs = references(as_answer, self.serving.docs, base_url, all_hits=True)
         return [{**r.to_dict(), "score": r.hit.score} for r in refs]
@@ -96,9 +95,13 @@ class Workbench:
         logs.note(model=",".join(routes))
         out = []
         for route in routes.values():
-            answerer = self.serving.answerer(route, request.system)
             async with self.serving.gate.place():
-                result = await stoppable(compare, answerer, request.question)
+                result = await stoppable(
+                    functools.partial(
+                        self.session.compare, model=route.model, instructions=request.system
+                    ),
+                    request.question,
+                )
             refs: list[SourceRef] = references(result.rag, self.serving.docs, base_url)
             out.append(
                 {
@@ -124,7 +127,7 @@ class Workbench:
         watcher = self.session.watcher
         watch = None if watcher is None else watcher.state().to_dict()
         try:
-            result = await in_thread(patiently, self.session.status)
+            result = await in_thread(self.session.status)
         except NoStoreError as error:
             return {"store": None, "message": str(error), "watch": watch}
         data: dict[str, Any] = json.loads(result.to_json())
@@ -162,7 +165,7 @@ class Workbench:
             try:
                 with self._files_lock:  # even past a client that left: the file stays put
                     where = path.place() if isinstance(path, Staged) else path
-                    report = patiently(self.session.ingest, str(where), on_progress=progress)
+                    report = self.session.ingest(str(where), on_progress=progress)
                 put({"report": json.loads(report.to_json())})
             except DocqaError as error:
                 put({"error": str(error)})
@@ -191,7 +194,7 @@ class Workbench:
         if not clean or suffix not in UPLOAD_TYPES:
             known = ", ".join(UPLOAD_TYPES)
             raise Unsupported(f"{name!r}: docqa reads only {known} files")
-        folder = store_path(self.session.settings, create=True) / "uploads"
+        folder = self.session.make_store_dir() / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=folder)
         staged = Staged(Path(temp), folder / clean)

@@ -58,7 +58,8 @@ INDEXED_FIELDS = ("files", "sha256", "lang")
 # How long an operation waits for another process to release the shard. A reader (search, status,
 # a notebook session keeping the shard ~2 s after its last query) holds it briefly, and an ingest
 # holds it only while it writes one file's points; optimize after a large ingest holds it longest.
-READ_WAIT_S = 10.0
+# `docqa serve`'s requests wait as long, then answer 503 with Retry-After (docqa.server.errors).
+READ_WAIT_S = 15.0
 WRITE_WAIT_S = 60.0
 
 
