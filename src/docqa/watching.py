@@ -32,20 +32,48 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from docqa import sources
 from docqa.errors import ConfigError, DocqaError, NoStoreError, StoreLockedError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from watchfiles import Change
 
-    from docqa.writing import Progress
-    from docqa.session import Session
+    from docqa.manifest import Manifest
     from docqa.types import IngestReport
+    from docqa.writing import Progress
+
+
+class Session(Protocol):
+    """What a watcher uses of :class:`docqa.session.Session` (named here, not imported, so
+    the session may start watchers without an import cycle)."""
+
+    watcher: Watcher | None
+
+    @property
+    def store_dir(self) -> Path: ...
+
+    def open_manifest(self, *, create: bool = False) -> AbstractContextManager[Manifest]: ...
+
+    def ingest(
+        self,
+        path: str | Path,
+        *,
+        on_progress: Progress | None = None,
+        yes: bool = False,
+        confirm: Callable[[str], bool] | None = None,
+        progress: bool = False,
+        only: Collection[str] | None = None,
+    ) -> IngestReport: ...
+
+    def close(self) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
