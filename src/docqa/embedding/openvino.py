@@ -72,7 +72,9 @@ class OpenVinoEmbedder(BaseEmbedder):
         # Batches of similar lengths waste less compute on padding; `order` undoes the sort.
         order = np.argsort([len(encoding.ids) for encoding in encodings], kind="stable")
         out = np.empty((len(texts), self.info.dim), dtype=np.float32)
-        batches = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+        # never fewer batches than infer requests: a call of one batch would leave a core idle
+        size = max(1, min(self.batch_size, -(-len(texts) // self._jobs)))
+        batches = [order[s : s + size] for s in range(0, len(order), size)]
         if len(batches) == 1:
             feeds, mask = self._feeds([encodings[row] for row in batches[0]])
             hidden = self._request.infer(feeds)[self._compiled.outputs[0]]

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from docqa.embedding import Embedder
 
 CHECK = 8  # chunks every candidate embeds for the cosine check
-TURN = 16  # chunks per timed turn
+TURN = 32  # chunks per timed turn: two batches, so backends that run batches in parallel do
 
 
 class Trial:
@@ -71,7 +71,7 @@ class Trial:
             parts.append(self.winner().embed_documents(list(texts[start:])))
         return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
-    def finish(self, filler: Sequence[str] = SAMPLE) -> None:
+    def finish(self, filler: Sequence[str] = SAMPLE * 2) -> None:
         """Complete the turns on the fixed batch (a job ended before the trial did)."""
         while not self.done:
             self.embed(filler)
