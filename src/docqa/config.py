@@ -136,7 +136,7 @@ class Settings(BaseSettings):
         8,
         ge=1,
         description="Chunks embedded per forward pass. Unset: the batch measured fastest "
-        "for the backend (int8 ONNX 8, torch 32, GPU 64).",
+        "for the backend (OpenVINO 16, int8 ONNX 8, torch 32, GPU 64).",
     )
     embed_allow_download: bool = Field(
         False, description="Allow resolving embed_model from a model hub (off: local files only)."
