@@ -136,7 +136,7 @@ def test_the_first_big_job_is_timed_on_its_own_chunks() -> None:
     # the check is the only work done twice; each loser had its turns, the winner the rest
     assert sum(len(texts) for texts in seen.values()) == 1000 + 2 * CHECK
     for name in ("onnx-int8", "torch-fp32"):
-        assert CHECK + ROUNDS <= len(seen[name]) <= CHECK + ROUNDS * TURN
+        assert CHECK + 1 <= len(seen[name]) <= CHECK + ROUNDS * TURN
     assert len(seen["openvino-int8"]) > 1000 - 2 * ROUNDS * TURN - CHECK
     cached = measurement.cached("model-a", "auto")
     assert cached is not None and cached.backend == "openvino-int8"

@@ -4,12 +4,12 @@ The first big job on a machine used to stop for 15-35 s while every candidate em
 batch three times before any file was read (and 187 s on a busy machine). A :class:`Trial`
 instead hands the job's own chunks to the candidates in turns of :data:`TURN`, each turn timed
 and its vectors kept as the job's vectors (every candidate makes interchangeable vectors,
-``measurement.COMPATIBLE``), until each candidate has had :data:`ROUNDS` turns; the rest of the
-job goes to the fastest. The quality check is the only repeated work: the first
-:data:`CHECK` chunks are embedded by every candidate and compared with the fp32 reference
-(min cosine >= ``GATE_COSINE``), as :func:`~docqa.embedding.measurement.measure` does on its
-fixed batch. Speeds are taken per character (turns hold different texts) and reported per
-chunk of the mean size seen.
+``measurement.COMPATIBLE``), until each candidate has had :data:`ROUNDS` turns (one, for a
+candidate :data:`SLOWER` times slower than the best); the rest of the job goes to the fastest.
+Repeated work is only the quality check: the first :data:`CHECK` chunks are embedded by every
+candidate and compared with the fp32 reference (min cosine >= ``GATE_COSINE``), as
+:func:`~docqa.embedding.measurement.measure` does on its fixed batch. Speeds are taken per
+character (turns hold different texts) and reported per chunk of the mean size seen.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 CHECK = 8  # chunks every candidate embeds for the cosine check
 TURN = 32  # chunks per timed turn: two batches, so backends that run batches in parallel do
+SLOWER = 2.0  # after its first turn, a candidate this many times slower than the best is done
 
 
 class Trial:
@@ -54,7 +55,19 @@ class Trial:
     @property
     def done(self) -> bool:
         """Whether every candidate has had its turns."""
-        return self.checked and all(self.turns[name] >= ROUNDS for name in self.loaded)
+        return self.checked and not self._waiting()
+
+    def _waiting(self) -> list[str]:
+        """Candidates owed a turn: fewer than ROUNDS, and after the first, only those within
+        :data:`SLOWER` of the best rate (a backend at a third of the best never wins, and its
+        turns are the trial's only real cost)."""
+        best = max(self.rate.values(), default=0.0)
+        return [
+            name
+            for name in self.loaded
+            if self.turns[name] == 0
+            or (self.turns[name] < ROUNDS and self.rate[name] * SLOWER >= best)
+        ]
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Embed ``texts`` (document prefix added by each embedder), timing turns on the way."""
@@ -106,7 +119,7 @@ class Trial:
         return vectors[self.reference] if reference is not None else next(iter(vectors.values()))
 
     def _turn(self, texts: list[str]) -> NDArray[np.float32]:
-        name = min(self.loaded, key=lambda n: self.turns[n])
+        name = min(self._waiting(), key=lambda n: self.turns[n])
         started = time.perf_counter()
         vectors = self.loaded[name].embed_documents(texts)
         seconds = max(time.perf_counter() - started, 1e-9)
