@@ -24,6 +24,10 @@ OPENVINO_FP32 = "openvino-fp32"
 # quantization of int8-weight layers): on 98 real 256-token chunks, min cosine to fp32 0.9979
 # with groups of 64, 0.9980 with 32, at 1.79x / 1.58x OpenVINO fp32 (benchmarks/README.md).
 DYNAMIC_GROUP = 64
+# Batches are padded to a multiple of this many tokens: OpenVINO keeps compiled kernels per input
+# shape, and free widths made hundreds of shapes. Scale corpus, every 10th file: peak RSS
+# 1,425 -> 1,166 MiB (benchmarks/README.md); at most 31 padded tokens per row, masked out.
+PAD_TO = 32
 
 
 class OpenVinoEmbedder(BaseEmbedder):
@@ -94,6 +98,7 @@ class OpenVinoEmbedder(BaseEmbedder):
 
     def _feeds(self, encodings: list[Any]) -> tuple[dict[str, NDArray[np.int64]], Any]:
         width = max(len(encoding.ids) for encoding in encodings)
+        width = -(-width // PAD_TO) * PAD_TO
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
         for row, encoding in enumerate(encodings):
