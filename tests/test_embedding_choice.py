@@ -294,6 +294,7 @@ def _machine(
 ) -> None:
     monkeypatch.setattr(measurement, "this_machine", lambda: Machine("test cpu", flags, gpus))
     monkeypatch.setattr(choice, "_torch_ready", lambda: True)
+    monkeypatch.setattr(choice, "_openvino_ready", lambda info: False)
 
 
 def test_auto_times_bf16_only_on_cpus_with_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:

