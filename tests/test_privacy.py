@@ -114,3 +114,21 @@ def test_ask_with_the_in_process_gguf_model_stays_local(tmp_path: Path) -> None:
     assert result["exits"] == [0, 0], result["output"]
     assert result["violations"] == []
     assert result["cache"] == []
+
+
+def test_nncf_reports_nothing_outside_pytest(tmp_path: Path) -> None:
+    """NNCF (the openvino-int8 build) would count a missing consent file as consent; after
+    ``import docqa`` it must hold its stub (checked in a process without pytest, where NNCF
+    otherwise turns its reporter on), and write no client id into the home folder."""
+    pytest.importorskip("nncf")
+    code = (
+        "import docqa, nncf.telemetry.wrapper as w;print(isinstance(w.telemetry, w.NNCFTelemetry))"
+    )
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("NNCF_CI", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"  # the stub, not the reporter
+    assert not (tmp_path / "intel").exists()

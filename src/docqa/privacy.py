@@ -17,6 +17,10 @@ What each switch stops (checked against the installed versions):
 - ``GRADIO_ANALYTICS_ENABLED``, ``ANONYMIZED_TELEMETRY`` (chromadb), ``SCARF_NO_ANALYTICS``,
   ``POSTHOG_DISABLED`` and ``LLAMA_INDEX_DISABLE_TELEMETRY``: for libraries a user may load next
   to docqa in the same process (a notebook); docqa itself does not use them.
+- ``NNCF_CI``: NNCF 3.4 (which quantizes the openvino-int8 embedder once per machine) builds an
+  openvino_telemetry reporter without an opt-in dialog, so with no consent file it counts as
+  consent: it writes a client id to ``~/intel/openvino_ga_cid`` and sends Google Analytics
+  events. Under ``NNCF_CI`` (as under pytest) NNCF keeps a stub that sends nothing.
 
 llama-index-core, qdrant-client, qdrant-edge, fastembed, tqdm, ollama, httpx and xllamacpp report
 nothing. The values are forced, not defaulted: docqa's promise does not depend on the shell.
@@ -37,6 +41,7 @@ TELEMETRY_SWITCHES: dict[str, str] = {
     "SCARF_NO_ANALYTICS": "true",
     "POSTHOG_DISABLED": "1",
     "LLAMA_INDEX_DISABLE_TELEMETRY": "1",
+    "NNCF_CI": "1",
 }
 """Environment variable -> the value that turns its library's reporting off."""
 
