@@ -19,8 +19,12 @@ What each switch stops (checked against the installed versions):
   to docqa in the same process (a notebook); docqa itself does not use them.
 - ``NNCF_CI``: NNCF 3.4 (which quantizes the openvino-int8 embedder once per machine) builds an
   openvino_telemetry reporter without an opt-in dialog, so with no consent file it counts as
-  consent: it writes a client id to ``~/intel/openvino_ga_cid`` and sends Google Analytics
-  events. Under ``NNCF_CI`` (as under pytest) NNCF keeps a stub that sends nothing.
+  consent. Under ``NNCF_CI`` (as under pytest) NNCF keeps a stub that sends nothing.
+
+OpenVINO 2026.4 has no switch: ``import openvino`` starts openvino_telemetry's reporter (for its
+model converter) without an opt-in dialog, which takes a missing consent file as consent and
+writes a client id to ``~/intel/openvino_ga_cid`` (seen). :func:`quiet_openvino`, called before
+docqa imports openvino or NNCF, makes that reporter read "declined" for this process.
 
 llama-index-core, qdrant-client, qdrant-edge, fastembed, tqdm, ollama, httpx and xllamacpp report
 nothing. The values are forced, not defaulted: docqa's promise does not depend on the shell.
@@ -54,6 +58,20 @@ def disable_telemetry() -> None:
     off = getattr(ort, "disable_telemetry_events", None)
     if callable(off):
         off()
+
+
+def quiet_openvino() -> None:
+    """Decline openvino_telemetry's consent for this process (before ``import openvino``)."""
+    try:
+        from openvino_telemetry.utils import opt_in_checker  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        return
+    declined = opt_in_checker.ConsentCheckResult.DECLINED
+
+    def check(self: object, enable_opt_in_dialog: bool, disable_in_ci: bool = False) -> object:
+        return declined
+
+    opt_in_checker.OptInChecker.check = check
 
 
 disable_telemetry()

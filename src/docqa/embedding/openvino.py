@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from docqa import privacy
 from docqa.embedding.base import BaseEmbedder, ModelInfo, cpu_count, l2_normalise
 from docqa.embedding.models import load_tokenizer
 
@@ -50,6 +51,7 @@ class OpenVinoEmbedder(BaseEmbedder):
             batch_size: Texts per infer request.
             threads: CPU threads; 0 means every core this process may use.
         """
+        privacy.quiet_openvino()
         import openvino as ov
 
         self.backend = backend

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from docqa import privacy
 from docqa.embedding.base import ModelInfo
 from docqa.embedding.measurement import cache_path
 from docqa.embedding.models import onnx_model_file
@@ -94,6 +95,7 @@ def openvino_model(info: ModelInfo, precision: str) -> Path:
 
 
 def _build(info: ModelInfo, precision: str, folder: Path) -> None:
+    privacy.quiet_openvino()
     import openvino as ov
 
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -176,6 +178,7 @@ def quantize(model: Any) -> Any:
     """``model`` (an fp32 ``openvino.Model``) with int8 weights (asymmetric, per channel; NNCF's
     weight compression, data-free); :class:`~docqa.embedding.openvino.OpenVinoEmbedder` turns
     on OpenVINO's dynamic quantization of the activations, so the products run in int8."""
+    privacy.quiet_openvino()
     import nncf
 
     nncf.set_log_level(logging.ERROR)
