@@ -50,8 +50,8 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ from docqa.answering import (
 from docqa.config import Settings
 from docqa.embedding import Embedder, make_embedder
 from docqa.evaluation import Judge, Question, load_questions, rank_hits, score_answer
-from docqa.llm import LLM, make_llm
+from docqa.llm import LLM, Message, make_llm
 from docqa.stores import Store, open_store
 from docqa.support import mark_support
 from docqa.types import Answer, Timings
@@ -272,12 +272,39 @@ def _support(answer: Answer, judge: Judge, embedder: Embedder) -> list[dict[str,
     return out
 
 
+class _Recording:
+    """An LLM that keeps the last messages it was sent, and counts their tokens exactly."""
+
+    def __init__(self, llm: LLM) -> None:
+        self.inner = llm
+        self.last: list[Message] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def chat(self, messages: Sequence[Message], *, on_token: Any = None) -> Any:
+        self.last = list(messages)
+        return self.inner.chat(messages, on_token=on_token)
+
+    def prompt_tokens(self, messages: Sequence[Message]) -> int | None:
+        """Tokens of ``messages`` with the model's chat template, as llama.cpp evaluates them."""
+        http = getattr(self.inner, "_http", None)
+        if http is None:
+            return None
+        body = {"messages": [{"role": m.role, "content": m.content} for m in messages]}
+        prompt = http.post("/apply-template", json=body).json()["prompt"]
+        tokens = http.post(
+            "/tokenize", json={"content": prompt, "add_special": True, "parse_special": True}
+        )
+        return len(tokens.json()["tokens"])
+
+
 class Runner:
     """The model, embedder and stores of one run, and the baseline cache."""
 
     def __init__(self, settings: Settings, no_baseline: bool) -> None:
         self.settings = settings
-        self.llm: LLM = make_llm(settings, "gguf")
+        self.llm: LLM = _Recording(make_llm(settings, "gguf"))
         self.embedder = make_embedder(settings)
         self.no_baseline = no_baseline
         self._stores: dict[str, tuple[Settings, Store]] = {}
@@ -289,11 +316,35 @@ class Runner:
                 self._cache[row["key"]] = row
 
     def store(self, name: str) -> tuple[Settings, Store]:
+        """The run's current settings on store ``name``, and the store (opened once)."""
         if name not in self._stores:
             base = store_settings(name)
             settings = self.settings.model_copy(update={"store": base.store})
             self._stores[name] = (settings, open_store(settings, base.store or CACHE))
-        return self._stores[name]
+        settings, store = self._stores[name]
+        return self.settings.model_copy(update={"store": settings.store}), store
+
+    def ask(self, question: str, settings: Settings, store: Store) -> Answer:
+        """``docqa.ask(stream=True)`` read to the end, as a chat client reads it; the wait for
+        the first piece as the client sees it (retrieval included) in ``timings.first_token_s``
+        and the exact prompt size (the chat template applied, llama.cpp's tokenizer) in
+        ``usage.prompt_tokens`` (an answer docqa ends early carries no usage of its own)."""
+        started = time.perf_counter()
+        first: float | None = None
+        stream = docqa.ask(
+            question, settings, stream=True, llm=self.llm, embedder=self.embedder, store=store
+        )
+        self.llm.last = None
+        for piece in stream:
+            if first is None and piece:
+                first = time.perf_counter() - started
+        answer = stream.answer
+        total = time.perf_counter() - started
+        if self.llm.last is None:  # no model call (docqa's own abstention)
+            return answer
+        timings = replace(answer.timings, first_token_s=first, total_s=total)
+        usage = replace(answer.usage, prompt_tokens=self.llm.prompt_tokens(self.llm.last))
+        return replace(answer, timings=timings, usage=usage)
 
     def close(self) -> None:
         for _, store in self._stores.values():
@@ -335,7 +386,7 @@ class Runner:
             hits = docqa.search(q.question, settings, k=K, embedder=self.embedder, store=st)
             hit = rank_hits(hits, judge, K, 1, 0.0).hit
         base = self.baseline(q.question) if q.answerable else None
-        rag = docqa.ask(q.question, settings, llm=self.llm, embedder=self.embedder, store=st)
+        rag = self.ask(q.question, settings, st)
         return Row(
             set=set_name,
             id=q.id,
@@ -353,9 +404,13 @@ class Runner:
         with docqa.Chat(settings, llm=self.llm, embedder=self.embedder, store=st) as chat:
             chat.ask(first)
             started = time.perf_counter()
+            self.llm.last = None
             answer = chat.ask(follow_up)
             seconds = time.perf_counter() - started
             query = chat.last_query
+        if self.llm.last is not None:
+            tokens = self.llm.prompt_tokens(self.llm.last)
+            answer = replace(answer, usage=replace(answer.usage, prompt_tokens=tokens))
         hits = docqa.search(query or follow_up, settings, k=K, embedder=self.embedder, store=st)
         row = Row(
             set="chat",
@@ -493,6 +548,52 @@ def per_set_table(label: str, rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def _quantile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile, linear between the closest ranks (statistics' "inclusive")."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def latency_table(label_a: str, a: Sequence[Row], label_b: str, b: Sequence[Row]) -> str:
+    """Prompt tokens, first token and total of two runs of the same questions: p50, p95 and max
+    over the answers the model wrote in both, then question by question."""
+    pairs = [
+        (x, y)
+        for x, y in zip(a, b, strict=True)
+        if x.rag["first_token_s"] is not None and y.rag["first_token_s"] is not None
+    ]
+    lines = [
+        f"| {len(pairs)} answers | prompt tokens p50 / p95 / max | first token s p50 / p95 / max "
+        "| total s p50 / p95 / max |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, i in ((label_a, 0), (label_b, 1)):
+        cells = []
+        for key, digits in (("prompt_tokens", 0), ("first_token_s", 1), ("total_s", 1)):
+            values = [p[i].rag[key] for p in pairs if p[i].rag[key] is not None]
+            if not values:
+                cells.append("—")
+                continue
+            stats = (_quantile(values, 0.5), _quantile(values, 0.95), max(values))
+            cells.append(" / ".join(f"{v:,.{digits}f}" for v in stats))
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    lines += [
+        "",
+        "| set | question | prompt tokens | first token s | total s | F1 |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for x, y in pairs:
+        r, t = x.rag, y.rag
+        lines.append(
+            f"| {x.set} | {x.id} | {r['prompt_tokens'] or '—'} → {t['prompt_tokens'] or '—'} "
+            f"| {_f(r['first_token_s'], 1)} → {_f(t['first_token_s'], 1)} "
+            f"| {_f(r['total_s'], 1)} → {_f(t['total_s'], 1)} | {_f(r['f1'])} → {_f(t['f1'])} |"
+        )
+    return "\n".join(lines)
+
+
 # --- the run -----------------------------------------------------------------------------------
 
 
@@ -521,42 +622,77 @@ def _partial(label: str | None) -> Path | None:
     return CACHE / "runs" / f"{label}.partial.jsonl" if label else None
 
 
-def run(args: argparse.Namespace) -> list[Row]:
-    """Ask every chosen question; with ``--label``, each row is appended to
-    ``runs/LABEL.partial.jsonl`` as it comes, and a rerun with the same label resumes."""
-    settings = run_settings(args)
-    runner = Runner(settings, args.no_baseline)
-    partial = _partial(args.label)
+def _done(label: str | None) -> dict[tuple[str, str], Row]:
+    partial = _partial(label)
     done: dict[tuple[str, str], Row] = {}
     if partial is not None and partial.is_file():
         for line in partial.read_text(encoding="utf-8").splitlines():
             row = Row(**json.loads(line))
             done[(row.set, row.id)] = row
-        print(f"resuming {args.label}: {len(done)} rows already measured")
-    rows: list[Row] = []
+        print(f"resuming {label}: {len(done)} rows already measured")
+    return done
 
-    def keep(row: Row) -> None:
-        rows.append(row)
-        print_row(row)
-        if partial is not None and (row.set, row.id) not in done:
-            partial.parent.mkdir(parents=True, exist_ok=True)
-            with partial.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
+
+def _asks(
+    args: argparse.Namespace, runner: Runner
+) -> Iterator[tuple[tuple[str, str], Callable[[], Row]]]:
+    """(set, id) and how to measure it, for each question and chat the arguments choose."""
+    ids = args.ids.split(",") if args.ids else None
+    for name, limit in _parse_sets(args.sets):
+        if name == "chat":
+            gold = {q.id: q for q in question_set("en", args.split)}
+            for first, follow_up, gold_id, _ in [c for c in CHATS if c[3] == args.split][:limit]:
+                if ids is None or gold_id in ids:
+                    q = gold[gold_id]
+                    yield ("chat", gold_id), lambda f=first, u=follow_up, q=q: runner.chat(f, u, q)
+            continue
+        store = name if name in ("open", "chatlog") else "debian"
+        for q in question_set(name, args.split)[:limit]:
+            if ids is None or q.id in ids:
+                yield (name, q.id), lambda n=name, s=store, q=q: runner.one(n, s, q)
+
+
+def run(args: argparse.Namespace) -> list[list[Row]]:
+    """Ask every chosen question; with ``--label``, each row is appended to
+    ``runs/LABEL.partial.jsonl`` as it comes, and a rerun with the same label resumes.
+
+    With ``--versus KEY=VALUE`` each question is asked twice, under the run's settings and
+    with those fields changed (saved as ``--versus-label``), one right after the other and the
+    order swapped at every question, so that both see the same load on a shared machine.
+    Returns the rows of each configuration."""
+    settings = run_settings(args)
+    arms = [(args.label, settings)]
+    if args.versus:
+        label = args.versus_label or (f"{args.label}-versus" if args.label else None)
+        arms.append((label, settings.model_copy(update=_overrides(args.versus))))
+    runner = Runner(settings, args.no_baseline)
+    done = [_done(label) for label, _ in arms]
+    rows: list[list[Row]] = [[] for _ in arms]
+    turn = 0
+
+    def measure(key: tuple[str, str], ask: Callable[[], Row]) -> None:
+        nonlocal turn
+        order = list(range(len(arms)))[:: -1 if turn % 2 else 1]
+        turn += 1
+        for i in order:
+            label, arm_settings = arms[i]
+            row = done[i].get(key)
+            if row is None:
+                runner.settings = arm_settings
+                row = ask()
+                partial = _partial(label)
+                if partial is not None:
+                    partial.parent.mkdir(parents=True, exist_ok=True)
+                    with partial.open("a", encoding="utf-8") as f:
+                        f.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
+            rows[i].append(row)
+            if len(arms) > 1:
+                print(f"[{label}]", end=" ")
+            print_row(row)
 
     try:
-        for name, limit in _parse_sets(args.sets):
-            if name == "chat":
-                chats = [c for c in CHATS if c[3] == args.split][:limit]
-                gold = {q.id: q for q in question_set("en", args.split)}
-                for first, follow_up, gold_id, _ in chats:
-                    row = done.get(("chat", gold_id))
-                    keep(row or runner.chat(first, follow_up, gold[gold_id]))
-                continue
-            store = name if name in ("open", "chatlog") else "debian"
-            for q in question_set(name, args.split)[:limit]:
-                if args.ids and q.id not in args.ids.split(","):
-                    continue
-                keep(done.get((name, q.id)) or runner.one(name, store, q))
+        for key, ask in _asks(args, runner):
+            measure(key, ask)
     finally:
         runner.close()
     return rows
@@ -678,6 +814,14 @@ def main() -> None:
     parser.add_argument("--table", help="print saved runs LABEL,... instead of running")
     parser.add_argument("--readme", help="write the table between these README markers")
     parser.add_argument("--ids", help="only these question ids (of the sets chosen)")
+    parser.add_argument(
+        "--versus",
+        action="append",
+        default=[],
+        help="also ask each question with this Settings field changed (key=value), interleaved",
+    )
+    parser.add_argument("--versus-label", help="save the --versus answers as runs/LABEL.json")
+    parser.add_argument("--latency", help="print first token and total of saved runs A,B")
     parser.add_argument("--sweep", help="first-token time for these top_k values, e.g. 2,4,8")
     parser.add_argument("--fill-baselines", help="add the model alone to saved run LABEL")
     args = parser.parse_args()
@@ -685,14 +829,23 @@ def main() -> None:
         text = fill_baselines(args)
     elif args.sweep:
         text = sweep(args)
+    elif args.latency:
+        a, b = list(iter_labels(args.latency))
+        text = latency_table(a, load(a), b, load(b))
     elif args.table:
         parts = [per_set_table(label, load(label)) for label in iter_labels(args.table)]
         text = "\n\n".join(parts)
     else:
-        rows = run(args)
-        if args.label:
-            save(args.label, args, rows)
-        text = per_set_table(args.label or "run", rows)
+        arms = run(args)
+        labels = [args.label, args.versus_label or (f"{args.label}-versus" if args.label else None)]
+        parts = []
+        for label, rows in zip(labels, arms, strict=False):
+            if label:
+                save(label, args, rows)
+            parts.append(per_set_table(label or "run", rows))
+        if len(arms) > 1:
+            parts.append(latency_table(labels[0] or "run", arms[0], labels[1] or "versus", arms[1]))
+        text = "\n\n".join(parts)
     print(text)
     if args.readme:
         write_readme(args.readme, text)

@@ -212,6 +212,12 @@ class Settings(BaseSettings):
         description="Check an answer's [n] citations against the sources: keep those a citing "
         "sentence is about, add the source that backs a sentence left uncited.",
     )
+    prompt_sources: Literal["sentences", "chunks"] = Field(
+        "chunks",
+        description="What the answer prompt holds of each source: the whole chunks, or the "
+        "sentences that bear on the question with their neighbours (about 20 % fewer prompt "
+        "tokens; lower F1 with Qwen2.5-1.5B, benchmarks/README.md).",
+    )
     llm: Literal["auto", "ollama", "openai", "gguf"] = Field(
         "auto",
         description="Answer backend. auto: Ollama when it answers with the model, else a GGUF.",

@@ -94,7 +94,7 @@ class Answerer:
         timings = Timings(retrieval_s=seconds, total_s=time.perf_counter() - started)
         if not hits:
             return abstention(question, timings=timings)
-        job = rag_job(question, hits, self.llm, self.settings, history)
+        job = rag_job(question, hits, self.llm, self.settings, history, query=query)
         job.started, job.retrieval_s = started, seconds
         if self.settings.check_citations:
             job.checker = self.embedder

@@ -22,6 +22,7 @@ from docqa.answering.budget import (
 from docqa.config import Settings
 from docqa.language import answer_language, detect_language
 from docqa.llm import Message
+from docqa.passages import select_sentences
 from docqa.types import Answer, Hit, Timings
 
 if TYPE_CHECKING:
@@ -73,16 +74,24 @@ def rag_job(
     llm: LLM,
     settings: Settings,
     history: Sequence[Message] = (),
+    query: str | None = None,
 ) -> Job:
     """Build the RAG prompt: system, the history that fits, numbered sources and the question.
 
-    History gets at most half of the room left by the system prompt and the question; sources
-    fill the rest in rank order, the lowest-ranked left out first.
+    With ``settings.prompt_sources == "sentences"`` each source is cut to the sentences that
+    bear on the question and ``query`` (the search query, when it differs from the question),
+    with their neighbours, and text sent in a better-ranked source is not sent again
+    (:func:`docqa.passages.select_sentences`); the job's hits are those excerpts, what the
+    model read. History gets at most half of the room left by the system prompt and the
+    question; sources fill the rest in rank order, the lowest-ranked left out first.
 
     Raises:
         ConfigError: Not even the system prompt and the question fit the context window.
     """
     count, budget = TokenCounter(llm), prompt_budget(llm, settings)
+    if settings.prompt_sources == "sentences":
+        asked = question if not query or query == question else f"{question}\n{query}"
+        hits = select_sentences(asked, hits)
     system = prompts.system_prompt(prompts.RAG_SYSTEM, settings)
     language = answer_language(question, [h.text for h in hits[:1]], settings.languages)
     fixed = count(system) + count(prompts.rag_user([], question, language))
