@@ -10,25 +10,23 @@ import functools
 import json
 import logging
 import os
-import shutil
 import sys
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from pydantic import ValidationError
 
 import docqa
 from docqa import render
+from docqa.cli_output import columns as _columns
+from docqa.cli_output import stream as _stream
+from docqa.cli_output import warn as _warn
+from docqa.cli_output import watch_ingest as _watch
 from docqa.config import Settings, SettingWarning
 from docqa.errors import ConfigError, ConfirmationRequired, DocqaError
 from docqa.progress import IngestBar, QuestionBar
-from docqa.types import Answer
-
-if TYPE_CHECKING:
-    from docqa.answering import AnswerStream
 
 
 def _debug() -> bool:
@@ -158,58 +156,6 @@ def ingest(
     ctx.exit(report.exit_code)
 
 
-def _watch(
-    path: Path,
-    settings: Settings,
-    *,
-    yes: bool,
-    poll: bool,
-    as_json: bool,
-    bar: IngestBar,
-    confirm: Any,
-) -> None:
-    """``ingest --watch``: the first sync reported as an ingest, then one line a sync."""
-    from docqa.watching import Sync
-
-    def synced(sync: Sync) -> None:
-        bar.close()
-        report = sync.report
-        if as_json:
-            data = {"root": sync.root, "paths": list(sync.paths), "error": sync.error}
-            data["report"] = None if report is None else json.loads(report.to_json())
-            click.echo(json.dumps(data))
-            return
-        if report is not None:
-            for file, reason in report.failed:
-                click.echo(f"failed: {render.one_line(f'{file}: {reason}')}", err=True)
-            for warning in report.warnings:
-                click.echo(f"warning: {render.one_line(warning)}", err=True)
-        if sync.full and report is not None:
-            click.echo(report.summary())
-            click.echo(f"watching {sync.root} (Ctrl-C stops)", err=True)
-        elif sync.changed or report is None:
-            click.echo(render.one_line(sync.summary()))
-
-    def said(line: str) -> None:
-        click.echo(f"warning: {render.one_line(line)}", err=True)
-
-    try:
-        docqa.watch(
-            path,
-            settings,
-            on_sync=synced,
-            on_progress=bar,
-            on_message=said,
-            yes=yes,
-            polling=poll or None,
-            confirm=confirm,
-        )
-    except KeyboardInterrupt:  # the sync under way was left as a killed ingest leaves it
-        click.echo("stopped", err=True)
-    finally:
-        bar.close()
-
-
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
@@ -290,26 +236,6 @@ def _answer_options(command: Any, many_models: bool = False) -> Any:
     return command
 
 
-def _warn(warnings: Sequence[str]) -> None:
-    for warning in warnings:
-        click.echo(f"warning: {render.one_line(warning)}", err=True)
-
-
-def _tail(answer: Answer) -> None:
-    """After the answer's text: its sources (the cited ones, else all given), then warnings."""
-    for line in render.answer_sources(answer):
-        click.echo(line)
-    _warn(answer.warnings)
-
-
-def _stream(result: AnswerStream) -> None:
-    """Print the answer as it comes, then its sources and warnings."""
-    for piece in result:
-        click.echo(render.terminal(piece), nl=False)
-    click.echo()
-    _tail(result.answer)
-
-
 @cli.command()
 @click.argument("question")
 @click.option("--compare", "compare_", is_flag=True, help="Also answer without the documents.")
@@ -352,10 +278,6 @@ def ask(
     except KeyboardInterrupt:
         click.echo("\ninterrupted", err=True)
         ctx.exit(130)
-
-
-def _columns() -> int:
-    return shutil.get_terminal_size().columns
 
 
 def _read_question() -> str | None:
