@@ -76,6 +76,10 @@ try {
   await sleep(800);
   report.selected_model = await page.$eval("#model-selector-model-button", (b) => b.innerText.trim());
   if (report.selected_model !== modelId) throw new Error(`model not selected: ${report.selected_model}`);
+  // which connection each model id came from (Open WebUI keeps one model per id)
+  const models = await api(page, "/api/models");
+  report.models = (models.data ?? []).map((m) => ({ id: m.id, owned_by: m.owned_by }));
+  report.model_owned_by = report.models.find((m) => m.id === modelId)?.owned_by;
 
   // ask
   await page.click("#chat-input");

@@ -4,8 +4,8 @@
 #   scripts/try_open_webui.sh [FOLDER] [OUT]
 #
 # Ingests FOLDER (default: data/) into a temporary store, starts `docqa serve` and Open WebUI on
-# free loopback ports (Open WebUI gets both connections to docqa: OpenAI at /v1 with model ids
-# prefixed "openai.", Ollama at / with "ollama."), asks QUESTION in Open WebUI's page with the
+# free loopback ports (Open WebUI gets both connections to docqa: OpenAI at /v1 and Ollama at
+# /, as a user would set them up), asks QUESTION in Open WebUI's page with the
 # model MODEL, opens the first source chip and saves to OUT (default: a new temporary folder):
 # answer.png, popup.png, page.json (what the page showed: chips, pop-up), chat.json and
 # sources.json (the chat as Open WebUI saved it), logs/. Prints a summary of the sources.
@@ -15,7 +15,10 @@
 #
 # Environment:
 #   QUESTION      default "What is the latest stable release of Debian?" (its sources are PDF pages)
-#   MODEL         default openai.docqa (the OpenAI connection); ollama.docqa for the Ollama one
+#   MODEL         the model to pick in the page: default docqa (as a user sees it: where both
+#                 connections list an id, Open WebUI keeps one of them; page.json says which)
+#   PREFIXES      set (=1) to give the connections prefix ids, so both stay apart: then MODEL
+#                 defaults to openai.docqa (the OpenAI connection); ollama.docqa is the other
 #   DOCQA         command that runs docqa (default: .venv/bin/python -m docqa, else docqa)
 #   OWUI_VENV     default ~/.cache/docqa/open-webui-venv;  OWUI_PYTHON: Python 3.11 or 3.12 for it
 #   OWUI_VERSION  default 0.12.4;  TORCH: default torch==2.13.0 (a CPU build)
@@ -27,7 +30,8 @@ ROOT=$PWD
 FOLDER=${1:-data}
 OUT=${2:-$(mktemp -d "${TMPDIR:-/tmp}/docqa-owui-out-XXXXXX")}
 QUESTION=${QUESTION:-What is the latest stable release of Debian?}
-MODEL=${MODEL:-openai.docqa}
+PREFIXES=${PREFIXES:-}
+if [[ -n $PREFIXES ]]; then MODEL=${MODEL:-openai.docqa}; else MODEL=${MODEL:-docqa}; fi
 OWUI_VENV=${OWUI_VENV:-$HOME/.cache/docqa/open-webui-venv}
 OWUI_PYTHON=${OWUI_PYTHON:-python3.11}
 OWUI_VERSION=${OWUI_VERSION:-0.12.4}
@@ -100,9 +104,11 @@ OWUI_PORT=$(free_port)
     export SCARF_NO_ANALYTICS=true DO_NOT_TRACK=true ANONYMIZED_TELEMETRY=false
     export ENABLE_VERSION_UPDATE_CHECK=false ENABLE_COMMUNITY_SHARING=false
     export ENABLE_OPENAI_API=True OPENAI_API_BASE_URLS=http://127.0.0.1:$DOCQA_PORT/v1 OPENAI_API_KEYS=none
-    export OPENAI_API_CONFIGS='{"0": {"enable": true, "prefix_id": "openai"}}'
+    if [[ -n $PREFIXES ]]; then
+        export OPENAI_API_CONFIGS='{"0": {"enable": true, "prefix_id": "openai"}}'
+        export OLLAMA_API_CONFIGS='{"0": {"enable": true, "prefix_id": "ollama"}}'
+    fi
     export ENABLE_OLLAMA_API=True OLLAMA_BASE_URLS=http://127.0.0.1:$DOCQA_PORT
-    export OLLAMA_API_CONFIGS='{"0": {"enable": true, "prefix_id": "ollama"}}'
     # its own RAG stays off: no embedding model to load (none can be downloaded)
     export BYPASS_EMBEDDING_AND_RETRIEVAL=true RAG_EMBEDDING_MODEL= RAG_EMBEDDING_MODEL_AUTO_UPDATE=false
     export RAG_RERANKING_MODEL_AUTO_UPDATE=false WHISPER_MODEL_AUTO_UPDATE=false ENABLE_WEB_SEARCH=false
@@ -132,7 +138,8 @@ page = json.loads((out / "page.json").read_text())
 if page.get("error"):
     print("driver error:", page["error"].splitlines()[0])
 print("answer:", (page.get("answer") or "").split("\n\nSources:")[0].strip()[:300])
-print("chips:", page.get("sources_button", "").replace("\n", " "))
+print("model:", page.get("selected_model"), "from the", page.get("model_owned_by"), "connection")
+print("chips:", (page.get("sources_button") or "none").replace("\n", " "))
 for chip in page.get("chips", []):
     print("  ", chip["text"].replace("\n", " "))
 print("answer's [n] pills:", page.get("inline_pills", []))
