@@ -168,6 +168,38 @@ for s in sources:
             f" metadata.page={meta.get('page')!r} distance={dist!r}"
             f" entries_in_its_chip={copies[chip_id(s, i)]} document={doc[:45]!r}"
         )
+
+# does each link open the page that holds its passage? (the PDF as docqa serves it, read by pypdf)
+import io, logging, re, urllib.request
+
+import pypdf
+
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+norm = lambda text: re.sub(r"[^0-9a-z]", "", text.lower())
+pdfs, checked = {}, set()
+for s in sources:
+    url = s.get("source", {}).get("url") or ""
+    for i, doc in enumerate(s.get("document", [])):
+        meta = s["metadata"][i] if i < len(s.get("metadata") or []) else {}
+        link = url or meta.get("source") or ""
+        base, _, fragment = link.partition("#")
+        page = re.match(r"page=(\d+)", fragment)
+        if not base.startswith("http") or not page or doc == s["source"].get("name"):
+            continue
+        if (link, doc) in checked:
+            continue
+        checked.add((link, doc))
+        if base not in pdfs:
+            with urllib.request.urlopen(base, timeout=30) as r:
+                body = r.read()
+            pdfs[base] = [norm(p.extract_text() or "") for p in pypdf.PdfReader(io.BytesIO(body)).pages]
+        head = norm(doc)[:150]
+        found = [n + 1 for n, text in enumerate(pdfs[base]) if head and head in text]
+        if not found:
+            middle = norm(doc)[len(norm(doc)) // 2 :][:60]
+            found = [n + 1 for n, text in enumerate(pdfs[base]) if middle and middle in text]
+        verdict = "right page" if int(page[1]) in found else "WRONG PAGE"
+        print(f"  link {link} opens page {page[1]}; its passage is on page(s) {found}: {verdict}")
 EOF
 say "saved in $OUT"
 exit "$status"
