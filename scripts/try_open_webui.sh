@@ -21,7 +21,8 @@
 #                 defaults to openai.docqa (the OpenAI connection); ollama.docqa is the other
 #   DOCQA         command that runs docqa (default: .venv/bin/python -m docqa, else docqa)
 #   OWUI_VENV     default ~/.cache/docqa/open-webui-venv;  OWUI_PYTHON: Python 3.11 or 3.12 for it
-#   OWUI_VERSION  default 0.12.4;  TORCH: default torch==2.13.0 (a CPU build)
+#   OWUI_VERSION  default 0.12.4;  TORCH: default torch==2.13.0 (a CPU build where pip finds one;
+#                 elsewhere add the CPU wheels' index to OWUI_PIP_ARGS, e.g. "--extra-index-url URL")
 #   CHROMIUM      default /usr/bin/chromium-headless-shell (puppeteer-core from tests/browser)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,8 +51,8 @@ if [[ ! -x $OWUI_VENV/bin/open-webui ]]; then
     constraints=$OWUI_VENV/constraints.txt
     echo "$TORCH" >"$constraints"
     {
-        "$OWUI_VENV/bin/pip" install "$TORCH"
-        "$OWUI_VENV/bin/pip" install -c "$constraints" "open-webui==$OWUI_VERSION"
+        "$OWUI_VENV/bin/pip" install ${OWUI_PIP_ARGS:-} "$TORCH"
+        "$OWUI_VENV/bin/pip" install ${OWUI_PIP_ARGS:-} -c "$constraints" "open-webui==$OWUI_VERSION"
     } >"$OUT/logs/pip.log" 2>&1 || { tail -20 "$OUT/logs/pip.log" >&2; exit 1; }
 fi
 if [[ ! -d tests/browser/node_modules/puppeteer-core ]]; then
