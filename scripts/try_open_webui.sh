@@ -34,7 +34,7 @@ QUESTION=${QUESTION:-What is the latest stable release of Debian?}
 PREFIXES=${PREFIXES:-}
 if [[ -n $PREFIXES ]]; then MODEL=${MODEL:-openai.docqa}; else MODEL=${MODEL:-docqa}; fi
 OWUI_VENV=${OWUI_VENV:-$HOME/.cache/docqa/open-webui-venv}
-OWUI_PYTHON=${OWUI_PYTHON:-python3.11}
+OWUI_PYTHON=${OWUI_PYTHON:-$(command -v python3.11 || command -v python3.12 || echo python3)}
 OWUI_VERSION=${OWUI_VERSION:-0.12.4}
 TORCH=${TORCH:-torch==2.13.0}
 if [[ -z ${DOCQA:-} ]]; then
