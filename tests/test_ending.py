@@ -12,6 +12,7 @@ from docqa.answering.ending import end_of_answer, generate
 from docqa.api import ask, ingest
 from docqa.config import Settings
 from docqa.llm import Message
+from docqa.support import strip_citations
 
 from .fakes import HashEmbedder, ScriptedLLM
 
@@ -108,7 +109,7 @@ def test_ask_and_its_stream_end_a_looping_answer(tmp_path: Path) -> None:
     ingest(docs, settings, embedder=emb)
     question = "What does the unstable distribution hold?"
     answer = ask(question, settings, llm=ScriptedLLM(LOOP * 5), embedder=emb)
-    assert answer.text == LOOP.rstrip()
+    assert strip_citations(answer.text) == LOOP.rstrip()  # docqa may add its [1]
     stream = ask(question, settings, llm=ScriptedLLM(LOOP * 5), embedder=emb, stream=True)
     assert isinstance(stream, AnswerStream)
-    assert "".join(stream) == LOOP.rstrip() == stream.answer.text
+    assert "".join(stream) == answer.text == stream.answer.text

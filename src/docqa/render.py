@@ -201,11 +201,13 @@ def status_html(status: StoreStatus) -> str:
 
 
 def citation_locator(citation: Citation) -> str:
-    """``[n] file p. N`` or ``[n] file § heading (line N)``, the path relative when possible;
-    "(found by docqa)" after a source the text does not cite (see ``Citation.attributed``)."""
+    """``[n] file p. N`` or ``[n] file § heading (line N)``, the path relative when possible,
+    then the support marks of the sentences citing it (``✓``, ``~``); "(found by docqa)" after a
+    source the model did not cite (see ``Citation.attributed``)."""
     place = locate(shown_path(citation.file), citation.page, citation.heading, citation.first_line)
+    marks = f" {citation.marks}" if citation.marks else ""
     found = " (found by docqa)" if citation.attributed else ""
-    return f"[{citation.n}] {place}{found}"
+    return f"[{citation.n}] {place}{marks}{found}"
 
 
 def citation_html(citation: Citation) -> str:

@@ -246,7 +246,10 @@ class Citation(_Record):
         last_line: Last source line of the chunk.
         chunk_id: The point id of the chunk in the store.
         attributed: docqa found the answer's sentence in this source; the model did not cite it
-            (the number is not in the answer's text).
+            (docqa placed the marker).
+        support: Each sentence citing the source (without markers), with how well the source
+            backs it: ``supported``, ``similar``, ``unsupported``, or ``""`` where the sentence
+            was not judged (too short, or the check is off).
     """
 
     n: int
@@ -258,6 +261,14 @@ class Citation(_Record):
     last_line: int | None = None
     chunk_id: str = ""
     attributed: bool = False
+    support: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def marks(self) -> str:
+        """The support marks of the sentences citing the source: ``✓`` supported, ``~``
+        similar, ``✗`` unsupported, one per judged sentence (``"✓~"``)."""
+        symbols = {"supported": "✓", "similar": "~", "unsupported": "✗"}
+        return "".join(symbols[status] for _, status in self.support if status in symbols)
 
     @property
     def locator(self) -> str:
@@ -302,10 +313,11 @@ class Answer(_Record):
 
     Attributes:
         question: The question as asked.
-        text: The answer text (citations appear in it as ``[n]``).
-        citations: The sources the text cites, by number, in order of first citation.
-        hits: The relevant retrieved chunks, numbered ``[1]..[n]`` in rank order; empty for a
-            baseline answer.
+        text: The answer text, with ``[n]`` at the end of each sentence a source backs, the
+            sources numbered 1..k in the order the text uses them.
+        citations: The sources the text cites, numbered 1..k in order of first citation.
+        hits: The relevant retrieved chunks, numbered as in the text: the cited ones first (1..k),
+            then the others in rank order; empty for a baseline answer.
         model: The model that answered (empty when no LLM was called).
         backend: ``ollama``, ``openai`` or ``gguf`` (empty when no LLM was called).
         usage: Token counts reported by the backend.

@@ -117,4 +117,6 @@ def test_concurrent_conversations_are_not_mixed(serve: Serve) -> None:
     for t in threads:
         t.join(30)
     for n in range(6):
-        assert answers[n].startswith(f"You asked: question number {n} about boats [1]")
+        # (docqa keeps [1] only where the sentence is about that source: it may be gone)
+        assert answers[n].startswith(f"You asked: question number {n} about boats")
+        assert f"question number {n + 1}" not in answers[n]

@@ -17,13 +17,37 @@ def test_tags_version_ps_show(serve: Serve) -> None:
     server = serve()
     with ollama.Client(host=server.url) as c:
         names = [m.model for m in c.list().models]
-        assert names[:2] == ["docqa", "docqa-baseline"]
-        assert "docqa/scripted-1" in names
+        assert names == [
+            "docqa:latest",
+            "docqa-baseline:latest",
+            "docqa:scripted-1",
+            "docqa-baseline:scripted-1",
+        ]
         shown = c.show("docqa")
         assert shown.modelinfo is not None
         assert shown.modelinfo["docqa.context_length"] == 4096
-        assert [m.model for m in c.ps().models] == ["docqa"]
+        assert [m.model for m in c.ps().models] == ["docqa:latest"]
     assert httpx.get(f"{server.url}/api/version").json()["version"]
+
+
+def test_the_two_faces_share_no_model_id(serve: Serve) -> None:
+    """Open WebUI keeps one model per id across its connections (utils/models.py, the
+    ``models_dict[model['id']]`` loop, Ollama's models after OpenAI's): a shared id would let
+    the Ollama face's model hide the OpenAI face's, which alone carries citation chips."""
+    server = serve()
+    openai_ids = [m["id"] for m in httpx.get(f"{server.url}/v1/models").json()["data"]]
+    ollama_ids = [m["name"] for m in httpx.get(f"{server.url}/api/tags").json()["models"]]
+    assert len(openai_ids) == len(ollama_ids) == 4
+    assert not set(openai_ids) & set(ollama_ids)
+    assert all(":" in name for name in ollama_ids)  # Ollama names carry a tag
+    # every name of either face answers, on either face, with the model it names
+    for name in openai_ids + ollama_ids:
+        response = httpx.post(
+            f"{server.url}/api/chat", json={"model": name, "messages": ASK, "stream": False}
+        )
+        assert response.status_code == 200, (name, response.text)
+        expected = "I do not know" if "baseline" in name else RAG_REPLY[:20]
+        assert response.json()["message"]["content"].startswith(expected), name
 
 
 def test_chat_streams_ndjson_and_ends_with_done(serve: Serve) -> None:

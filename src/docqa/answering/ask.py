@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from docqa import retrieval
-from docqa.answering.citations import finish
+from docqa.answering.citations import finish, presenter
 from docqa.answering.ending import generate
 from docqa.answering.jobs import Job, abstention, baseline_job, rag_job
 from docqa.answering.streaming import AnswerStream
@@ -98,7 +98,20 @@ class Answerer:
 
     def run(self, job: Job, on_token: TokenCallback | None = None) -> Answer:
         """Call the LLM on ``job`` (pieces to ``on_token``) and build the answer."""
-        return finish(job, generate(self.llm, job.messages, on_token))
+        if on_token is None:
+            return finish(job, generate(self.llm, job.messages))
+        shown = presenter(job)
+
+        def show(piece: str) -> None:
+            text = shown.feed(piece)
+            if text:
+                on_token(text)
+
+        completion = generate(self.llm, job.messages, show)
+        rest = shown.complete(completion.text)
+        if rest:
+            on_token(rest)
+        return finish(job, completion, shown=shown)
 
     def baseline(self, question: str, on_token: TokenCallback | None = None) -> Answer:
         """The model's answer without documents."""

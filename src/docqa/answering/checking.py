@@ -24,17 +24,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from docqa.answering.abstention import says_not_in_documents
 from docqa.embedding.base import embed_passages, embed_queries
 from docqa.language import words
 from docqa.support import (
     SIMILAR_MIN,
     SUPPORTED_MIN,
     cited_numbers,
+    classify,
     missing_terms,
     split_sentences,
     strip_citations,
 )
-from docqa.types import Hit
+from docqa.types import Hit, SupportStatus
 
 if TYPE_CHECKING:
     from docqa.embedding import Embedder
@@ -89,45 +91,104 @@ def check_citations(
         given: The numbers that were in the prompt (others are never cited).
         embedder: Embeds the sentences (query side) and the hits the store gave no vector for.
     """
-    checked = Checked()
-    if not hits or not given:
-        return checked
-    allowed = set(given)
-    ranked = sorted(allowed)
-    sentences = [(s, strip_citations(s)) for s in split_sentences(text)]
-    judged = [body for _, body in sentences if len(words(body)) >= MIN_WORDS]
-    vectors = source_vectors(hits, embedder) if judged else np.zeros((0, 0), dtype=np.float32)
-    # every judged sentence in one batch (one embedder call, not one per sentence)
-    sentence_vectors = iter(embed_queries(embedder, judged))
-    judged_against: dict[int, bool] = {}
-    model_cited: set[int] = set()
-    for sentence, body in sentences:
-        cited = [n for n in cited_numbers(sentence) if n in allowed]
-        model_cited.update(cited)
-        if len(words(body)) < MIN_WORDS:
-            for n in cited:
-                checked.cite(n, sentence)
-            continue
-        scores = vectors @ next(sentence_vectors)
+    judge = SentenceJudge(hits, given, embedder)
+    sentences = split_sentences(text)
+    judge.prefetch(sentences)  # every judged sentence in one embedder call
+    for sentence in sentences:
+        judge(sentence)
+    return judge.checked
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one sentence cites after the check.
+
+    Attributes:
+        numbers: The sources it cites (numbers as in the prompt), kept or attributed.
+        support: For each of them, how well it backs the sentence (``None`` where the sentence
+            was too short to judge, or no check ran).
+        unknown: Numbers it cites that were not among the sources given.
+    """
+
+    numbers: list[int]
+    support: dict[int, SupportStatus | None]
+    unknown: list[int] = field(default_factory=list)
+
+
+class SentenceJudge:
+    """:func:`check_citations` one sentence at a time, for an answer read as it is written.
+
+    Without an embedder the sentence's citations are taken as given (those given in the prompt).
+    What the judge saw adds up in :attr:`checked`: ``added`` and ``dropped`` are final once every
+    sentence was judged.
+    """
+
+    def __init__(self, hits: Sequence[Hit], given: Sequence[int], embedder: Embedder | None):
+        self.hits, self.embedder = list(hits), embedder
+        self.allowed = set(given)
+        self.ranked = sorted(self.allowed)
+        self.checked = Checked()
+        self._vectors: NDArray[np.float32] | None = None
+        self._queries: dict[str, NDArray[np.float32]] = {}
+        self.model_cited: set[int] = set()
+        """The numbers the model cited (among those given), as it numbered them."""
+        self._judged: dict[int, bool] = {}
+
+    def prefetch(self, sentences: Sequence[str]) -> None:
+        """Embed these sentences in one batch (a whole answer judged at once)."""
+        bodies = [b for b in map(strip_citations, sentences) if len(words(b)) >= MIN_WORDS]
+        if self.embedder is not None and self.allowed and bodies:
+            self._queries.update(zip(bodies, embed_queries(self.embedder, bodies), strict=True))
+
+    def _scores(self, body: str) -> NDArray[np.float32]:
+        assert self.embedder is not None
+        if self._vectors is None:
+            self._vectors = source_vectors(self.hits, self.embedder)
+        if body not in self._queries:
+            self._queries[body] = next(iter(embed_queries(self.embedder, [body])))
+        return self._vectors @ self._queries[body]
+
+    def __call__(self, sentence: str) -> Verdict:
+        """The sources ``sentence`` (with its ``[n]`` markers, as the model wrote it) cites."""
+        numbers = cited_numbers(sentence)
+        cited = [n for n in numbers if n in self.allowed]
+        unknown = [n for n in numbers if n not in self.allowed]
+        self.model_cited.update(cited)
+        body = strip_citations(sentence)
+        # a disclaimer that cites ("The documents do not say. [1]") keeps its citation as given:
+        # the answer is an abstention that cites, and is flagged as one (answering.citations)
+        unjudged = len(words(body)) < MIN_WORDS or says_not_in_documents(body)
+        if self.embedder is None or not self.allowed or unjudged:
+            return self._cite(sentence, {n: None for n in cited}, unknown)
+        scores = self._scores(body)
+
+        def status(n: int) -> SupportStatus | None:
+            missing = missing_terms(body, self.hits[n - 1].text)
+            return classify(float(scores[n - 1]), missing, SUPPORTED_MIN, SIMILAR_MIN)
+
         kept = [n for n in cited if float(scores[n - 1]) >= SIMILAR_MIN]
         for n in cited:
-            judged_against[n] = judged_against.get(n, False) or n in kept
-        for n in kept:
-            checked.cite(n, sentence)
+            self._judged[n] = self._judged.get(n, False) or n in kept
         if kept:
-            continue
-        # uncited, or cited only to sources it is not about: the source that backs it, if any
-        # of several that back it, the best-ranked (see the module's note)
+            return self._cite(sentence, {n: status(n) for n in kept}, unknown)
         backer = next(
             (
                 n
-                for n in ranked
-                if scores[n - 1] >= SUPPORTED_MIN and not missing_terms(body, hits[n - 1].text)
+                for n in self.ranked
+                if scores[n - 1] >= SUPPORTED_MIN and not missing_terms(body, self.hits[n - 1].text)
             ),
             None,
         )
-        if backer is not None:
-            checked.cite(backer, sentence)
-    checked.added = set(checked.claims) - model_cited
-    checked.dropped = [n for n, ok in judged_against.items() if not ok and n not in checked.claims]
-    return checked
+        backed = {} if backer is None else {backer: status(backer)}
+        return self._cite(sentence, backed, unknown)
+
+    def _cite(
+        self, sentence: str, support: dict[int, SupportStatus | None], unknown: list[int]
+    ) -> Verdict:
+        for n in support:
+            self.checked.cite(n, sentence)
+        self.checked.added = set(self.checked.claims) - self.model_cited
+        self.checked.dropped = [
+            n for n, ok in self._judged.items() if not ok and n not in self.checked.claims
+        ]
+        return Verdict(list(support), support, unknown)

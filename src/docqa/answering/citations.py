@@ -1,5 +1,7 @@
-"""From the LLM's reply to an :class:`~docqa.types.Answer`: the ``[n]`` citations mapped to the
-sources with their best quote, abstentions recognised, prompt-size estimates checked."""
+"""From the LLM's reply to an :class:`~docqa.types.Answer`: the text as docqa shows it (sources
+numbered 1..k in the order it uses them, markers placed by sentence, see
+:mod:`~docqa.answering.presenting`), its citations with their best quote, abstentions
+recognised, prompt-size estimates checked."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from docqa.answering.abstention import mentions_not_in_documents, says_not_in_documents
-from docqa.answering.checking import check_citations
+from docqa.answering.checking import SentenceJudge, check_citations
 from docqa.answering.jobs import Job
+from docqa.answering.presenting import Presenter
 from docqa.language import stopwords, words
 from docqa.llm import Completion
 from docqa.support import cited_numbers, split_sentences, strip_citations
@@ -90,7 +93,14 @@ def checked_citations(
     return citations, warnings
 
 
-def _citation(n: int, hit: Hit, claims: Sequence[str], *, attributed: bool = False) -> Citation:
+def _citation(
+    n: int,
+    hit: Hit,
+    claims: Sequence[str],
+    *,
+    attributed: bool = False,
+    support: Sequence[tuple[str, str]] = (),
+) -> Citation:
     return Citation(
         n=n,
         file=hit.file,
@@ -101,7 +111,46 @@ def _citation(n: int, hit: Hit, claims: Sequence[str], *, attributed: bool = Fal
         last_line=hit.last_line,
         chunk_id=hit.chunk_id,
         attributed=attributed,
+        support=tuple(support),
     )
+
+
+def presenter(job: Job) -> Presenter:
+    """The :class:`Presenter` of the answer to ``job``: its sentences judged against the sources
+    given (checked with ``job.checker``, else taken as the model cites them)."""
+    given = [n for n in range(1, len(job.hits) + 1) if n not in job.dropped]
+    return Presenter(SentenceJudge(job.hits, given, job.checker if job.hits else None))
+
+
+def _presented(
+    job: Job, shown: Presenter
+) -> tuple[tuple[Citation, ...], tuple[Hit, ...], tuple[int, ...], list[str]]:
+    """Citations numbered 1..k as the text shows them, the hits in that numbering (the cited ones
+    first, in order of use, then the others by rank), the dropped ones' numbers, warnings."""
+    p, checked = shown.presented, shown.judge.checked
+    rest = [n for n in range(1, len(job.hits) + 1) if n not in p.order]
+    position = {old: new for new, old in enumerate([*p.order, *rest], 1)}
+    citations = tuple(
+        _citation(
+            position[n],
+            job.hits[n - 1],
+            p.claims[n],
+            attributed=n in checked.added,
+            support=[(sentence, status or "") for sentence, status in p.support[n]],
+        )
+        for n in p.order
+    )
+    warnings = [
+        f"the answer cites [{n}], which was not among the sources given: ignored" for n in p.unknown
+    ]
+    if checked.dropped:
+        numbers = "".join(f"[{position[n]}]" for n in checked.dropped)
+        warnings.append(
+            f"the answer cites {numbers} for sentences that source is not about: "
+            "left out of the citations"
+        )
+    hits = tuple(job.hits[n - 1] for n in [*p.order, *rest])
+    return citations, hits, tuple(sorted(position[n] for n in job.dropped)), warnings
 
 
 def _mismatch_warning(expected: int, reported: int | None) -> str | None:
@@ -113,18 +162,32 @@ def _mismatch_warning(expected: int, reported: int | None) -> str | None:
     )
 
 
-def finish(job: Job, completion: Completion, *, interrupted: bool = False) -> Answer:
-    """Turn the LLM's reply to ``job`` into an :class:`Answer`."""
-    given = [n for n in range(1, len(job.hits) + 1) if n not in job.dropped]
-    citations, warnings = parse_citations(completion.text, job.hits, given)
+def finish(
+    job: Job,
+    completion: Completion,
+    *,
+    shown: Presenter | None = None,
+    interrupted: bool = False,
+) -> Answer:
+    """Turn the LLM's reply to ``job`` into an :class:`Answer`.
+
+    Args:
+        job: What was asked.
+        completion: The model's reply.
+        shown: The presenter that showed the reply as it streamed (it is completed here);
+            ``None`` presents the reply whole.
+        interrupted: The reply was stopped before its end.
+    """
+    if shown is None:
+        shown = presenter(job)
+        shown.judge.prefetch(split_sentences(completion.text))
+    shown.complete(completion.text)
+    citations, hits, dropped, warnings = _presented(job, shown)
     abstained = bool(job.hits) and says_not_in_documents(completion.text)
-    if job.checker is not None and job.hits and not abstained:
-        citations, checked = checked_citations(completion.text, job.hits, given, job.checker)
-        warnings += checked
     mismatch = _mismatch_warning(job.expected_tokens, completion.usage.prompt_tokens)
     notes = [*job.warnings, *warnings, *([mismatch] if mismatch else [])]
-    if abstained and citations:
-        cited = "".join(f"[{c.n}]" for c in citations)
+    if abstained and shown.judge.model_cited:
+        cited = "".join(f"[{n}]" for n in sorted(shown.judge.model_cited))  # as the model wrote
         notes.append(
             f"the answer says the documents do not say, yet cites {cited}: read it as an abstention"
         )
@@ -134,9 +197,9 @@ def finish(job: Job, completion: Completion, *, interrupted: bool = False) -> An
         notes.append("interrupted: the answer is incomplete")
     return Answer(
         question=job.question,
-        text=completion.text.strip(),
+        text=shown.text,
         citations=citations,
-        hits=job.hits,
+        hits=hits,
         model=completion.model,
         backend=completion.backend,
         usage=completion.usage,
@@ -148,5 +211,5 @@ def finish(job: Job, completion: Completion, *, interrupted: bool = False) -> An
         ),
         abstained=abstained,
         warnings=tuple(notes),
-        dropped_sources=job.dropped,
+        dropped_sources=dropped,
     )

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from docqa.answering.citations import finish
+from docqa.answering.citations import finish, presenter
 from docqa.answering.ending import generate
 from docqa.answering.jobs import Job
 from docqa.errors import DocqaError
@@ -103,15 +103,24 @@ class AnswerStream:
             worker.join(_JOIN_S)
 
     def _drain(self, job: Job, pieces: queue.Queue[tuple[str, object]]) -> Iterator[str]:
+        # the model's text becomes the text docqa shows (markers by sentence, sources 1..k) as
+        # it comes, so the pieces add up to the finished answer's text
+        shown = presenter(job)
         while True:
             kind, value = pieces.get()
             if kind == "piece":
-                self._pieces.append(str(value))
-                yield str(value)
+                text = shown.feed(str(value))
+                if text:
+                    self._pieces.append(text)
+                    yield text
             elif kind == "done" and isinstance(value, Completion):
-                self._answer = finish(job, value)
+                rest = shown.complete(value.text)
+                self._answer = finish(job, value, shown=shown)
                 if self._on_done is not None:
                     self._on_done(self._answer)
+                if rest:
+                    self._pieces.append(rest)
+                    yield rest
                 return
             else:
                 raise value if isinstance(value, BaseException) else DocqaError(str(value))

@@ -65,14 +65,18 @@ def _entry(name: str) -> dict[str, Any]:
 
 
 async def tags(request: Request) -> Response:
-    """``GET /api/tags``: the same models as ``/v1/models``."""
-    names = await in_thread(_serving(request).model_names)
+    """``GET /api/tags``: the same models as ``/v1/models``, named with a tag (``docqa:latest``).
+
+    The ids differ from ``/v1/models``'s: Open WebUI keeps one model per id, and with both of
+    docqa's faces connected an Ollama ``docqa`` would hide the OpenAI one and its citation chips.
+    """
+    names = await in_thread(_serving(request).ollama_model_names)
     return JSONResponse({"models": [_entry(n) for n in names]})
 
 
 async def ps(request: Request) -> Response:
     """``GET /api/ps``: the loaded model (docqa keeps it loaded while it serves)."""
-    entry = {**_entry("docqa"), "expires_at": "2999-01-01T00:00:00Z", "size_vram": 0}
+    entry = {**_entry("docqa:latest"), "expires_at": "2999-01-01T00:00:00Z", "size_vram": 0}
     return JSONResponse({"models": [entry]})
 
 

@@ -1,8 +1,10 @@
 """The OpenAI face: ``GET /v1/models`` and ``POST /v1/chat/completions`` (streamed or not).
 
 A stream is ``chat.completion.chunk`` events: the role in the first delta, the answer's pieces,
-the "Sources" block with its ``url_citation`` annotations, one Open WebUI ``source`` event per
-source, the ``finish_reason``, a usage chunk when ``stream_options.include_usage``, ``[DONE]``.
+the "Sources" block, one Open WebUI ``source`` event per source, the ``finish_reason``, a usage
+chunk when ``stream_options.include_usage``, ``[DONE]``. The ``url_citation`` annotations come
+with a whole message only: Open WebUI would store each streamed one as a second copy of its
+source, without the passage (see :mod:`docqa.server.citations`).
 """
 
 from __future__ import annotations
@@ -85,18 +87,15 @@ async def _sse(
     include_usage: bool,
 ) -> AsyncIterator[str]:
     yield chunks.delta({"role": "assistant", "content": ""})
-    text = ""
     try:
         item = first
         while item is not None:
             if isinstance(item, Piece):
-                text += item.text
                 yield chunks.delta({"content": item.text})
             else:
                 tail = citations.sources_block(item.refs)
                 if tail:
-                    notes = citations.url_citations(text + tail, item.refs)
-                    yield chunks.delta({"content": tail, "annotations": notes})
+                    yield chunks.delta({"content": tail})
                 for event in citations.source_events(item.refs):
                     yield chunks.frame([], **event)
                 yield chunks.delta({}, finish="stop")

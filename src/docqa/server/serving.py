@@ -7,11 +7,15 @@ docqa conversation, the queue in front of the in-process model, citations.
 
 Model names: ``docqa`` answers from the documents with the configured model, ``docqa-baseline``
 is that model alone; ``docqa/<model>`` and ``docqa-baseline/<model>`` do the same with another
-model of the same backend (one pair per model the backend lists).
+model of the same backend (one pair per model the backend lists). The Ollama face lists the same
+models the way Ollama names them, with a tag: ``docqa:latest``, ``docqa-baseline:latest``,
+``docqa:<model as a tag>``. The two lists share no id, so a client connected to both faces (Open
+WebUI keeps one model per id) keeps both.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -202,6 +206,13 @@ class Serving:
             names += [f"{RAG}/{model}", f"{BASELINE}/{model}"]
         return names
 
+    def ollama_model_names(self) -> list[str]:
+        """The same models as :meth:`model_names`, named as Ollama names them (with a tag)."""
+        names = [f"{RAG}:latest", f"{BASELINE}:latest"]
+        for model in self.backend_models():
+            names += [f"{RAG}:{ollama_tag(model)}", f"{BASELINE}:{ollama_tag(model)}"]
+        return names
+
     def resolve(self, name: str) -> Route:
         """The route for a model name (``""`` and ``docqa:latest`` mean ``docqa``).
 
@@ -212,6 +223,11 @@ class Serving:
         bare = name.removesuffix(":latest")
         if bare in ("", RAG, BASELINE):
             return Route(bare or RAG, bare != BASELINE, self.model)
+        prefix, sep, tag = name.partition(":")
+        if sep and prefix in (RAG, BASELINE):
+            for model in self.backend_models():
+                if ollama_tag(model) == tag:
+                    return Route(name, prefix == RAG, model)
         prefix, sep, model = name.partition("/")
         if sep and prefix in (RAG, BASELINE) and model:
             known = self.backend_models()
@@ -272,6 +288,12 @@ class Serving:
                 yield Piece(text)
             answer = stream.answer
             yield Final(answer, references(answer, self.docs, base_url), route, waited)
+
+
+def ollama_tag(model: str) -> str:
+    """A backend model's name as an Ollama tag (letters, digits, ``_ . -``): ``qwen2.5:1.5b``
+    becomes ``qwen2.5-1.5b``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", model).strip("-") or "latest"
 
 
 def _baseline_stream(talk: Conversation, llm: LLM, settings: Settings) -> AnswerStream:

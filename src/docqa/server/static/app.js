@@ -159,7 +159,8 @@ async function chat(question) {
       if (data.error) throw new Error(data.error.message);
       if (data.event && data.event.type === "source") {
         const d = data.event.data;
-        sources.set(d.source.url || d.source.name, { title: d.source.name, url: d.source.url, text: d.document[0] });
+        // keyed by the source's id: two passages of one page share their URL, not their id
+        sources.set(d.source.id || d.source.url || d.source.name, { title: d.source.name, url: d.source.url, text: d.document[0] });
       }
       for (const choice of data.choices || []) {
         if (choice.delta && choice.delta.content) {
