@@ -234,3 +234,17 @@ def test_one_file_named_with_files_is_read_whole_for_a_whole_file_question(
 def test_cli_whole_needs_one_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["ask", "Summarize", "--whole"])
     assert result.exit_code == 2 and "one --file" in result.output
+
+
+def test_the_estimate_uses_the_speed_measured_on_the_last_read() -> None:
+    from docqa.llm import Completion
+    from docqa.types import TokenUsage
+
+    llm = ScriptedLLM(backend="gguf", model="slow-1")
+    settings = Settings(max_tokens=100)
+    assumed = whole_file.estimate_s(6000, 3, llm, settings)
+    whole_file.measure(
+        Completion("x", "slow-1", "gguf", TokenUsage(1000, 50), 15.0, 10.0, "stop")
+    )  # 100 prompt tokens/s, 10 written/s
+    assert whole_file.estimate_s(6000, 3, llm, settings) == pytest.approx(60 + 3 * 50 / 10)
+    assert assumed != whole_file.estimate_s(6000, 3, llm, settings)

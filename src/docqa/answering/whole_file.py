@@ -25,7 +25,7 @@ from docqa import prompts
 from docqa.answering.budget import MESSAGE_OVERHEAD, TokenCounter, prompt_budget, too_long
 from docqa.answering.ending import generate
 from docqa.answering.jobs import Job, rag_job
-from docqa.llm import Message
+from docqa.llm import Completion, Message
 from docqa.types import Hit
 
 if TYPE_CHECKING:
@@ -181,12 +181,29 @@ def split_parts(
     return parts
 
 
+_speeds: dict[str, tuple[float, float]] = {}
+"""(prompt, output) tokens per second measured per model on this process's earlier reads."""
+
+
+def measure(completion: Completion) -> None:
+    """Remember how fast the model read and wrote, for the next estimate."""
+    usage, first = completion.usage, completion.first_token_s
+    if not usage.prompt_tokens or not usage.completion_tokens or not first:
+        return
+    writing = completion.seconds - first
+    if writing > 0:
+        _speeds[completion.model] = (usage.prompt_tokens / first, usage.completion_tokens / writing)
+
+
 def estimate_s(prompt_tokens: int, calls: int, llm: LLM, settings: Settings) -> float | None:
     """Seconds a read of ``prompt_tokens`` in ``calls`` calls should take on a slow backend
-    (in-process GGUF), ``None`` on the others."""
+    (in-process GGUF), ``None`` on the others: at the speeds measured on this model's last
+    read, else :data:`GGUF_PROMPT_TPS` and :data:`GGUF_OUTPUT_TPS`; half the answer room
+    written per call."""
     if llm.backend != "gguf":
         return None
-    return prompt_tokens / GGUF_PROMPT_TPS + calls * settings.max_tokens / 2 / GGUF_OUTPUT_TPS
+    read, write = _speeds.get(llm.model, (GGUF_PROMPT_TPS, GGUF_OUTPUT_TPS))
+    return prompt_tokens / read + calls * settings.max_tokens / 2 / write
 
 
 @dataclass
@@ -257,7 +274,9 @@ def read_whole(
         return job
     notes = []
     for i, part in enumerate(parts, 1):
-        notes.append(generate(llm, map_messages(read, part, settings)).text)
+        completion = generate(llm, map_messages(read, part, settings))
+        measure(completion)
+        notes.append(completion.text)
         report(Progress(read.file, i, total))
     messages = reduce_messages(read, notes, settings)
     return Job(
