@@ -206,13 +206,15 @@ def test_served_chat_request_gets_the_whole_file_path(
             "messages": [{"role": "user", "content": "Summarize the field station handbook"}],
         }
         response = httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=30)
+        ollama = httpx.post(f"{server.url}/api/chat", json={**body, "stream": False}, timeout=30)
     finally:
         server.stop()
-    assert response.status_code == 200
+    assert response.status_code == 200 and ollama.status_code == 200
     maps = [c for c in llm.calls if c[0].content.startswith(whole_file.MAP_SYSTEM)]
-    assert len(maps) == 3
+    assert len(maps) == 6  # three parts for each face
     text = response.json()["choices"][0]["message"]["content"]
     assert all(s[:-1] in text for s in SECTIONS.values())
+    assert all(s[:-1] in ollama.json()["message"]["content"] for s in SECTIONS.values())
 
 
 def test_rag_prompt_is_untouched_for_ordinary_questions(
