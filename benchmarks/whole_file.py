@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--num-ctx", type=int, default=4096)
     parser.add_argument("--max-tokens", type=int, default=384)
     parser.add_argument("--only", help="run the questions about this file name only")
+    parser.add_argument("--limit", type=int, help="at most this many questions")
     parser.add_argument("--store", type=Path, help="store folder (kept; default a temporary one)")
     args = parser.parse_args()
     overrides: dict[str, object] = {}
@@ -102,6 +103,8 @@ def main() -> None:
         for q in questions:
             if args.only and q["file"] != args.only:
                 continue
+            if args.limit is not None and len(results) >= args.limit:
+                break
             path = session.resolve_file(q["file"])
             with session.open_store() as st:
                 heads = top_headings(file_chunks(st, path))

@@ -269,7 +269,8 @@ def read_whole(
     tokens = sum(count(c.text) for c in read.chunks)
     report(Progress(read.file, 0, total, estimate_s(tokens, total + (total > 1), llm, settings)))
     if total == 1:
-        job = rag_job(read.question, read.chunks, llm, settings)
+        # every chunk whole: cutting them to the question's sentences would defeat the read
+        job = rag_job(read.question, read.chunks, llm, settings.with_(prompt_sources="chunks"))
         report(Progress(read.file, 1, 1))
         return job
     notes = []
