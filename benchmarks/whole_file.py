@@ -2,9 +2,9 @@
 
 The set (``whole_file_questions.jsonl``) asks for summaries, main points and overviews of three
 files: ``data/field-station-handbook.md`` (one part), and from the curated corpus
-``md_node_url.md`` (55 KB) and ``truncated_R-intro_first300KB.pdf``. Each question names its
-file, so it goes through docqa's recognition (the run checks that it does: the answer's
-sources all come from that file).
+``md_node_url.md`` (55 KB) and ``scanned_with_ocr_layer_vicksburg.pdf`` (6 pages). Each question
+names its file, so it goes through docqa's recognition (``whole_file`` in a row: the read's progress
+events fired, so it was recognised).
 
 - *heading coverage*: the file's top-level headings (the first heading level where the file's
   chunks differ: ``##`` under a single ``#`` title; a PDF's outline) whose content words appear,
@@ -38,7 +38,7 @@ CURATED = Path("/work/shared/corpora/curated")
 FILES = [
     HERE.parent / "data" / "field-station-handbook.md",
     CURATED / "md_node_url.md",
-    CURATED / "truncated_R-intro_first300KB.pdf",
+    CURATED / "scanned_with_ocr_layer_vicksburg.pdf",
 ]
 STOP = {"the", "and", "for", "with", "from", "les", "des", "url", "urls", "api"}
 
