@@ -250,3 +250,13 @@ def test_the_estimate_uses_the_speed_measured_on_the_last_read() -> None:
     )  # 100 prompt tokens/s, 10 written/s
     assert whole_file.estimate_s(6000, 3, llm, settings) == pytest.approx(60 + 3 * 50 / 10)
     assert assumed != whole_file.estimate_s(6000, 3, llm, settings)
+
+
+def test_the_speed_is_measured_from_docqa_counts_when_the_backend_reports_none() -> None:
+    from docqa.llm import Completion
+    from docqa.types import TokenUsage
+
+    llm = ScriptedLLM(backend="gguf", model="silent-1")
+    silent = Completion("x", "silent-1", "gguf", TokenUsage(), 15.0, 10.0, "stop")
+    whole_file.measure(silent, 1000, 50)  # 100 prompt tokens/s, 10 written/s
+    assert whole_file.estimate_s(6000, 3, llm, Settings(max_tokens=100)) == pytest.approx(75)

@@ -185,14 +185,17 @@ _speeds: dict[str, tuple[float, float]] = {}
 """(prompt, output) tokens per second measured per model on this process's earlier reads."""
 
 
-def measure(completion: Completion) -> None:
-    """Remember how fast the model read and wrote, for the next estimate."""
+def measure(completion: Completion, prompt: int = 0, written: int = 0) -> None:
+    """Remember how fast the model read and wrote, for the next estimate: from the tokens the
+    backend reported, else ``prompt`` and ``written`` (docqa's counts; llama.cpp reports no
+    usage for some calls)."""
     usage, first = completion.usage, completion.first_token_s
-    if not usage.prompt_tokens or not usage.completion_tokens or not first:
+    read, wrote = usage.prompt_tokens or prompt, usage.completion_tokens or written
+    if not read or not wrote or not first:
         return
     writing = completion.seconds - first
     if writing > 0:
-        _speeds[completion.model] = (usage.prompt_tokens / first, usage.completion_tokens / writing)
+        _speeds[completion.model] = (read / first, wrote / writing)
 
 
 def estimate_s(prompt_tokens: int, calls: int, llm: LLM, settings: Settings) -> float | None:
@@ -275,8 +278,10 @@ def read_whole(
         return job
     notes = []
     for i, part in enumerate(parts, 1):
-        completion = generate(llm, map_messages(read, part, settings))
-        measure(completion)
+        messages = map_messages(read, part, settings)
+        completion = generate(llm, messages)
+        prompt = sum(count(m.content) for m in messages)
+        measure(completion, prompt, count(completion.text) - MESSAGE_OVERHEAD)
         notes.append(completion.text)
         report(Progress(read.file, i, total))
     messages = reduce_messages(read, notes, settings)
