@@ -20,6 +20,7 @@ from docqa.session import Session, session_for
 
 if TYPE_CHECKING:
     from docqa.answering import AnswerStream
+    from docqa.answering.whole_file import ProgressCallback
     from docqa.embedding import Embedder
     from docqa.evaluation import EvalReport, Progress
     from docqa.llm import LLM, Message
@@ -93,6 +94,8 @@ def ask(
     store: Store | None = None,
     history: Sequence[Message] | None = None,
     files: Sequence[str] | None = None,
+    file: str | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> Answer: ...
 
 
@@ -107,6 +110,8 @@ def ask(
     store: Store | None = None,
     history: Sequence[Message] | None = None,
     files: Sequence[str] | None = None,
+    file: str | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> AnswerStream: ...
 
 
@@ -120,6 +125,8 @@ def ask(
     store: Store | None = None,
     history: Sequence[Message] | None = None,
     files: Sequence[str] | None = None,
+    file: str | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> Answer | AnswerStream:
     """Answer ``question`` from the ingested documents, citing them as ``[n]``.
 
@@ -133,6 +140,12 @@ def ask(
         history: Earlier messages of a conversation (user and assistant, oldest first);
             the oldest are left out when they do not fit.
         files: Only use these files (globs, as :func:`search` takes them).
+        file: Read this one file whole (a glob naming it) instead of retrieving: for
+            "summarize it", "list every deadline". Without it, a question that names a stored
+            file with a whole-file intent ("summarize the field station handbook") is read
+            whole too (:mod:`docqa.answering.whole_file`).
+        on_progress: Called with a :class:`~docqa.answering.whole_file.Progress` before a
+            whole-file read (its time estimate on a slow backend) and after each part.
 
     Returns:
         An :class:`Answer`, or an :class:`AnswerStream` whose ``answer`` holds it at the end.
@@ -146,7 +159,7 @@ def ask(
 
     session, owned = session_for(settings, embedder, llm, store)
     return answer(
-        session.answerer(files),
+        session.answerer(files, file=file, on_progress=on_progress),
         question,
         stream=stream,
         history=history or (),

@@ -26,7 +26,7 @@ from docqa.cli_output import warn as _warn
 from docqa.cli_output import watch_ingest as _watch
 from docqa.config import Settings, SettingWarning
 from docqa.errors import ConfigError, ConfirmationRequired, DocqaError
-from docqa.progress import IngestBar, QuestionBar
+from docqa.progress import IngestBar, PartBar, QuestionBar
 
 
 def _debug() -> bool:
@@ -240,6 +240,12 @@ def _answer_options(command: Any, many_models: bool = False) -> Any:
 @click.argument("question")
 @click.option("--compare", "compare_", is_flag=True, help="Also answer without the documents.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.option(
+    "--whole",
+    is_flag=True,
+    help="Read the one file --file names whole, in parts if it is long (a summary, every "
+    "deadline); a question such as 'summarize …' with one --file does it anyway.",
+)
 @functools.partial(_answer_options, many_models=True)
 @click.pass_context
 def ask(
@@ -247,6 +253,7 @@ def ask(
     question: str,
     compare_: bool,
     as_json: bool,
+    whole: bool,
     model: tuple[str, ...],
     preset: str | None,
     k: int | None,
@@ -255,7 +262,10 @@ def ask(
     """Answer QUESTION from the documents, citing them as [n]."""
     if len(model) > 1 and not compare_:
         raise click.UsageError("several --model work only with --compare")
+    if whole and len(files) != 1:
+        raise click.UsageError("--whole reads one file: name it with one --file")
     settings = _settings(ctx, model=model[0] if model else None, preset=preset, top_k=k)
+    file = files[0] if whole else None
     try:
         if compare_ and len(model) > 1:
             results = docqa.compare(question, settings, files=files or None, models=model)
@@ -270,11 +280,23 @@ def ask(
             click.echo(result.to_json() if as_json else render.comparison_text(result, _columns()))
             _warn(result.warnings)
         elif as_json:
-            answer = docqa.ask(question, settings, files=files or None)
+            answer = docqa.ask(question, settings, files=files or None, file=file)
             click.echo(answer.to_json())
             _warn(answer.warnings)
         else:
-            _stream(docqa.ask(question, settings, stream=True, files=files or None))
+            bar = PartBar()
+            try:
+                stream = docqa.ask(
+                    question,
+                    settings,
+                    stream=True,
+                    files=files or None,
+                    file=file,
+                    on_progress=bar,
+                )
+            finally:
+                bar.close()
+            _stream(stream)
     except KeyboardInterrupt:
         click.echo("\ninterrupted", err=True)
         ctx.exit(130)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from llama_index.core.llms import LLM as LlamaLLM
     from llama_index.core.query_engine import RetrieverQueryEngine
 
+    from docqa.answering.whole_file import ProgressCallback
     from docqa.embedding import Embedder
     from docqa.llm import LLM
     from docqa.stores import Store
@@ -73,6 +74,7 @@ class Chat(Conversation):
         store: Store | None = None,
         files: Sequence[str] | None = None,
         session: Session | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
         """Start an empty conversation; the model and embedder load on the first question.
 
@@ -83,11 +85,12 @@ class Chat(Conversation):
             store: Store to use instead of the one the settings name (left open).
             files: Only use these files (globs).
             session: The session to answer with (the others are then ignored).
+            on_progress: Follows a whole-file read part by part (see :func:`docqa.ask`).
         """
         owned = False
         if session is None:
             session, owned = session_for(settings, embedder, llm, store)
-        super().__init__(session.answerer(files))
+        super().__init__(session.answerer(files, on_progress=on_progress))
         self.session = session
         self._owned = owned
 

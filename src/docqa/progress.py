@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docqa.types import IngestEvent
+
+if TYPE_CHECKING:
+    from docqa.answering.whole_file import Progress as PartProgress
 
 
 class IngestBar:
@@ -76,6 +79,38 @@ class QuestionBar:
 
             self.bar = tqdm(total=total, unit="question", desc="evaluating", file=sys.stderr)
         self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        """Close the bar, if any."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class PartBar:
+    """A bar of the parts of a file read whole, for ``docqa.ask(..., on_progress=bar)``: first
+    the estimate line (on a slow backend), then one step a part; a file of one part shows none."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def __call__(self, event: PartProgress) -> None:
+        if not self.enabled or event.total < 2:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            if event.estimate_s is not None:
+                print(
+                    f"reading {event.file} whole: ~{event.total} parts, "
+                    f"about {event.estimate_s:.0f} s",
+                    file=sys.stderr,
+                )
+            self.bar = tqdm(total=event.total, unit="part", desc="reading", file=sys.stderr)
+        self.bar.update(event.done - self.bar.n)
+        if event.done >= event.total:
+            self.close()
 
     def close(self) -> None:
         """Close the bar, if any."""

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from docqa.answering import Answerer, AnswerStream
     from docqa.answering.chat import Conversation
+    from docqa.answering.whole_file import ProgressCallback
     from docqa.embedding import Embedder
     from docqa.evaluation import EvalOptions, EvalReport
     from docqa.factories import Factories
@@ -136,13 +137,41 @@ class Session(Holder):
         model: str | None = None,
         *,
         settings: Settings | None = None,
+        file: str | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> Answerer:
         """The answering pipeline over this session (``model``: another model of the backend;
-        ``settings``: one request's, for its prompts and retrieval, with the same collaborators)."""
+        ``settings``: one request's, for its prompts and retrieval, with the same collaborators;
+        ``file``: a pattern naming the one stored file to read whole, see
+        :mod:`docqa.answering.whole_file`; ``files`` that name one file make it the file a
+        whole-file question is about)."""
         from docqa.answering import Answerer
 
+        path = self.resolve_file(file) if file else None
+        scope = self.resolve_files(files) if files else []
         llm = None if model is None else self.llm_for(model)
-        return Answerer(self, files=files, llm=llm, settings=settings)
+        return Answerer(
+            self,
+            files=files,
+            llm=llm,
+            settings=settings,
+            file=path,
+            only_file=scope[0] if len(scope) == 1 else None,
+            on_progress=on_progress,
+        )
+
+    def resolve_file(self, pattern: str) -> str:
+        """The one stored path ``pattern`` names.
+
+        Raises:
+            NoMatchError: it names no stored file, or several.
+        """
+        from docqa.errors import NoMatchError
+
+        paths = self.resolve_files([pattern])
+        if len(paths) > 1:
+            raise NoMatchError(f"{pattern!r} names {len(paths)} ingested files: name one")
+        return paths[0]
 
     @overload
     def ask(
@@ -152,6 +181,8 @@ class Session(Holder):
         stream: Literal[False] = False,
         history: Sequence[Message] | None = None,
         files: Sequence[str] | None = None,
+        file: str | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> Answer: ...
 
     @overload
@@ -162,6 +193,8 @@ class Session(Holder):
         stream: Literal[True],
         history: Sequence[Message] | None = None,
         files: Sequence[str] | None = None,
+        file: str | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> AnswerStream: ...
 
     def ask(
@@ -171,11 +204,14 @@ class Session(Holder):
         stream: bool = False,
         history: Sequence[Message] | None = None,
         files: Sequence[str] | None = None,
+        file: str | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> Answer | AnswerStream:
         """As :func:`docqa.ask`."""
         from docqa.answering import answer
 
-        return answer(self.answerer(files), question, stream=stream, history=history or ())
+        answerer = self.answerer(files, file=file, on_progress=on_progress)
+        return answer(answerer, question, stream=stream, history=history or ())
 
     def baseline(self, question: str) -> Answer:
         """As :func:`docqa.baseline`."""
@@ -195,11 +231,13 @@ class Session(Holder):
 
         return compare(self.answerer(files, model).with_instructions(instructions), question)
 
-    def chat(self, files: Sequence[str] | None = None) -> Conversation:
+    def chat(
+        self, files: Sequence[str] | None = None, *, on_progress: ProgressCallback | None = None
+    ) -> Conversation:
         """A conversation over this session, as :class:`docqa.Chat` (closing it leaves the
         session open)."""
 
-        return Conversation(self.answerer(files))
+        return Conversation(self.answerer(files, on_progress=on_progress))
 
     @contextmanager
     def _writing_store(self) -> Iterator[Store]:

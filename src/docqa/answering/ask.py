@@ -10,10 +10,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from docqa import prompts, retrieval
+from docqa.answering import whole_file
 from docqa.answering.citations import finish, presenter
 from docqa.answering.ending import generate
 from docqa.answering.jobs import Job, abstention, baseline_job, rag_job
 from docqa.answering.streaming import AnswerStream
+from docqa.answering.whole_file import ProgressCallback
 from docqa.llm import Message, TokenCallback
 from docqa.passages import passages
 from docqa.types import Answer, Hit, Timings
@@ -41,12 +43,21 @@ class Answerer:
         files: Sequence[str] | None = None,
         llm: LLM | None = None,
         settings: Settings | None = None,
+        file: str | None = None,
+        only_file: str | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
-        """Keep the holder; nothing is loaded yet."""
+        """Keep the holder; nothing is loaded yet. ``file``: the stored path every question is
+        about as a whole (see :mod:`docqa.answering.whole_file`); ``only_file``: the one path
+        ``files`` names, which a whole-file question ("summarize it") is about; ``on_progress``
+        follows such a read part by part."""
         self.collaborators = collaborators
         self.settings = settings or collaborators.settings
         self.files = list(files) if files else None
         self._llm = llm
+        self.file = file
+        self.only_file = only_file
+        self.on_progress = on_progress
 
     def with_instructions(self, instructions: str) -> Answerer:
         """The same pipeline with a conversation's own instructions added to docqa's
@@ -54,7 +65,15 @@ class Answerer:
         if not instructions.strip():
             return self
         settings = prompts.with_instructions(self.settings, instructions)
-        return Answerer(self.collaborators, files=self.files, llm=self._llm, settings=settings)
+        return Answerer(
+            self.collaborators,
+            files=self.files,
+            llm=self._llm,
+            settings=settings,
+            file=self.file,
+            only_file=self.only_file,
+            on_progress=self.on_progress,
+        )
 
     @property
     def llm(self) -> LLM:
@@ -90,6 +109,9 @@ class Answerer:
             found or no source fits (the LLM is then neither built nor called).
         """
         started = time.perf_counter()
+        whole = self.whole_file(question, started)
+        if whole is not None:
+            return whole
         hits, seconds = self.retrieve(query or question)
         timings = Timings(retrieval_s=seconds, total_s=time.perf_counter() - started)
         if not hits:
@@ -105,6 +127,18 @@ class Answerer:
                 "question: raise DOCQA_NUM_CTX or lower DOCQA_MAX_TOKENS"
             )
             return abstention(question, hits, timings=timings, warnings=[*self.warnings(), warning])
+        return job
+
+    def whole_file(self, question: str, started: float) -> Job | None:
+        """The job of a question about a whole file (its parts read first), or ``None``."""
+        read = whole_file.plan(self.collaborators, question, self.file, only_file=self.only_file)
+        if read is None:
+            return None
+        job = whole_file.read_whole(read, self.llm, self.settings, self.on_progress)
+        job.started, job.retrieval_s = started, 0.0
+        if self.settings.check_citations:
+            job.checker = self.embedder
+        job.warnings[:0] = self.warnings()
         return job
 
     def run(self, job: Job, on_token: TokenCallback | None = None) -> Answer:
