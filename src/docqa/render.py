@@ -5,6 +5,9 @@ escaping and :data:`Table` shape from here). The records' ``summary``, ``_repr_m
 
 One location format (decided once): ``file p. N`` for a PDF page, else ``file § a > b (line N)``
 with the heading path and the first line when known (:func:`locate`).
+
+The records are named by what is drawn of them (:mod:`docqa.shapes`), not imported: they import
+this module.
 """
 
 from __future__ import annotations
@@ -15,18 +18,16 @@ import re
 import textwrap
 from collections.abc import Sequence
 from itertools import zip_longest
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from docqa.types import (
-        Answer,
-        Citation,
-        Comparison,
-        Hit,
-        IngestReport,
-        SentenceSupport,
-        StoreStatus,
-    )
+from docqa.shapes import (
+    Answer,
+    Citation,
+    Comparison,
+    Hit,
+    IngestReport,
+    SentenceSupport,
+    StoreStatus,
+)
 
 Table = tuple[str, list[str], list[list[str]]]  # title, header, rows of cells
 
