@@ -30,6 +30,13 @@ from docqa.types import Hit
 from .fakes import HashEmbedder
 
 
+@pytest.fixture(autouse=True)
+def _no_store_here(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``Settings()`` names ``./.docqa``: run where there is none, so a store the developer made
+    in the checkout (``make demo``, with its derived floor) never decides a floor here."""
+    monkeypatch.chdir(tmp_path)
+
+
 class ContentEmbedder(HashEmbedder):
     """HashEmbedder over content words only (English stopwords left out): its cosine is the
     overlap of what two texts are about, as a real embedder's roughly is, so questions on other

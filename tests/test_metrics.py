@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,14 @@ from docqa.metrics import (
     reciprocal_rank,
     token_f1,
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_store_here(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``Settings()`` names ``./.docqa``: run where there is none, so a store the developer made
+    in the checkout (``make demo``, with its derived floor) never decides a floor here."""
+    monkeypatch.chdir(tmp_path)
+
 
 # --- ranking ---------------------------------------------------------------------------------
 

@@ -30,6 +30,14 @@ from docqa.types import Hit
 
 from .fakes import HashEmbedder, install_factories, install_hash_embedder
 
+
+@pytest.fixture(autouse=True)
+def _no_store_here(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``Settings()`` names ``./.docqa``: run where there is none, so a store the developer made
+    in the checkout (``make demo``, with its derived floor) never decides a floor here."""
+    monkeypatch.chdir(tmp_path)
+
+
 FILES = {
     "guide/boats.md": "# Boats\n\n## Launch\n\nThe launch has a 90 hp outboard engine, seats six.",
     "guide/cold-room.md": "# Cold room\n\nSamples are kept at four degrees in the cold room.\n",
