@@ -38,20 +38,30 @@ if TYPE_CHECKING:
 
 
 def _hit(point: ScoredPoint) -> Hit:
-    p: Mapping[str, Any] = point.payload
+    return stored_hit(
+        point.payload,
+        point.id,
+        float(point.score),
+        dense_score=point.dense_score,
+        vector=point.dense,
+    )
+
+
+def stored_hit(p: Mapping[str, Any], chunk_id: str, score: float, **found: Any) -> Hit:
+    """The hit a stored point's payload describes (its first file), scored ``score``;
+    ``found``: the search's own fields (``dense_score``, ``vector``)."""
     files = tuple(str(f) for f in p.get("files") or ())
     return Hit(
         file=files[0] if files else "",
         text=str(p.get("text", "")),
-        score=float(point.score),
+        score=score,
         page=p.get("page"),
         heading=tuple(p.get("heading") or ()),
         first_line=p.get("first_line"),
         last_line=p.get("last_line"),
-        chunk_id=point.id,
+        chunk_id=chunk_id,
         files=files,
-        dense_score=point.dense_score,
-        vector=point.dense,
+        **found,
     )
 
 

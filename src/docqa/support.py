@@ -41,7 +41,8 @@ CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # A sentence ends at . ! ? … (plus closing quotes) before whitespace, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'»)\]]*\s+|\s*\n+\s*")
 _LEADING_CITATIONS = re.compile(r"((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)\s*")
-_LIST_MARK = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+")
+LIST_MARK = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+")
+"""A list item's mark at a line's start (``- ``, ``* ``, ``1. ``, ``2) ``)."""
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*")
 _UNIT_AFTER = re.compile(r"\s*-?\s*(°\s?[CF]|%|[^\W\d_]+)")
@@ -90,7 +91,7 @@ def split_sentences(text: str) -> list[str]:
     """
     out: list[str] = []
     for piece in _SENTENCE_END.split(text):
-        piece = _LIST_MARK.sub("", piece).strip()
+        piece = LIST_MARK.sub("", piece).strip()
         lead = _LEADING_CITATIONS.match(piece)
         if out and lead:  # "… engine. [1] The Pétrel …": [1] belongs to the sentence before
             out[-1] = f"{out[-1]} {lead.group(1).strip()}"
@@ -126,7 +127,7 @@ def key_terms(sentence: str) -> frozenset[str]:
     number and a unit from :data:`UNITS`) and names (capitalised words that do not start the
     sentence), lowercased.
     """
-    text = strip_citations(_LIST_MARK.sub("", sentence))
+    text = strip_citations(LIST_MARK.sub("", sentence))
     terms: set[str] = set()
     for match in _NUMBER.finditer(text):
         number = _number(match.group())

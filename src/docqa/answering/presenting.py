@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from docqa.answering.checking import SentenceJudge
 from docqa.answering.ending import _LIST_HEADER, _could_open_list
-from docqa.support import CITATION
+from docqa.support import CITATION, LIST_MARK
 from docqa.types import SupportStatus
 
 _MARKER = re.compile(r"[ \t]*" + CITATION.pattern)
@@ -32,7 +32,6 @@ _END = re.compile(r"[.!?…]+[\"'»)]*$")
 _UNSETTLED = re.compile(r"(?:[\s.,;:!?…\"'»)\]]|\[[\d,; ]*$)*$")
 _BEGUN_MARKER = re.compile(r"\[[\d,; ]*$")
 _SPACE_RUN = re.compile(r"\s+")
-_LIST_MARK = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+")
 _WORD = re.compile(r"[^\W\d_]")
 
 
@@ -180,7 +179,7 @@ class Presenter:
         return bool(_LIST_HEADER.match(begun)) or _could_open_list(begun)
 
     def _finish_sentence(self, sentence: str) -> None:
-        key = _LIST_MARK.sub("", sentence).strip()
+        key = LIST_MARK.sub("", sentence).strip()
         clean = _clean(sentence).rstrip()
         numbers: list[int] = []
         if _WORD.search(key):

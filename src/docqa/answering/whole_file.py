@@ -17,11 +17,11 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from docqa import prompts
+from docqa import prompts, retrieval
 from docqa.answering.budget import MESSAGE_OVERHEAD, TokenCounter, prompt_budget, too_long
 from docqa.answering.ending import generate
 from docqa.answering.jobs import Job, rag_job
@@ -130,20 +130,9 @@ def file_chunks(store: Store, path: str) -> list[Hit]:
     rows = []
     for point in store.points():
         payload = point.payload
-        files = tuple(str(f) for f in payload.get("files") or ())
-        if path not in files:
+        if path not in (str(f) for f in payload.get("files") or ()):
             continue
-        hit = Hit(
-            file=path,
-            text=str(payload.get("text", "")),
-            score=1.0,
-            page=payload.get("page"),
-            heading=tuple(payload.get("heading") or ()),
-            first_line=payload.get("first_line"),
-            last_line=payload.get("last_line"),
-            chunk_id=point.id,
-            files=files,
-        )
+        hit = replace(retrieval.stored_hit(payload, point.id, 1.0), file=path)
         rows.append((int(payload.get("position") or 0), hit))
     return [hit for _, hit in sorted(rows, key=lambda r: r[0])]
 
