@@ -6,7 +6,6 @@ get (:func:`docqa.llm.stop_event`)."""
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 
@@ -14,6 +13,7 @@ import pytest
 
 from docqa.server import Running
 
+from .clients import send_raw
 from .conftest import Serve, SlowLLM
 
 ASK = {"model": "docqa", "messages": [{"role": "user", "content": "How many boats?"}]}
@@ -25,18 +25,6 @@ CHATS = [
     ("/api/generate", {"model": "docqa-baseline", "prompt": "How many boats?"}),
 ]
 COMPARE = ("/docqa/compare", {"question": "How many boats?"})
-
-
-def _send(url: str, path: str, body: dict[str, object]) -> socket.socket:
-    host, port = url.removeprefix("http://").split(":")
-    payload = json.dumps(body).encode()
-    conn = socket.create_connection((host, int(port)))
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\n\r\n"
-    )
-    conn.sendall(head.encode() + payload)
-    return conn
 
 
 def _until(condition: object, timeout: float) -> bool:
@@ -63,7 +51,7 @@ def test_leaving_before_the_first_token_frees_the_model(
 ) -> None:
     llm = SlowLLM(words=50, delay=0.02, prompt_s=30)  # a long prompt evaluation
     server = serve(llm)
-    conn = _send(server.url, path, body)
+    conn = send_raw(server.url, path, body)
     assert _until(lambda: llm.running == 1, 10)
     time.sleep(0.3)  # well inside the prompt evaluation
     assert llm.emitted == 0
@@ -77,7 +65,7 @@ def test_leaving_after_the_first_token_frees_the_model(
 ) -> None:
     llm = SlowLLM(words=2000, delay=0.02)
     server = serve(llm)
-    conn = _send(server.url, path, body)
+    conn = send_raw(server.url, path, body)
     assert _until(lambda: llm.emitted > 5, 10)
     assert _freed_after_leaving(server, llm, conn) < 1.0
     assert llm.stopped.is_set() and llm.emitted < 500
@@ -88,7 +76,7 @@ def test_the_next_request_is_answered_at_once_after_a_client_left(serve: Serve) 
 
     llm = SlowLLM(words=5, delay=0.01, prompt_s=30)
     server = serve(llm)
-    conn = _send(server.url, "/v1/chat/completions", {**ASK, "stream": True})
+    conn = send_raw(server.url, "/v1/chat/completions", {**ASK, "stream": True})
     assert _until(lambda: llm.running == 1, 10)
     llm.prompt_s = 0.0
     conn.close()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 
 import httpx
 
+from .clients import send_raw
 from .conftest import Serve, SlowLLM
 
 ASK = {"model": "docqa", "messages": [{"role": "user", "content": "How many boats?"}]}
@@ -53,7 +53,7 @@ def test_the_queue_is_bounded_and_a_leaving_client_frees_its_place(serve: Serve)
     first.start()
     assert _wait(lambda: llm.running == 1)
     # a second request waits; it leaves before its turn
-    leaving = _send_raw(server.url, "/v1/chat/completions", ASK)
+    leaving = send_raw(server.url, "/v1/chat/completions", ASK)
     time.sleep(0.5)
     full = httpx.post(f"{server.url}/v1/chat/completions", json=ASK, timeout=30)
     assert full.status_code == 503
@@ -69,19 +69,6 @@ def test_the_queue_is_bounded_and_a_leaving_client_frees_its_place(serve: Serve)
     assert results == {"first": 200, "third": 200}
     assert llm.most_running == 1  # one at a time, and the leaver never reached the model
     assert len(llm.calls) == 2
-
-
-def _send_raw(url: str, path: str, body: dict[str, object]) -> socket.socket:
-    """A client that sends its request and waits, on a socket the test closes to leave."""
-    host, port = url.removeprefix("http://").split(":")
-    payload = json.dumps(body).encode()
-    conn = socket.create_connection((host, int(port)))
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\n\r\n"
-    )
-    conn.sendall(head.encode() + payload)
-    return conn
 
 
 def test_concurrent_conversations_are_not_mixed(serve: Serve) -> None:
